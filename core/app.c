@@ -1,0 +1,75 @@
+#include <config.h>
+
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+void es_app_init(es_app *app)
+{
+    memset(app, 0, sizeof *app);
+    es_stop_init(&app->stop);
+}
+
+int es_app_load(es_app *app, const char *config_path, char *err, size_t errlen)
+{
+    if (es_config_load(config_path, &app->cfg, err, errlen) != 0)
+        return -1;
+    es_log_configure(app->cfg.log_level, (es_log_format)app->cfg.log_format);
+    if (es_modules_init() != 0) {
+        snprintf(err, errlen, "cannot initialise libltdl");
+        return -1;
+    }
+    for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
+        const es_section *sec = es_config_section(&app->cfg, kind);
+        char why[1024];
+        es_module *m = es_module_load(app->cfg.plugin_path, sec->plugin, kind,
+                                      why, sizeof why);
+        if (m == NULL) {
+            snprintf(err, errlen, "%s:%d: [%s] plugin = %s: %s",
+                     app->cfg.path, sec->line, sec->name, sec->plugin, why);
+            return -1;
+        }
+        app->modules[kind - 1] = m;
+    }
+    return 0;
+}
+
+int es_app_open(es_app *app, int kind, char *err, size_t errlen)
+{
+    if (es_app_instance(app, kind) != NULL)
+        return 0;
+    es_instance *inst = es_instance_open(es_app_module(app, kind), &app->cfg,
+                                         es_config_section(&app->cfg, kind),
+                                         &app->stop, err, errlen);
+    if (inst == NULL)
+        return -1;
+    app->instances[kind - 1] = inst;
+    return 0;
+}
+
+int es_app_open_all(es_app *app, char *err, size_t errlen)
+{
+    for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++)
+        if (es_app_open(app, kind, err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+void es_app_close(es_app *app)
+{
+    for (int i = 2; i >= 0; i--) {
+        es_instance_close(app->instances[i]);
+        app->instances[i] = NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        es_module_unload(app->modules[i]);
+        app->modules[i] = NULL;
+    }
+    es_modules_exit();
+    es_config_free(&app->cfg);
+    es_stop_destroy(&app->stop);
+}

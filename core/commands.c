@@ -1,0 +1,311 @@
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "engine.h"
+#include "log.h"
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int open_all_or_report(es_app *app)
+{
+    char err[2048];
+    if (es_app_open_all(app, err, sizeof err) != 0) {
+        es_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int engine_for(es_app *app, es_engine *e)
+{
+    char err[1024];
+    if (es_engine_init(e, es_app_instance(app, EMBSYNC_KIND_SOURCE),
+                       es_app_instance(app, EMBSYNC_KIND_EMBEDDER),
+                       es_app_instance(app, EMBSYNC_KIND_STORE),
+                       (size_t)app->cfg.batch_size, &app->stop, err,
+                       sizeof err) != EMBSYNC_OK) {
+        es_error("%s", err);
+        es_engine_destroy(e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Progress line on a terminal: collection, done/total, rate. */
+static void show_progress(const es_progress *p, void *arg)
+{
+    (void)arg;
+    es_progress *mp = (es_progress *)p;
+    pthread_mutex_lock(&mp->lock);
+    double elapsed = mono_now() - p->started;
+    double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
+    if (p->total > 0)
+        fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%" PRIu64 " (%.0f/s)",
+                p->collection, p->done, p->total, rate);
+    else
+        fprintf(stderr, "\r\033[K%s: %" PRIu64 " done (%.0f/s)",
+                p->collection, p->done, rate);
+    pthread_mutex_unlock(&mp->lock);
+}
+
+int es_cmd_once(es_app *app, const es_options *opt)
+{
+    (void)opt;
+    if (open_all_or_report(app) != 0)
+        return ES_EXIT_FAILED;
+    es_engine e;
+    if (engine_for(app, &e) != 0)
+        return ES_EXIT_FAILED;
+    int tty = isatty(STDERR_FILENO);
+    if (tty)
+        e.on_progress = show_progress;
+    double start = mono_now();
+    int failed = es_engine_pass(&e);
+    if (tty)
+        fprintf(stderr, "\r\033[K");
+    es_engine_destroy(&e);
+    if (failed < 0)
+        return ES_EXIT_FAILED;
+    es_info("pass finished in %.2f s: %d collection(s) failed", mono_now() - start,
+            failed);
+    return failed == 0 && !es_stop_requested(&app->stop) ? ES_EXIT_OK
+                                                         : ES_EXIT_FAILED;
+}
+
+int es_cmd_run(es_app *app, const es_options *opt)
+{
+    (void)opt;
+    if (open_all_or_report(app) != 0)
+        return ES_EXIT_FAILED;
+    es_engine e;
+    if (engine_for(app, &e) != 0)
+        return ES_EXIT_FAILED;
+    double interval = app->cfg.interval_min * 60.0;
+    es_info("embsync %s running: a pass every %d minute(s)", PACKAGE_VERSION,
+            app->cfg.interval_min);
+    while (!es_stop_requested(&app->stop)) {
+        double start = mono_now();
+        int failed = es_engine_pass(&e);
+        double took = mono_now() - start;
+        if (failed != 0)
+            es_warn("pass finished in %.2f s with %d failed collection(s)",
+                    took, failed);
+        /* A pass longer than the interval is followed by the next one at
+         * once, a single time: missed runs coalesce. */
+        double wait = interval - took;
+        if (wait > 0)
+            es_stop_wait(&app->stop, wait);
+    }
+    es_engine_destroy(&e);
+    es_info("stopped");
+    return ES_EXIT_OK;
+}
+
+/* ---- search ------------------------------------------------------------- */
+
+static int print_hit(void *arg, const embsync_hit *hit)
+{
+    (void)arg;
+    printf("%" PRIu64 "\t%.6f\t%s\n", hit->id, (double)hit->score,
+           hit->payload != NULL ? hit->payload : "{}");
+    return 0;
+}
+
+static int read_file(const char *path, embsync_blob *blob)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return -1;
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 65536;
+            unsigned char *grown = realloc(buf, cap);
+            if (grown == NULL) {
+                free(buf);
+                fclose(fp);
+                errno = ENOMEM;
+                return -1;
+            }
+            buf = grown;
+        }
+        size_t got = fread(buf + len, 1, cap - len, fp);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        free(buf);
+        return -1;
+    }
+    es_host_table.blob_set(blob, buf, len);
+    free(buf);
+    return 0;
+}
+
+int es_cmd_search(es_app *app, const es_options *opt)
+{
+    char err[2048];
+    if (es_app_open(app, EMBSYNC_KIND_EMBEDDER, err, sizeof err) != 0 ||
+        es_app_open(app, EMBSYNC_KIND_STORE, err, sizeof err) != 0) {
+        es_error("%s", err);
+        return ES_EXIT_FAILED;
+    }
+    es_instance *emb = es_app_instance(app, EMBSYNC_KIND_EMBEDDER);
+    es_instance *store = es_app_instance(app, EMBSYNC_KIND_STORE);
+    embsync_model_info info = {.abi = EMBSYNC_ABI_INIT(embsync_model_info)};
+    es_call_begin();
+    if (emb->module->ops.embedder.info(emb->state, &info) != EMBSYNC_OK ||
+        info.dim == 0) {
+        es_error("embedder %s: cannot describe its model: %s",
+                 emb->module->desc.name, es_call_error());
+        return ES_EXIT_FAILED;
+    }
+    float *vector = calloc(info.dim, sizeof *vector);
+    if (vector == NULL)
+        return ES_EXIT_FAILED;
+    int rc;
+    es_call_begin();
+    if (opt->text != NULL) {
+        if (!(info.flags & EMBSYNC_MODEL_TEXT) ||
+            emb->module->ops.embedder.embed_text == NULL) {
+            es_error("embedder %s cannot embed text; use --image",
+                     emb->module->desc.name);
+            free(vector);
+            return ES_EXIT_USAGE;
+        }
+        rc = emb->module->ops.embedder.embed_text(emb->state, opt->text, vector);
+    } else {
+        embsync_blob blob;
+        es_blob_init(&blob);
+        if (read_file(opt->image, &blob) != 0) {
+            es_error("%s: %s", opt->image, strerror(errno));
+            free(vector);
+            return ES_EXIT_FAILED;
+        }
+        int item = EMBSYNC_OK;
+        char reason[256];
+        es_call_item_errors(reason, 1, sizeof reason);
+        rc = emb->module->ops.embedder.embed_images(emb->state, 1, &blob,
+                                                    vector, &item);
+        es_call_item_errors(NULL, 0, 0);
+        es_blob_release(&blob);
+        if (rc == EMBSYNC_OK && item != EMBSYNC_OK) {
+            es_error("%s: %s", opt->image, *reason ? reason : "cannot embed");
+            free(vector);
+            return ES_EXIT_FAILED;
+        }
+    }
+    if (rc != EMBSYNC_OK) {
+        es_error("embedding the query failed: %s", es_call_error());
+        free(vector);
+        return ES_EXIT_FAILED;
+    }
+    es_call_begin();
+    rc = store->module->ops.store.search(store->state, opt->collection, vector,
+                                         (size_t)opt->k, print_hit, NULL);
+    free(vector);
+    if (rc != EMBSYNC_OK) {
+        es_error("search in %s failed: %s", opt->collection, es_call_error());
+        return ES_EXIT_FAILED;
+    }
+    return ES_EXIT_OK;
+}
+
+/* ---- plugins and check -------------------------------------------------- */
+
+static const char *key_type_name(int type)
+{
+    switch (type) {
+    case EMBSYNC_KEY_INT: return "int";
+    case EMBSYNC_KEY_BOOL: return "bool";
+    case EMBSYNC_KEY_DOUBLE: return "double";
+    default: return "string";
+    }
+}
+
+int es_cmd_plugins(es_app *app, const es_options *opt)
+{
+    (void)opt;
+    for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
+        const es_module *m = es_app_module(app, kind);
+        printf("%-8s %-14s version %-8s ABI %u.%u  %s\n", es_kind_name(kind),
+               m->desc.name, m->desc.version ? m->desc.version : "?",
+               m->desc.abi.major, m->desc.abi.minor, m->origin);
+        if (m->desc.description != NULL)
+            printf("         %s\n", m->desc.description);
+        const char *base = (const char *)m->desc.config_keys;
+        for (size_t i = 0; base != NULL; i++) {
+            const embsync_config_key *k =
+                (const embsync_config_key *)(base + i * m->desc.config_key_size);
+            if (k->name == NULL)
+                break;
+            printf("         %-22s %-6s %s%s%s%s\n", k->name,
+                   key_type_name(k->type),
+                   k->flags & EMBSYNC_KEY_REQUIRED ? "(required) " : "",
+                   k->flags & EMBSYNC_KEY_SECRET ? "(secret) " : "",
+                   k->help ? k->help : "",
+                   k->default_value && !(k->flags & EMBSYNC_KEY_SECRET)
+                       ? "" : "");
+            if (k->default_value != NULL && !(k->flags & EMBSYNC_KEY_SECRET))
+                printf("         %-22s        default: %s\n", "",
+                       k->default_value);
+        }
+    }
+    return ES_EXIT_OK;
+}
+
+static int check_op(const es_module *m, void *state)
+{
+    int (*check)(void *) = NULL;
+    switch (m->desc.kind) {
+    case EMBSYNC_KIND_SOURCE: check = m->ops.source.check; break;
+    case EMBSYNC_KIND_EMBEDDER: check = m->ops.embedder.check; break;
+    case EMBSYNC_KIND_STORE: check = m->ops.store.check; break;
+    }
+    return check != NULL ? check(state) : EMBSYNC_OK;
+}
+
+int es_cmd_check(es_app *app, const es_options *opt)
+{
+    (void)opt;
+    int bad = 0;
+    printf("config %s: ok\n", app->cfg.path);
+    for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
+        char err[2048];
+        const es_module *m = es_app_module(app, kind);
+        if (es_app_open(app, kind, err, sizeof err) != 0) {
+            char clean[2048];
+            printf("%-8s %s: cannot open: %s\n", es_kind_name(kind),
+                   m->desc.name, es_redact(err, clean, sizeof clean));
+            bad++;
+            continue;
+        }
+        es_call_begin();
+        int rc = check_op(m, es_app_instance(app, kind)->state);
+        if (rc == EMBSYNC_OK)
+            printf("%-8s %s: ok\n", es_kind_name(kind), m->desc.name);
+        else {
+            printf("%-8s %s: backend not healthy: %s\n", es_kind_name(kind),
+                   m->desc.name, *es_call_error() ? es_call_error() : "no reason");
+            bad++;
+        }
+    }
+    return bad ? ES_EXIT_FAILED : ES_EXIT_OK;
+}

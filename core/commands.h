@@ -1,0 +1,29 @@
+/* The subcommands of the embsync binary. */
+#ifndef ES_COMMANDS_H
+#define ES_COMMANDS_H
+
+#include "app.h"
+
+/** Options shared by the subcommands. */
+typedef struct es_options {
+    const char *config;
+    const char *collection;
+    const char *image;
+    const char *text;
+    int k;
+} es_options;
+
+/** Exit codes. */
+enum { ES_EXIT_OK = 0, ES_EXIT_FAILED = 1, ES_EXIT_USAGE = 2 };
+
+int es_cmd_run(es_app *app, const es_options *opt);
+int es_cmd_once(es_app *app, const es_options *opt);
+int es_cmd_search(es_app *app, const es_options *opt);
+int es_cmd_plugins(es_app *app, const es_options *opt);
+int es_cmd_check(es_app *app, const es_options *opt);
+
+/** Start the thread that turns SIGINT/SIGTERM into a stop request (and a
+ *  second one into an immediate exit).  Call before any other thread. */
+int es_signals_start(es_app *app);
+
+#endif

@@ -1,0 +1,891 @@
+#include <config.h>
+
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "queue.h"
+#include "retry.h"
+
+#define REASON_LEN 256
+#define DEFAULT_QUEUE_DEPTH 2
+
+/* One batch of changes travelling through the pipeline; the host's copies
+ * of what the source emitted. */
+typedef struct batch {
+    size_t n;
+    embsync_change *items;
+    int *status;          /* per item: OK, ITEM_FAILED, RETRY */
+    embsync_blob *blobs;
+    float *vectors;       /* n × dim */
+    char *reasons;        /* n × REASON_LEN */
+} batch;
+
+/* Everything one collection's run shares between its threads. */
+typedef struct run {
+    es_engine *e;
+    const char *collection;
+    es_queue to_fetch, to_embed, to_store;
+    batch *filling;
+    pthread_mutex_t lock;
+    pthread_cond_t stored;     /* sequential mode: a batch finished */
+    int failed_status;         /* first stage failure, 0 = none */
+    char error[512];
+    uint64_t pushed, finished; /* batches */
+    uint64_t embedded, deleted, failed, deferred;
+} run;
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *status_name(int status)
+{
+    switch (status) {
+    case EMBSYNC_OK: return "ok";
+    case EMBSYNC_RETRY: return "retry";
+    case EMBSYNC_ITEM_FAILED: return "item failed";
+    case EMBSYNC_FAILED: return "failed";
+    case EMBSYNC_FATAL: return "fatal";
+    case EMBSYNC_SKIP: return "skipped";
+    default: return "invalid status";
+    }
+}
+
+/* After a plugin call returned rc: wait and return 1 when it deserves
+ * another attempt under the retry policy, 0 when rc is final. */
+static int again(es_engine *e, int rc, unsigned *attempt, const char *what)
+{
+    if (rc != EMBSYNC_RETRY || *attempt >= ES_RETRY_ATTEMPTS ||
+        es_stop_requested(e->stop))
+        return 0;
+    double delay = es_retry_delay(*attempt + 1, es_call_retry_after());
+    es_warn("%s: %s; retrying in %.1f s (attempt %u of %d)", what,
+            *es_call_error() ? es_call_error() : "temporary failure", delay,
+            *attempt + 1, ES_RETRY_ATTEMPTS);
+    (*attempt)++;
+    return !es_stop_wait(e->stop, delay);
+}
+
+/* ---- batches -------------------------------------------------------- */
+
+static void batch_free(batch *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        free((char *)b->items[i].ref);
+        free((char *)b->items[i].version);
+        free((char *)b->items[i].payload);
+        es_blob_release(&b->blobs[i]);
+    }
+    free(b->items);
+    free(b->status);
+    free(b->blobs);
+    free(b->vectors);
+    free(b->reasons);
+    free(b);
+}
+
+static batch *batch_new(size_t cap, uint32_t dim)
+{
+    batch *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return NULL;
+    b->items = calloc(cap, sizeof *b->items);
+    b->status = calloc(cap, sizeof *b->status);
+    b->blobs = calloc(cap, sizeof *b->blobs);
+    b->vectors = calloc(cap * dim, sizeof *b->vectors);
+    b->reasons = calloc(cap, REASON_LEN);
+    if (!b->items || !b->status || !b->blobs || !b->vectors || !b->reasons) {
+        batch_free(b);
+        return NULL;
+    }
+    for (size_t i = 0; i < cap; i++)
+        es_blob_init(&b->blobs[i]);
+    return b;
+}
+
+static char *dup_opt(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+/* ---- failure bookkeeping ----------------------------------------------- */
+
+static void run_fail(run *r, int status, const char *stage, const char *why)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->failed_status == 0) {
+        r->failed_status = status;
+        snprintf(r->error, sizeof r->error, "%s: %s", stage,
+                 why && *why ? why : status_name(status));
+    }
+    pthread_cond_broadcast(&r->stored);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int run_failed(run *r)
+{
+    pthread_mutex_lock(&r->lock);
+    int failed = r->failed_status;
+    pthread_mutex_unlock(&r->lock);
+    return failed;
+}
+
+static void item_failed(run *r, batch *b, size_t i, const char *stage)
+{
+    const char *why = b->reasons + i * REASON_LEN;
+    if (b->status[i] == EMBSYNC_RETRY) {
+        es_warn("collection %s: item %llu: %s deferred to a later run: %s",
+                r->collection, (unsigned long long)b->items[i].id, stage,
+                *why ? why : "temporary failure");
+        return;
+    }
+    es_warn("collection %s: item %llu: %s failed: %s", r->collection,
+            (unsigned long long)b->items[i].id, stage,
+            *why ? why : "no reason given");
+}
+
+/* ---- stage 1: fetch ----------------------------------------------------- */
+
+static void fetch_batch(run *r, batch *b)
+{
+    es_engine *e = r->e;
+    const embsync_source_ops *ops = &e->source->module->ops.source;
+    /* Only upserts have content; deletes ride along untouched so the store
+     * stage applies everything in the order the source gave it. */
+    size_t *map = malloc(b->n * sizeof *map);
+    embsync_change *sel = malloc(b->n * sizeof *sel);
+    embsync_blob *blobs = malloc(b->n * sizeof *blobs);
+    int *status = malloc(b->n * sizeof *status);
+    char *reasons = calloc(b->n, REASON_LEN);
+    if (!map || !sel || !blobs || !status || !reasons) {
+        run_fail(r, EMBSYNC_FAILED, "fetch", "out of memory");
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        b->status[i] = EMBSYNC_OK;
+        if (b->items[i].op == EMBSYNC_OP_UPSERT) {
+            map[m] = i;
+            sel[m] = b->items[i];
+            es_blob_init(&blobs[m]);
+            m++;
+        }
+    }
+    if (m == 0)
+        goto out;
+    unsigned attempt = 1;
+    int rc;
+    do {
+        for (size_t k = 0; k < m; k++) {
+            es_blob_release(&blobs[k]);
+            status[k] = EMBSYNC_OK;
+        }
+        es_call_begin();
+        es_call_item_errors(reasons, m, REASON_LEN);
+        rc = ops->fetch(e->source->state, r->collection, m, sel, blobs, status);
+        es_call_item_errors(NULL, 0, 0);
+    } while (again(e, rc, &attempt, "fetch"));
+    if (rc != EMBSYNC_OK) {
+        for (size_t k = 0; k < m; k++)
+            es_blob_release(&blobs[k]);
+        run_fail(r, rc, "fetch", es_call_error());
+        goto out;
+    }
+    for (size_t k = 0; k < m; k++) {
+        size_t i = map[k];
+        b->blobs[i] = blobs[k];
+        b->status[i] = status[k];
+        memcpy(b->reasons + i * REASON_LEN, reasons + k * REASON_LEN,
+               REASON_LEN);
+        if (status[k] == EMBSYNC_OK && blobs[k].data == NULL) {
+            b->status[i] = EMBSYNC_ITEM_FAILED;
+            snprintf(b->reasons + i * REASON_LEN, REASON_LEN,
+                     "source returned no content");
+        }
+        if (b->status[i] != EMBSYNC_OK)
+            item_failed(r, b, i, "fetch");
+    }
+out:
+    free(map);
+    free(sel);
+    free(blobs);
+    free(status);
+    free(reasons);
+}
+
+/* ---- stage 2: embed ----------------------------------------------------- */
+
+static int vector_ok(const float *v, uint32_t dim, int normalized)
+{
+    double norm = 0;
+    for (uint32_t d = 0; d < dim; d++) {
+        if (!isfinite(v[d]))
+            return 0;
+        norm += (double)v[d] * v[d];
+    }
+    return !normalized || fabs(norm - 1.0) < 1e-3;
+}
+
+static void embed_batch(run *r, batch *b)
+{
+    es_engine *e = r->e;
+    const embsync_embedder_ops *ops = &e->embedder->module->ops.embedder;
+    uint32_t dim = e->model.dim;
+    size_t *map = malloc(b->n * sizeof *map);
+    embsync_blob *inputs = malloc(b->n * sizeof *inputs);
+    int *status = malloc(b->n * sizeof *status);
+    float *vectors = malloc(b->n * dim * sizeof *vectors);
+    char *reasons = calloc(b->n, REASON_LEN);
+    if (!map || !inputs || !status || !vectors || !reasons) {
+        run_fail(r, EMBSYNC_FAILED, "embed", "out of memory");
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->items[i].op == EMBSYNC_OP_UPSERT && b->status[i] == EMBSYNC_OK) {
+            map[m] = i;
+            inputs[m] = b->blobs[i];
+            m++;
+        }
+    }
+    if (m == 0)
+        goto out;
+    unsigned attempt = 1;
+    int rc;
+    do {
+        for (size_t k = 0; k < m; k++)
+            status[k] = EMBSYNC_OK;
+        es_call_begin();
+        es_call_item_errors(reasons, m, REASON_LEN);
+        rc = ops->embed_images(e->embedder->state, m, inputs, vectors, status);
+        es_call_item_errors(NULL, 0, 0);
+    } while (again(e, rc, &attempt, "embed"));
+    if (rc != EMBSYNC_OK) {
+        run_fail(r, rc, "embed", es_call_error());
+        goto out;
+    }
+    int normalized = (e->model.flags & EMBSYNC_MODEL_NORMALIZED) != 0;
+    for (size_t k = 0; k < m; k++) {
+        size_t i = map[k];
+        b->status[i] = status[k];
+        memcpy(b->reasons + i * REASON_LEN, reasons + k * REASON_LEN,
+               REASON_LEN);
+        if (status[k] == EMBSYNC_OK) {
+            /* Never let a broken vector reach the store. */
+            if (!vector_ok(vectors + k * dim, dim, normalized)) {
+                b->status[i] = EMBSYNC_ITEM_FAILED;
+                snprintf(b->reasons + i * REASON_LEN, REASON_LEN,
+                         "embedder returned a non-finite or non-unit vector");
+            } else {
+                memcpy(b->vectors + i * dim, vectors + k * dim,
+                       dim * sizeof *vectors);
+            }
+        }
+        if (b->status[i] != EMBSYNC_OK)
+            item_failed(r, b, i, "embed");
+        /* The content is no longer needed: free it early. */
+        es_blob_release(&b->blobs[i]);
+    }
+out:
+    free(map);
+    free(inputs);
+    free(status);
+    free(vectors);
+    free(reasons);
+}
+
+/* ---- stage 3: store, then acknowledge ---------------------------------- */
+
+static int store_batch(run *r, batch *b)
+{
+    es_engine *e = r->e;
+    const embsync_store_ops *st = &e->store->module->ops.store;
+    const embsync_source_ops *src = &e->source->module->ops.source;
+    uint32_t dim = e->model.dim;
+    embsync_point *points = malloc(b->n * sizeof *points);
+    uint64_t *ids = malloc(b->n * sizeof *ids);
+    embsync_change *done = malloc(b->n * sizeof *done);
+    int rc = EMBSYNC_OK;
+    if (!points || !ids || !done) {
+        run_fail(r, EMBSYNC_FAILED, "store", "out of memory");
+        rc = EMBSYNC_FAILED;
+        goto out;
+    }
+    size_t np = 0, nd = 0, nack = 0;
+    uint64_t failed = 0, deferred = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const embsync_change *c = &b->items[i];
+        if (c->op == EMBSYNC_OP_DELETE) {
+            ids[nd++] = c->id;
+            done[nack++] = *c;
+        } else if (b->status[i] == EMBSYNC_OK) {
+            points[np] = (embsync_point){
+                .abi = EMBSYNC_ABI_INIT(embsync_point),
+                .id = c->id,
+                .vector = b->vectors + i * dim,
+                .payload = c->payload != NULL ? c->payload : "{}",
+            };
+            np++;
+            done[nack++] = *c;
+        } else if (b->status[i] == EMBSYNC_RETRY) {
+            deferred++;
+        } else {
+            failed++;
+        }
+    }
+    unsigned attempt = 1;
+    if (np > 0) {
+        do {
+            es_call_begin();
+            rc = st->upsert(e->store->state, r->collection, np, points);
+        } while (again(e, rc, &attempt, "upsert"));
+        if (rc != EMBSYNC_OK) {
+            run_fail(r, rc, "upsert", es_call_error());
+            goto out;
+        }
+    }
+    if (nd > 0) {
+        attempt = 1;
+        do {
+            es_call_begin();
+            rc = st->remove(e->store->state, r->collection, nd, ids);
+        } while (again(e, rc, &attempt, "remove"));
+        if (rc != EMBSYNC_OK) {
+            run_fail(r, rc, "remove", es_call_error());
+            goto out;
+        }
+    }
+    /* The store has confirmed: only now may the source record it. */
+    if (nack > 0) {
+        attempt = 1;
+        do {
+            es_call_begin();
+            rc = src->ack(e->source->state, r->collection, nack, done);
+        } while (again(e, rc, &attempt, "ack"));
+        if (rc != EMBSYNC_OK) {
+            run_fail(r, rc, "ack", es_call_error());
+            goto out;
+        }
+    }
+    pthread_mutex_lock(&r->lock);
+    r->embedded += np;
+    r->deleted += nd;
+    r->failed += failed;
+    r->deferred += deferred;
+    pthread_mutex_unlock(&r->lock);
+
+    es_progress *p = &e->progress;
+    pthread_mutex_lock(&p->lock);
+    p->done += nack;
+    p->failed += failed;
+    pthread_mutex_unlock(&p->lock);
+    if (e->on_progress != NULL)
+        e->on_progress(p, e->on_progress_arg);
+out:
+    free(points);
+    free(ids);
+    free(done);
+    return rc;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+/* Fetch and embed stop taking new batches on a stop request; the store
+ * stage finishes whatever reached it, so stored work is acknowledged. */
+static int should_discard(run *r, int is_store_stage)
+{
+    if (run_failed(r))
+        return 1;
+    return !is_store_stage && es_stop_requested(r->e->stop);
+}
+
+static void *fetch_thread(void *arg)
+{
+    run *r = arg;
+    batch *b;
+    while ((b = es_queue_pop(&r->to_fetch)) != NULL) {
+        int discard = should_discard(r, 0);
+        if (!discard)
+            fetch_batch(r, b);
+        if (discard || es_queue_push(&r->to_embed, b) != 0) {
+            batch_free(b);
+            pthread_mutex_lock(&r->lock);
+            r->finished++;
+            pthread_cond_broadcast(&r->stored);
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
+    es_queue_close(&r->to_embed);
+    return NULL;
+}
+
+static void *embed_thread(void *arg)
+{
+    run *r = arg;
+    batch *b;
+    while ((b = es_queue_pop(&r->to_embed)) != NULL) {
+        int discard = should_discard(r, 0);
+        if (!discard)
+            embed_batch(r, b);
+        if (discard || es_queue_push(&r->to_store, b) != 0) {
+            batch_free(b);
+            pthread_mutex_lock(&r->lock);
+            r->finished++;
+            pthread_cond_broadcast(&r->stored);
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
+    es_queue_close(&r->to_store);
+    return NULL;
+}
+
+static void *store_thread(void *arg)
+{
+    run *r = arg;
+    batch *b;
+    while ((b = es_queue_pop(&r->to_store)) != NULL) {
+        if (!should_discard(r, 1))
+            store_batch(r, b);
+        batch_free(b);
+        pthread_mutex_lock(&r->lock);
+        r->finished++;
+        pthread_cond_broadcast(&r->stored);
+        pthread_mutex_unlock(&r->lock);
+    }
+    return NULL;
+}
+
+/* ---- the sink the source streams into ----------------------------------- */
+
+typedef struct sink {
+    embsync_change_sink pub;
+    run *r;
+} sink;
+
+static int push_filling(run *r)
+{
+    batch *b = r->filling;
+    r->filling = NULL;
+    if (b == NULL || b->n == 0) {
+        batch_free(b);
+        return EMBSYNC_OK;
+    }
+    pthread_mutex_lock(&r->lock);
+    r->pushed++;
+    pthread_mutex_unlock(&r->lock);
+    if (es_queue_push(&r->to_fetch, b) != 0) {
+        batch_free(b);
+        return EMBSYNC_FAILED;
+    }
+    if (r->e->sequential) {
+        /* Benchmarks compare against the unpipelined order of work. */
+        pthread_mutex_lock(&r->lock);
+        while (r->finished < r->pushed && r->failed_status == 0)
+            pthread_cond_wait(&r->stored, &r->lock);
+        pthread_mutex_unlock(&r->lock);
+    }
+    return EMBSYNC_OK;
+}
+
+static int sink_emit(embsync_change_sink *pub, const embsync_change *changes,
+                     size_t n)
+{
+    run *r = ((sink *)pub)->r;
+    es_engine *e = r->e;
+    /* Changes are strided by the plugin's struct size. */
+    size_t stride = n > 0 && changes[0].abi.size ? changes[0].abi.size
+                                                 : sizeof *changes;
+    for (size_t i = 0; i < n; i++) {
+        if (run_failed(r))
+            return run_failed(r);
+        if (es_stop_requested(e->stop))
+            return EMBSYNC_RETRY;
+        const embsync_change *c =
+            (const embsync_change *)((const char *)changes + i * stride);
+        if (c->op != EMBSYNC_OP_UPSERT && c->op != EMBSYNC_OP_DELETE) {
+            es_error("collection %s: source emitted item %llu with unknown op %d",
+                     r->collection, (unsigned long long)c->id, c->op);
+            return EMBSYNC_FAILED;
+        }
+        if (r->filling == NULL &&
+            (r->filling = batch_new(e->batch_size, e->model.dim)) == NULL)
+            return EMBSYNC_FAILED;
+        batch *b = r->filling;
+        embsync_change *dst = &b->items[b->n];
+        *dst = (embsync_change){
+            .abi = EMBSYNC_ABI_INIT(embsync_change),
+            .id = c->id,
+            .op = c->op,
+            .ref = dup_opt(c->ref),
+            .version = dup_opt(c->version),
+            .payload = dup_opt(c->payload),
+        };
+        b->n++;
+        if (b->n == e->batch_size && push_filling(r) != EMBSYNC_OK)
+            return run_failed(r) ? run_failed(r) : EMBSYNC_FAILED;
+    }
+    return EMBSYNC_OK;
+}
+
+static void sink_set_total(embsync_change_sink *pub, uint64_t total)
+{
+    es_progress *p = &((sink *)pub)->r->e->progress;
+    pthread_mutex_lock(&p->lock);
+    p->total = total;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- steps -------------------------------------------------------------- */
+
+static void set_stage(es_engine *e, const char *collection, const char *stage)
+{
+    es_progress *p = &e->progress;
+    pthread_mutex_lock(&p->lock);
+    if (collection != NULL) {
+        snprintf(p->collection, sizeof p->collection, "%s", collection);
+        p->total = p->done = p->failed = 0;
+        p->started = mono_now();
+    }
+    p->stage = stage;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Step 2: the store collection matches the embedder, or is rebuilt. */
+static int ensure_collection(es_engine *e, const char *collection,
+                             es_run_result *res)
+{
+    const embsync_store_ops *st = &e->store->module->ops.store;
+    embsync_collection_spec spec = {
+        .abi = EMBSYNC_ABI_INIT(embsync_collection_spec),
+        .dim = e->model.dim,
+        .metric = e->model.metric,
+        .identity = e->model.identity,
+    };
+    int result = 0, rc;
+    unsigned attempt = 1;
+    do {
+        es_call_begin();
+        rc = st->ensure(e->store->state, collection, &spec, &result);
+    } while (again(e, rc, &attempt, "ensure collection"));
+    if (rc != EMBSYNC_OK)
+        return rc;
+    if (result != EMBSYNC_ENSURE_MISMATCH)
+        return EMBSYNC_OK;
+
+    es_warn("collection %s: the store holds vectors of another model or "
+            "dimension (%s); rebuilding it for %s",
+            collection, *es_call_error() ? es_call_error() : "mismatch",
+            e->model.identity);
+    const embsync_source_ops *src = &e->source->module->ops.source;
+    if (src->reset == NULL) {
+        snprintf(res->error, sizeof res->error,
+                 "source plugin cannot re-list a collection (no reset)");
+        return EMBSYNC_FAILED;
+    }
+    attempt = 1;
+    do {
+        es_call_begin();
+        rc = st->drop(e->store->state, collection);
+    } while (again(e, rc, &attempt, "drop collection"));
+    if (rc != EMBSYNC_OK)
+        return rc;
+    /* Forget what was applied before creating: a crash in between leaves
+     * a source that re-lists everything, never one that trusts a store
+     * that has lost its vectors. */
+    attempt = 1;
+    do {
+        es_call_begin();
+        rc = src->reset(e->source->state, collection);
+    } while (again(e, rc, &attempt, "reset source"));
+    if (rc != EMBSYNC_OK)
+        return rc;
+    attempt = 1;
+    do {
+        es_call_begin();
+        rc = st->ensure(e->store->state, collection, &spec, &result);
+    } while (again(e, rc, &attempt, "re-create collection"));
+    if (rc == EMBSYNC_OK && result == EMBSYNC_ENSURE_MISMATCH) {
+        snprintf(res->error, sizeof res->error,
+                 "ensure collection: still mismatched after drop");
+        return EMBSYNC_FAILED;
+    }
+    res->rebuilt = 1;
+    return rc;
+}
+
+/* Steps 3–5: stream the changes through the pipeline. */
+static int stream_changes(es_engine *e, const char *collection,
+                          es_run_result *res)
+{
+    run r = {.e = e, .collection = collection};
+    unsigned depth = e->queue_depth ? e->queue_depth : DEFAULT_QUEUE_DEPTH;
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.stored, NULL);
+    es_queue_init(&r.to_fetch, depth);
+    es_queue_init(&r.to_embed, depth);
+    es_queue_init(&r.to_store, depth);
+
+    pthread_t threads[3];
+    pthread_create(&threads[0], NULL, fetch_thread, &r);
+    pthread_create(&threads[1], NULL, embed_thread, &r);
+    pthread_create(&threads[2], NULL, store_thread, &r);
+
+    sink s = {
+        .pub = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
+                .emit = sink_emit,
+                .set_total = sink_set_total},
+        .r = &r,
+    };
+    es_call_begin();
+    int rc = e->source->module->ops.source.changes(e->source->state,
+                                                   collection, &s.pub);
+    char changes_error[256];
+    snprintf(changes_error, sizeof changes_error, "%s", es_call_error());
+    if (rc == EMBSYNC_OK)
+        rc = push_filling(&r);
+    else
+        batch_free(r.filling);
+    es_queue_close(&r.to_fetch);
+    for (int i = 0; i < 3; i++)
+        pthread_join(threads[i], NULL);
+
+    res->embedded = r.embedded;
+    res->deleted = r.deleted;
+    res->failed = r.failed;
+    res->deferred = r.deferred;
+    if (r.failed_status != 0) {
+        rc = r.failed_status;
+        snprintf(res->error, sizeof res->error, "%s", r.error);
+    } else if (rc != EMBSYNC_OK) {
+        snprintf(res->error, sizeof res->error, "changes: %s",
+                 *changes_error ? changes_error
+                 : es_stop_requested(e->stop) ? "stopped"
+                                              : status_name(rc));
+    } else if (es_stop_requested(e->stop)) {
+        rc = EMBSYNC_RETRY;
+        snprintf(res->error, sizeof res->error, "stopped");
+    }
+    es_queue_destroy(&r.to_fetch);
+    es_queue_destroy(&r.to_embed);
+    es_queue_destroy(&r.to_store);
+    pthread_cond_destroy(&r.stored);
+    pthread_mutex_destroy(&r.lock);
+    return rc;
+}
+
+static void record_metrics(const char *collection, const es_run_result *res)
+{
+    char labels[320];
+    const struct { const char *result; uint64_t n; } counts[] = {
+        {"embedded", res->embedded}, {"deleted", res->deleted},
+        {"failed", res->failed}, {"deferred", res->deferred},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        snprintf(labels, sizeof labels, "collection=\"%s\",result=\"%s\"",
+                 collection, counts[i].result);
+        es_metric_add("embsync_items_total", labels, (double)counts[i].n);
+    }
+    snprintf(labels, sizeof labels, "collection=\"%s\"", collection);
+    es_metric_set("embsync_run_duration_seconds", labels, res->seconds);
+    if (res->status == EMBSYNC_OK)
+        es_metric_set("embsync_last_success_timestamp_seconds", labels,
+                      (double)time(NULL));
+    snprintf(labels, sizeof labels, "collection=\"%s\",status=\"%s\"",
+             collection, status_name(res->status));
+    es_metric_add("embsync_runs_total", labels, 1);
+}
+
+int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
+{
+    const embsync_source_ops *src = &e->source->module->ops.source;
+    memset(res, 0, sizeof *res);
+    double start = mono_now();
+    set_stage(e, collection, "begin");
+
+    unsigned attempt = 1;
+    int rc;
+    do {
+        es_call_begin();
+        rc = src->begin(e->source->state, collection);
+    } while (again(e, rc, &attempt, "begin"));
+    if (rc == EMBSYNC_SKIP) {
+        res->status = EMBSYNC_SKIP;
+        es_info("collection %s: skipped (in progress elsewhere)", collection);
+        set_stage(e, NULL, "idle");
+        return EMBSYNC_SKIP;
+    }
+    if (rc != EMBSYNC_OK) {
+        res->status = rc;
+        snprintf(res->error, sizeof res->error, "begin: %s",
+                 *es_call_error() ? es_call_error() : status_name(rc));
+        goto report;
+    }
+
+    set_stage(e, NULL, "ensure");
+    rc = ensure_collection(e, collection, res);
+    if (rc != EMBSYNC_OK && res->error[0] == '\0')
+        snprintf(res->error, sizeof res->error, "ensure collection: %s",
+                 *es_call_error() ? es_call_error() : status_name(rc));
+    if (rc == EMBSYNC_OK) {
+        set_stage(e, NULL, "sync");
+        rc = stream_changes(e, collection, res);
+    }
+
+    set_stage(e, NULL, "end");
+    /* end() runs on every path after a successful begin(). */
+    es_call_begin();
+    int end_rc = src->end(e->source->state, collection, rc);
+    if (end_rc != EMBSYNC_OK && rc == EMBSYNC_OK) {
+        rc = end_rc;
+        snprintf(res->error, sizeof res->error, "end: %s",
+                 *es_call_error() ? es_call_error() : status_name(end_rc));
+    } else if (end_rc != EMBSYNC_OK) {
+        es_warn("collection %s: end: %s", collection,
+                *es_call_error() ? es_call_error() : status_name(end_rc));
+    }
+    res->status = rc;
+
+report:
+    res->seconds = mono_now() - start;
+    set_stage(e, NULL, "idle");
+    record_metrics(collection, res);
+    if (res->status == EMBSYNC_OK)
+        es_info("collection %s: %llu embedded, %llu deleted, %llu failed, "
+                "%llu deferred%s in %.2f s",
+                collection, (unsigned long long)res->embedded,
+                (unsigned long long)res->deleted,
+                (unsigned long long)res->failed,
+                (unsigned long long)res->deferred,
+                res->rebuilt ? " (rebuilt)" : "", res->seconds);
+    else
+        es_error("collection %s: run %s after %llu embedded, %llu deleted "
+                 "in %.2f s: %s",
+                 collection, status_name(res->status),
+                 (unsigned long long)res->embedded,
+                 (unsigned long long)res->deleted, res->seconds, res->error);
+    return res->status;
+}
+
+/* ---- passes ------------------------------------------------------------- */
+
+typedef struct name_list {
+    char **names;
+    size_t n, cap;
+    int oom;
+} name_list;
+
+static int collect_name(void *arg, const char *name)
+{
+    name_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **grown = realloc(l->names, cap * sizeof *grown);
+        if (grown == NULL) {
+            l->oom = 1;
+            return 1;
+        }
+        l->names = grown;
+        l->cap = cap;
+    }
+    if ((l->names[l->n] = strdup(name)) == NULL) {
+        l->oom = 1;
+        return 1;
+    }
+    l->n++;
+    return 0;
+}
+
+int es_engine_pass(es_engine *e)
+{
+    const embsync_source_ops *src = &e->source->module->ops.source;
+    name_list list = {0};
+    unsigned attempt = 1;
+    int rc;
+    do {
+        for (size_t i = 0; i < list.n; i++)
+            free(list.names[i]);
+        list.n = 0;
+        es_call_begin();
+        rc = src->list_collections(e->source->state, collect_name, &list);
+    } while (again(e, rc, &attempt, "list collections"));
+    if (rc != EMBSYNC_OK || list.oom) {
+        es_error("cannot list collections: %s",
+                 list.oom ? "out of memory"
+                 : *es_call_error() ? es_call_error() : status_name(rc));
+        for (size_t i = 0; i < list.n; i++)
+            free(list.names[i]);
+        free(list.names);
+        return -1;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < list.n; i++) {
+        if (es_stop_requested(e->stop)) {
+            failed++;
+            continue;
+        }
+        es_run_result res;
+        int st = es_engine_sync(e, list.names[i], &res);
+        if (st != EMBSYNC_OK && st != EMBSYNC_SKIP)
+            failed++;
+        /* A refused credential or bad configuration will not be better for
+         * the next collection. */
+        if (st == EMBSYNC_FATAL) {
+            failed += (int)(list.n - i - 1);
+            break;
+        }
+    }
+    for (size_t i = 0; i < list.n; i++)
+        free(list.names[i]);
+    free(list.names);
+    return failed;
+}
+
+int es_engine_init(es_engine *e, es_instance *source, es_instance *embedder,
+                   es_instance *store, size_t batch_size, es_stop *stop,
+                   char *err, size_t errlen)
+{
+    memset(e, 0, sizeof *e);
+    e->source = source;
+    e->embedder = embedder;
+    e->store = store;
+    e->batch_size = batch_size ? batch_size : 32;
+    e->stop = stop;
+    pthread_mutex_init(&e->progress.lock, NULL);
+    e->progress.stage = "idle";
+    e->model.abi = (embsync_abi)EMBSYNC_ABI_INIT(embsync_model_info);
+    es_call_begin();
+    int rc = embedder->module->ops.embedder.info(embedder->state, &e->model);
+    e->model.abi = (embsync_abi)EMBSYNC_ABI_INIT(embsync_model_info);
+    e->model.identity[sizeof e->model.identity - 1] = '\0';
+    if (rc != EMBSYNC_OK) {
+        snprintf(err, errlen, "embedder %s: cannot describe its model: %s",
+                 embedder->module->desc.name,
+                 *es_call_error() ? es_call_error() : status_name(rc));
+        return rc;
+    }
+    if (e->model.dim == 0 || e->model.dim > 65536 ||
+        e->model.identity[0] == '\0') {
+        snprintf(err, errlen,
+                 "embedder %s: invalid model description (dim %u, identity '%s')",
+                 embedder->module->desc.name, e->model.dim, e->model.identity);
+        return EMBSYNC_FATAL;
+    }
+    return EMBSYNC_OK;
+}
+
+void es_engine_destroy(es_engine *e)
+{
+    pthread_mutex_destroy(&e->progress.lock);
+}

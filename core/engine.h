@@ -1,0 +1,62 @@
+/* The sync engine: one collection at a time, design.md's six steps, with
+ * fetch, embed and store overlapped in a bounded pipeline. */
+#ifndef ES_ENGINE_H
+#define ES_ENGINE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host.h"
+#include "stop.h"
+
+/** The run in flight, readable from other threads (progress display,
+ *  control port) under `lock`. */
+typedef struct es_progress {
+    pthread_mutex_t lock;
+    char collection[256];
+    const char *stage;     /* "begin", "ensure", "sync", "end", "idle" */
+    uint64_t total;        /* 0 = unknown */
+    uint64_t done;         /* changes applied and acknowledged */
+    uint64_t failed;
+    double started;        /* monotonic seconds */
+} es_progress;
+
+/** How one collection's run ended. */
+typedef struct es_run_result {
+    int status;            /* EMBSYNC_OK, SKIP, or what failed it */
+    uint64_t embedded, deleted, failed, deferred;
+    int rebuilt;
+    double seconds;
+    char error[512];
+} es_run_result;
+
+typedef struct es_engine {
+    es_instance *source, *embedder, *store;
+    embsync_model_info model;
+    size_t batch_size;
+    unsigned queue_depth;  /* batches waiting between two stages */
+    int sequential;        /* one stage at a time (benchmarks only) */
+    es_stop *stop;
+    es_progress progress;
+    /* Called from the store stage after each batch (may be NULL). */
+    void (*on_progress)(const es_progress *p, void *arg);
+    void *on_progress_arg;
+} es_engine;
+
+/** Set up the engine for three open instances; asks the embedder for its
+ *  model.  Returns EMBSYNC_OK or a status with the reason in err. */
+int es_engine_init(es_engine *e, es_instance *source, es_instance *embedder,
+                   es_instance *store, size_t batch_size, es_stop *stop,
+                   char *err, size_t errlen);
+void es_engine_destroy(es_engine *e);
+
+/** Sync one collection through the six steps. */
+int es_engine_sync(es_engine *e, const char *collection, es_run_result *res);
+
+/** One pass: every collection the source lists.  Returns the number of
+ *  collections that failed (skipped ones do not count), or -1 when the
+ *  collections could not be listed. */
+int es_engine_pass(es_engine *e);
+
+#endif

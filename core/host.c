@@ -1,0 +1,339 @@
+#include <config.h>
+
+#include "host.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "retry.h"
+
+#define ERROR_LEN 1024
+
+/* What the plugin reported during the call in flight on this thread. */
+static __thread char call_error[ERROR_LEN];
+static __thread double call_retry_after;
+static __thread char *item_slots;
+static __thread size_t item_count, item_len;
+
+void es_call_begin(void)
+{
+    call_error[0] = '\0';
+    call_retry_after = 0;
+}
+
+const char *es_call_error(void)
+{
+    return call_error;
+}
+
+double es_call_retry_after(void)
+{
+    return call_retry_after;
+}
+
+void es_call_item_errors(char *slots, size_t n, size_t len)
+{
+    item_slots = slots;
+    item_count = slots != NULL ? n : 0;
+    item_len = len;
+    for (size_t i = 0; i < item_count; i++)
+        slots[i * len] = '\0';
+}
+
+static const char *plugin_name(embsync_ctx *ctx)
+{
+    return ctx != NULL && ctx->module != NULL ? ctx->module->desc.name
+                                              : "plugin";
+}
+
+static void host_log(embsync_ctx *ctx, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    es_vlog(level, plugin_name(ctx), fmt, ap);
+    va_end(ap);
+}
+
+static void host_set_error(embsync_ctx *ctx, const char *fmt, ...)
+{
+    (void)ctx;
+    char raw[ERROR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    es_redact(raw, call_error, sizeof call_error);
+}
+
+static void host_set_item_error(embsync_ctx *ctx, size_t index,
+                                const char *fmt, ...)
+{
+    (void)ctx;
+    if (item_slots == NULL || index >= item_count)
+        return;
+    char raw[ERROR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    es_redact(raw, item_slots + index * item_len, item_len);
+}
+
+static void host_set_retry_after(embsync_ctx *ctx, double seconds)
+{
+    (void)ctx;
+    call_retry_after = seconds > 0 ? seconds : 0;
+}
+
+static const char *host_config_get(embsync_ctx *ctx, const char *key)
+{
+    return es_plugin_config_get(&ctx->config, key, NULL);
+}
+
+static long long host_config_int(embsync_ctx *ctx, const char *key,
+                                 long long fallback)
+{
+    const char *v = es_plugin_config_get(&ctx->config, key, NULL);
+    long long out;
+    return v != NULL && es_parse_int(v, &out) == 0 ? out : fallback;
+}
+
+static int host_config_bool(embsync_ctx *ctx, const char *key, int fallback)
+{
+    const char *v = es_plugin_config_get(&ctx->config, key, NULL);
+    int out;
+    return v != NULL && es_parse_bool(v, &out) == 0 ? out : fallback;
+}
+
+static double host_config_double(embsync_ctx *ctx, const char *key,
+                                 double fallback)
+{
+    const char *v = es_plugin_config_get(&ctx->config, key, NULL);
+    double out;
+    return v != NULL && es_parse_double(v, &out) == 0 ? out : fallback;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static const char *host_state_dir(embsync_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->state_dir_lock);
+    if (ctx->state_dir == NULL) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s-%s", ctx->state_root,
+                 es_kind_name(ctx->module->desc.kind), ctx->module->desc.name);
+        if (make_dirs(path) == 0)
+            ctx->state_dir = strdup(path);
+        else
+            es_log(EMBSYNC_LOG_ERROR, plugin_name(ctx),
+                   "cannot create state directory %s: %s", path,
+                   strerror(errno));
+    }
+    pthread_mutex_unlock(&ctx->state_dir_lock);
+    return ctx->state_dir;
+}
+
+static void host_add_secret(embsync_ctx *ctx, const char *value)
+{
+    (void)ctx;
+    es_secret_add(value);
+}
+
+void es_blob_init(embsync_blob *blob)
+{
+    memset(blob, 0, sizeof *blob);
+    blob->abi = (embsync_abi)EMBSYNC_ABI_INIT(embsync_blob);
+}
+
+void es_blob_release(embsync_blob *blob)
+{
+    free(blob->host_private);
+    blob->host_private = NULL;
+    blob->data = NULL;
+    blob->len = 0;
+}
+
+static unsigned char *host_blob_alloc(embsync_blob *blob, size_t len)
+{
+    unsigned char *mem = malloc(len ? len : 1);
+    if (mem == NULL)
+        return NULL;
+    free(blob->host_private);
+    blob->host_private = mem;
+    blob->data = mem;
+    blob->len = len;
+    return mem;
+}
+
+static int host_blob_set(embsync_blob *blob, const void *data, size_t len)
+{
+    unsigned char *mem = host_blob_alloc(blob, len);
+    if (mem == NULL)
+        return -1;
+    if (len > 0)
+        memcpy(mem, data, len);
+    return 0;
+}
+
+static int host_http_many(embsync_ctx *ctx, size_t n,
+                          const embsync_http_request *reqs,
+                          embsync_http_response *resps, int *status,
+                          unsigned parallel)
+{
+    return es_http_many(plugin_name(ctx), ctx->stop, n, reqs, resps, status,
+                        parallel);
+}
+
+static int host_http(embsync_ctx *ctx, const embsync_http_request *req,
+                     embsync_http_response *resp)
+{
+    int status = EMBSYNC_FAILED;
+    int rc = host_http_many(ctx, 1, req, resp, &status, 1);
+    return rc == EMBSYNC_OK ? status : rc;
+}
+
+static void host_http_release(embsync_ctx *ctx, embsync_http_response *resp)
+{
+    (void)ctx;
+    es_http_release(resp);
+}
+
+static void host_counter_add(embsync_ctx *ctx, const char *name, double delta)
+{
+    char metric[160], labels[96];
+    for (const char *c = name; *c != '\0'; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return; /* not a valid metric name part: refuse quietly */
+    snprintf(metric, sizeof metric, "embsync_plugin_%s_total", name);
+    snprintf(labels, sizeof labels, "plugin=\"%s\"", plugin_name(ctx));
+    es_metric_add(metric, labels, delta);
+}
+
+static int host_stop_requested(embsync_ctx *ctx)
+{
+    return ctx->stop != NULL && es_stop_requested(ctx->stop);
+}
+
+static int host_retry_wait(embsync_ctx *ctx, unsigned attempt, double at_least)
+{
+    double delay = es_retry_delay(attempt, at_least);
+    if (ctx->stop == NULL) {
+        es_stop tmp;
+        es_stop_init(&tmp);
+        es_stop_wait(&tmp, delay);
+        es_stop_destroy(&tmp);
+        return 0;
+    }
+    return es_stop_wait(ctx->stop, delay);
+}
+
+const embsync_host es_host_table = {
+    .abi = EMBSYNC_ABI_INIT(embsync_host),
+    .log = host_log,
+    .set_error = host_set_error,
+    .set_item_error = host_set_item_error,
+    .set_retry_after = host_set_retry_after,
+    .config_get = host_config_get,
+    .config_int = host_config_int,
+    .config_bool = host_config_bool,
+    .config_double = host_config_double,
+    .state_dir = host_state_dir,
+    .add_secret = host_add_secret,
+    .blob_set = host_blob_set,
+    .blob_alloc = host_blob_alloc,
+    .http = host_http,
+    .http_many = host_http_many,
+    .http_release = host_http_release,
+    .counter_add = host_counter_add,
+    .stop_requested = host_stop_requested,
+    .retry_wait = host_retry_wait,
+};
+
+static int (*open_op(const es_module *m))(const embsync_host *, embsync_ctx *,
+                                          void **)
+{
+    switch (m->desc.kind) {
+    case EMBSYNC_KIND_SOURCE: return m->ops.source.open;
+    case EMBSYNC_KIND_EMBEDDER: return m->ops.embedder.open;
+    default: return m->ops.store.open;
+    }
+}
+
+static void (*close_op(const es_module *m))(void *)
+{
+    switch (m->desc.kind) {
+    case EMBSYNC_KIND_SOURCE: return m->ops.source.close;
+    case EMBSYNC_KIND_EMBEDDER: return m->ops.embedder.close;
+    default: return m->ops.store.close;
+    }
+}
+
+es_instance *es_instance_open(const es_module *m, const es_config *cfg,
+                              const es_section *sec, es_stop *stop, char *err,
+                              size_t errlen)
+{
+    es_instance *inst = calloc(1, sizeof *inst);
+    if (inst == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    inst->module = m;
+    inst->ctx.module = m;
+    inst->ctx.stop = stop;
+    pthread_mutex_init(&inst->call_lock, NULL);
+    pthread_mutex_init(&inst->ctx.state_dir_lock, NULL);
+    inst->ctx.state_root = strdup(cfg->state_dir);
+    if (es_plugin_config_build(cfg, sec, m->desc.config_keys,
+                               m->desc.config_key_size, &inst->ctx.config, err,
+                               errlen) != 0) {
+        es_instance_close(inst);
+        return NULL;
+    }
+    es_call_begin();
+    int rc = open_op(m)(&es_host_table, &inst->ctx, &inst->state);
+    if (rc != EMBSYNC_OK) {
+        snprintf(err, errlen, "%s plugin %s: cannot open: %s",
+                 es_kind_name(m->desc.kind), m->desc.name,
+                 *es_call_error() ? es_call_error() : "no reason given");
+        inst->state = NULL;
+        es_instance_close(inst);
+        return NULL;
+    }
+    return inst;
+}
+
+void es_instance_close(es_instance *inst)
+{
+    if (inst == NULL)
+        return;
+    if (inst->state != NULL)
+        close_op(inst->module)(inst->state);
+    es_plugin_config_free(&inst->ctx.config);
+    free(inst->ctx.state_root);
+    free(inst->ctx.state_dir);
+    pthread_mutex_destroy(&inst->ctx.state_dir_lock);
+    pthread_mutex_destroy(&inst->call_lock);
+    free(inst);
+}

@@ -1,0 +1,383 @@
+#include <config.h>
+
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "retry.h"
+
+#define DEFAULT_TIMEOUT_MS 30000L
+#define CONNECT_TIMEOUT_MS 10000L
+
+typedef enum { JOB_WAITING, JOB_RUNNING, JOB_DONE } job_state;
+
+typedef struct job {
+    embsync_http_request req;      /* host copy, zero-padded */
+    embsync_http_response *resp;
+    int *status;
+    job_state state;
+    double start_at;               /* monotonic seconds, when WAITING */
+    unsigned attempts;
+    unsigned max_attempts;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *buf;                     /* body of the attempt in flight */
+    size_t len, cap;
+    char curl_error[CURL_ERROR_SIZE];
+} job;
+
+int es_http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void es_http_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    job *j = arg;
+    size_t n = size * nmemb;
+    if (j->len + n + 1 > j->cap) {
+        size_t cap = j->cap ? j->cap : 4096;
+        while (cap < j->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(j->buf, cap);
+        if (grown == NULL)
+            return 0; /* curl reports a write error */
+        j->buf = grown;
+        j->cap = cap;
+    }
+    memcpy(j->buf + j->len, data, n);
+    j->len += n;
+    j->buf[j->len] = '\0';
+    return n;
+}
+
+static int retryable_status(long code)
+{
+    return code == 408 || code == 429 || code == 500 || code == 502 ||
+           code == 503 || code == 504;
+}
+
+/* Transport failures worth another attempt; TLS verification and bad URLs
+ * will not heal by themselves. */
+static int retryable_curl(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int start_attempt(CURLM *multi, job *j)
+{
+    j->len = 0;
+    if (j->buf != NULL)
+        j->buf[0] = '\0';
+    j->curl_error[0] = '\0';
+    if (j->easy == NULL) {
+        j->easy = curl_easy_init();
+        if (j->easy == NULL)
+            return -1;
+        const embsync_http_request *r = &j->req;
+        /* An empty Expect: stops curl from waiting for 100-continue. */
+        j->headers = curl_slist_append(NULL, "Expect:");
+        for (const char *const *h = r->headers; h != NULL && *h != NULL; h++)
+            j->headers = curl_slist_append(j->headers, *h);
+        CURL *e = j->easy;
+        curl_easy_setopt(e, CURLOPT_URL, r->url);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+        if (strcmp(r->method, "HEAD") == 0)
+            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        if (r->body != NULL) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)r->body_len);
+        }
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                         r->timeout_ms > 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+        int insecure = (r->flags & EMBSYNC_HTTP_INSECURE) != 0;
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+        if (r->ca_file != NULL && *r->ca_file != '\0')
+            curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->curl_error);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    }
+    j->attempts++;
+    j->state = JOB_RUNNING;
+    return curl_multi_add_handle(multi, j->easy) == CURLM_OK ? 0 : -1;
+}
+
+static double retry_after_of(CURL *e)
+{
+    struct curl_header *h;
+    if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) !=
+        CURLHE_OK)
+        return 0;
+    char *end;
+    double secs = strtod(h->value, &end);
+    if (end != h->value && *end == '\0')
+        return secs > 0 ? secs : 0;
+    time_t when = curl_getdate(h->value, NULL);
+    if (when < 0)
+        return 0;
+    double left = difftime(when, time(NULL));
+    return left > 0 ? left : 0;
+}
+
+static void count_request(const char *origin, long code)
+{
+    char labels[160];
+    snprintf(labels, sizeof labels, "plugin=\"%s\",code=\"%ld\"", origin,
+             code);
+    es_metric_add("embsync_http_requests_total", labels, 1);
+}
+
+/* One attempt of j ended with rc; decide between done and another try. */
+static void finish_attempt(const char *origin, es_stop *stop, job *j,
+                           CURLcode rc)
+{
+    long code = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
+    double retry_after = rc == CURLE_OK ? retry_after_of(j->easy) : 0;
+    count_request(origin, code);
+
+    int may_retry = !(j->req.flags & EMBSYNC_HTTP_NO_RETRY) &&
+                    j->attempts < j->max_attempts &&
+                    !(stop != NULL && es_stop_requested(stop));
+    int transient = rc == CURLE_OK ? retryable_status(code) : retryable_curl(rc);
+    if (transient && may_retry) {
+        double delay = es_retry_delay(j->attempts + 1, retry_after);
+        char label[160];
+        snprintf(label, sizeof label, "plugin=\"%s\"", origin);
+        es_metric_add("embsync_http_retries_total", label, 1);
+        if (rc == CURLE_OK)
+            es_log(EMBSYNC_LOG_WARNING, origin,
+                   "%s %s: HTTP %ld, retrying in %.1f s (attempt %u of %u)",
+                   j->req.method, j->req.url, code, delay, j->attempts + 1,
+                   j->max_attempts);
+        else
+            es_log(EMBSYNC_LOG_WARNING, origin,
+                   "%s %s: %s, retrying in %.1f s (attempt %u of %u)",
+                   j->req.method, j->req.url,
+                   j->curl_error[0] ? j->curl_error : curl_easy_strerror(rc),
+                   delay, j->attempts + 1, j->max_attempts);
+        j->state = JOB_WAITING;
+        j->start_at = mono_now() + delay;
+        return;
+    }
+
+    embsync_http_response *resp = j->resp;
+    resp->status = code;
+    resp->attempts = j->attempts;
+    resp->retry_after = retry_after;
+    if (rc == CURLE_OK) {
+        resp->body = j->buf != NULL ? j->buf : strdup("");
+        resp->body_len = j->len;
+        j->buf = NULL;
+        j->len = j->cap = 0;
+        char *ct = NULL;
+        curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE, &ct);
+        resp->content_type = ct != NULL ? strdup(ct) : NULL;
+        *j->status = transient ? EMBSYNC_RETRY : EMBSYNC_OK;
+        es_log(EMBSYNC_LOG_DEBUG, origin, "%s %s -> %ld (%zu bytes)",
+               j->req.method, j->req.url, code, resp->body_len);
+    } else {
+        char msg[CURL_ERROR_SIZE + 64];
+        snprintf(msg, sizeof msg, "%s",
+                 j->curl_error[0] ? j->curl_error : curl_easy_strerror(rc));
+        resp->error = strdup(msg);
+        *j->status = transient ? EMBSYNC_RETRY : EMBSYNC_FAILED;
+        es_log(EMBSYNC_LOG_DEBUG, origin, "%s %s failed: %s", j->req.method,
+               j->req.url, msg);
+    }
+    j->state = JOB_DONE;
+}
+
+static void reset_response(embsync_http_response *resp)
+{
+    embsync_abi abi = resp->abi;
+    uint32_t size = abi.size;
+    if (size > sizeof *resp || size < offsetof(embsync_http_response, error) +
+                                           sizeof resp->error)
+        size = sizeof *resp;
+    memset(resp, 0, size);
+    resp->abi = abi;
+}
+
+int es_http_many(const char *origin, es_stop *stop, size_t n,
+                 const embsync_http_request *reqs, embsync_http_response *resps,
+                 int *status, unsigned parallel)
+{
+    if (n == 0)
+        return EMBSYNC_OK;
+    if (reqs == NULL || resps == NULL || status == NULL)
+        return EMBSYNC_FAILED;
+    job *jobs = calloc(n, sizeof *jobs);
+    CURLM *multi = curl_multi_init();
+    if (jobs == NULL || multi == NULL) {
+        free(jobs);
+        curl_multi_cleanup(multi);
+        return EMBSYNC_FAILED;
+    }
+    if (parallel == 0)
+        parallel = 1;
+
+    /* Arrays are strided by the plugin's own struct sizes. */
+    size_t req_stride = reqs[0].abi.size ? reqs[0].abi.size : sizeof *reqs;
+    size_t resp_stride = resps[0].abi.size ? resps[0].abi.size : sizeof *resps;
+    for (size_t i = 0; i < n; i++) {
+        const embsync_http_request *r =
+            (const embsync_http_request *)((const char *)reqs + i * req_stride);
+        size_t copy = r->abi.size < sizeof jobs[i].req ? r->abi.size
+                                                       : sizeof jobs[i].req;
+        memcpy(&jobs[i].req, r, copy);
+        jobs[i].resp =
+            (embsync_http_response *)((char *)resps + i * resp_stride);
+        if (jobs[i].resp->abi.size == 0)
+            jobs[i].resp->abi.size = sizeof *resps;
+        jobs[i].status = &status[i];
+        reset_response(jobs[i].resp);
+        jobs[i].max_attempts =
+            jobs[i].req.max_attempts ? jobs[i].req.max_attempts : ES_RETRY_ATTEMPTS;
+        if (jobs[i].req.method == NULL || jobs[i].req.url == NULL) {
+            status[i] = EMBSYNC_FAILED;
+            jobs[i].resp->error = strdup("request without method or URL");
+            jobs[i].state = JOB_DONE;
+        } else {
+            jobs[i].state = JOB_WAITING;
+            jobs[i].start_at = 0;
+        }
+    }
+
+    size_t done = 0;
+    for (size_t i = 0; i < n; i++)
+        done += jobs[i].state == JOB_DONE;
+    while (done < n) {
+        double now = mono_now(), next_start = -1;
+        unsigned running = 0;
+        for (size_t i = 0; i < n; i++)
+            running += jobs[i].state == JOB_RUNNING;
+        for (size_t i = 0; i < n && running < parallel; i++) {
+            job *j = &jobs[i];
+            if (j->state != JOB_WAITING)
+                continue;
+            if (j->start_at > now) {
+                if (stop != NULL && es_stop_requested(stop)) {
+                    /* A stop cuts the wait short: report what we have. */
+                    j->resp->status = 0;
+                    j->resp->error = strdup("stopped while waiting to retry");
+                    *j->status = EMBSYNC_RETRY;
+                    j->state = JOB_DONE;
+                    done++;
+                } else if (next_start < 0 || j->start_at < next_start) {
+                    next_start = j->start_at;
+                }
+                continue;
+            }
+            if (start_attempt(multi, j) != 0) {
+                j->resp->error = strdup("cannot start request");
+                *j->status = EMBSYNC_FAILED;
+                j->state = JOB_DONE;
+                done++;
+                continue;
+            }
+            running++;
+        }
+        if (done == n)
+            break;
+        int still;
+        curl_multi_perform(multi, &still);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            job *j;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+            CURLcode rc = msg->data.result;
+            curl_multi_remove_handle(multi, j->easy);
+            finish_attempt(origin, stop, j, rc);
+            if (j->state == JOB_DONE)
+                done++;
+        }
+        if (done == n)
+            break;
+        int timeout_ms = 1000;
+        if (running == 0 && next_start > 0) {
+            double wait = next_start - mono_now();
+            if (stop != NULL) {
+                if (es_stop_wait(stop, wait > 0 ? wait : 0))
+                    continue;
+            } else if (wait > 0) {
+                struct timespec ts = {(time_t)wait,
+                                      (long)((wait - (double)(time_t)wait) * 1e9)};
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
+        if (next_start > 0) {
+            double wait_ms = (next_start - mono_now()) * 1000;
+            if (wait_ms < timeout_ms)
+                timeout_ms = wait_ms > 0 ? (int)wait_ms : 0;
+        }
+        curl_multi_poll(multi, NULL, 0, timeout_ms, NULL);
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].easy != NULL)
+            curl_easy_cleanup(jobs[i].easy);
+        curl_slist_free_all(jobs[i].headers);
+        free(jobs[i].buf);
+    }
+    free(jobs);
+    curl_multi_cleanup(multi);
+    return EMBSYNC_OK;
+}
+
+void es_http_release(embsync_http_response *resp)
+{
+    if (resp == NULL)
+        return;
+    free(resp->body);
+    free(resp->content_type);
+    free((char *)resp->error);
+    reset_response(resp);
+}

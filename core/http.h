@@ -1,0 +1,25 @@
+/* The one HTTP client every network plugin uses (through the host table):
+ * libcurl with timeouts, TLS verification, and the core's retry policy. */
+#ifndef ES_HTTP_H
+#define ES_HTTP_H
+
+#include <stddef.h>
+
+#include <embsync/plugin.h>
+
+#include "stop.h"
+
+int es_http_global_init(void);
+void es_http_global_cleanup(void);
+
+/** Run n requests, at most `parallel` at once, retrying each per the policy
+ *  described for embsync_host.http_many.  `origin` (a plugin name) labels
+ *  log lines and metrics; `stop` cuts retry waits short (may be NULL). */
+int es_http_many(const char *origin, es_stop *stop, size_t n,
+                 const embsync_http_request *reqs, embsync_http_response *resps,
+                 int *status, unsigned parallel);
+
+/** Free what es_http_many attached to resp. */
+void es_http_release(embsync_http_response *resp);
+
+#endif

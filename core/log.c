@@ -1,0 +1,208 @@
+#include <config.h>
+
+#include "log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+/* Identical lines inside this window are counted, not printed. */
+#define REPEAT_WINDOW_S 60.0
+#define MAX_SECRETS 64
+#define LINE_MAX_LEN 4096
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_threshold = EMBSYNC_LOG_INFO;
+static es_log_format log_format = ES_LOG_TEXT;
+static char *secrets[MAX_SECRETS];
+static size_t secret_count;
+
+static struct {
+    char line[LINE_MAX_LEN + 300];
+    double first;
+    unsigned long suppressed;
+} last;
+
+void es_log_configure(int level, es_log_format format)
+{
+    pthread_mutex_lock(&log_lock);
+    log_threshold = level;
+    log_format = format;
+    pthread_mutex_unlock(&log_lock);
+}
+
+int es_log_enabled(int level)
+{
+    return level <= log_threshold;
+}
+
+int es_log_level_parse(const char *name)
+{
+    static const struct { const char *name; int level; } levels[] = {
+        {"error", EMBSYNC_LOG_ERROR}, {"warning", EMBSYNC_LOG_WARNING},
+        {"warn", EMBSYNC_LOG_WARNING}, {"info", EMBSYNC_LOG_INFO},
+        {"debug", EMBSYNC_LOG_DEBUG},
+    };
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        if (strcasecmp(name, levels[i].name) == 0)
+            return levels[i].level;
+    return -1;
+}
+
+int es_log_format_parse(const char *name)
+{
+    if (strcasecmp(name, "text") == 0)
+        return ES_LOG_TEXT;
+    if (strcasecmp(name, "json") == 0)
+        return ES_LOG_JSON;
+    return -1;
+}
+
+void es_secret_add(const char *value)
+{
+    /* Very short values would redact ordinary words; they are not secrets
+     * worth the name anyway. */
+    if (value == NULL || strlen(value) < 4)
+        return;
+    pthread_mutex_lock(&log_lock);
+    for (size_t i = 0; i < secret_count; i++)
+        if (strcmp(secrets[i], value) == 0)
+            goto out;
+    if (secret_count < MAX_SECRETS) {
+        char *copy = strdup(value);
+        if (copy != NULL)
+            secrets[secret_count++] = copy;
+    }
+out:
+    pthread_mutex_unlock(&log_lock);
+}
+
+void es_secret_clear(void)
+{
+    pthread_mutex_lock(&log_lock);
+    for (size_t i = 0; i < secret_count; i++)
+        free(secrets[i]);
+    secret_count = 0;
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* Caller holds log_lock. */
+static void redact_locked(const char *in, char *out, size_t outlen)
+{
+    size_t o = 0;
+    while (*in != '\0' && o + 1 < outlen) {
+        size_t matched = 0;
+        for (size_t i = 0; i < secret_count; i++) {
+            size_t len = strlen(secrets[i]);
+            if (strncmp(in, secrets[i], len) == 0 && len > matched)
+                matched = len;
+        }
+        if (matched > 0) {
+            for (const char *m = "***"; *m != '\0' && o + 1 < outlen; m++)
+                out[o++] = *m;
+            in += matched;
+        } else {
+            out[o++] = *in++;
+        }
+    }
+    out[o] = '\0';
+}
+
+char *es_redact(const char *in, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return out;
+    pthread_mutex_lock(&log_lock);
+    redact_locked(in != NULL ? in : "", out, outlen);
+    pthread_mutex_unlock(&log_lock);
+    return out;
+}
+
+static const char *level_name(int level)
+{
+    switch (level) {
+    case EMBSYNC_LOG_ERROR: return "error";
+    case EMBSYNC_LOG_WARNING: return "warning";
+    case EMBSYNC_LOG_INFO: return "info";
+    default: return "debug";
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Caller holds log_lock. */
+static void emit_locked(int level, const char *origin, const char *msg)
+{
+    char stamp[32];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = (int)strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + n, sizeof stamp - (size_t)n, ".%03ldZ",
+             ts.tv_nsec / 1000000);
+
+    if (log_format == ES_LOG_JSON) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "ts", stamp);
+        cJSON_AddStringToObject(o, "level", level_name(level));
+        cJSON_AddStringToObject(o, "origin", origin != NULL ? origin : "core");
+        cJSON_AddStringToObject(o, "msg", msg);
+        char *text = cJSON_PrintUnformatted(o);
+        if (text != NULL)
+            fprintf(stderr, "%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(o);
+    } else {
+        fprintf(stderr, "%s %-7s %s%s%s\n", stamp, level_name(level),
+                origin != NULL ? origin : "", origin != NULL ? ": " : "", msg);
+    }
+}
+
+void es_vlog(int level, const char *origin, const char *fmt, va_list ap)
+{
+    if (!es_log_enabled(level))
+        return;
+    char raw[LINE_MAX_LEN], clean[LINE_MAX_LEN], keyed[LINE_MAX_LEN + 300];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+
+    pthread_mutex_lock(&log_lock);
+    redact_locked(raw, clean, sizeof clean);
+    snprintf(keyed, sizeof keyed, "%d|%s|%s", level, origin ? origin : "",
+             clean);
+    double t = now_s();
+    if (strcmp(keyed, last.line) == 0 && t - last.first < REPEAT_WINDOW_S) {
+        last.suppressed++;
+    } else {
+        if (last.suppressed > 0) {
+            char note[128];
+            snprintf(note, sizeof note,
+                     "last message repeated %lu more times",
+                     last.suppressed);
+            emit_locked(EMBSYNC_LOG_INFO, NULL, note);
+        }
+        snprintf(last.line, sizeof last.line, "%s", keyed);
+        last.first = t;
+        last.suppressed = 0;
+        emit_locked(level, origin, clean);
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+void es_log(int level, const char *origin, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    es_vlog(level, origin, fmt, ap);
+    va_end(ap);
+}

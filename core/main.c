@@ -1,0 +1,163 @@
+/* embsync — keeps vector embeddings in sync with the items they describe. */
+#include <config.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "http.h"
+#include "log.h"
+#include "retry.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(es_app *, const es_options *);
+    const char *usage;
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"run", es_cmd_run, "run -c FILE",
+     "run the daemon: a pass at start, then one every interval"},
+    {"once", es_cmd_once, "once -c FILE",
+     "one pass over every collection; exit 1 if any failed"},
+    {"search", es_cmd_search,
+     "search -c FILE --collection NAME (--image PATH | --text TEXT) [-k N]",
+     "print the k items nearest to an image or a text"},
+    {"plugins", es_cmd_plugins, "plugins -c FILE",
+     "list the plugins the configuration loads, with their keys"},
+    {"check", es_cmd_check, "check -c FILE",
+     "validate the configuration and open every plugin, without syncing"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out, const command *only)
+{
+    if (only != NULL) {
+        fprintf(out, "usage: embsync %s\n  %s\n\n", only->usage, only->summary);
+        fprintf(out,
+                "options:\n"
+                "  -c, --config FILE      the INI configuration\n");
+        if (only->run == es_cmd_search)
+            fprintf(out,
+                    "      --collection NAME  the collection to search\n"
+                    "      --image PATH       query with an image file\n"
+                    "      --text TEXT        query with a text (embedders that support it)\n"
+                    "  -k N                   number of hits (default 10)\n");
+        fprintf(out,
+                "  -h, --help             this help\n"
+                "  -V, --version          print the version\n");
+        return;
+    }
+    fprintf(out, "usage: embsync COMMAND -c FILE [options]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`embsync COMMAND --help` describes a command's options.\n");
+}
+
+static void version(void)
+{
+    printf("embsync %s (plugin ABI %d.%d)\n", PACKAGE_VERSION,
+           EMBSYNC_ABI_MAJOR, EMBSYNC_ABI_MINOR);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr, NULL);
+        return ES_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout, NULL);
+        return ES_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        version();
+        return ES_EXIT_OK;
+    }
+    const command *cmd = NULL;
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            cmd = &commands[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "embsync: unknown command '%s'\n", argv[1]);
+        usage(stderr, NULL);
+        return ES_EXIT_USAGE;
+    }
+
+    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT };
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"collection", required_argument, NULL, OPT_COLLECTION},
+        {"image", required_argument, NULL, OPT_IMAGE},
+        {"text", required_argument, NULL, OPT_TEXT},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    es_options opt = {.k = 10};
+    int search = cmd->run == es_cmd_search;
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "c:k:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': opt.config = optarg; break;
+        case 'h': usage(stdout, cmd); return ES_EXIT_OK;
+        case 'V': version(); return ES_EXIT_OK;
+        case 'k':
+            if (!search || (opt.k = atoi(optarg)) <= 0) {
+                fprintf(stderr, "embsync %s: -k wants a positive number\n",
+                        cmd->name);
+                return ES_EXIT_USAGE;
+            }
+            break;
+        case OPT_COLLECTION: opt.collection = optarg; break;
+        case OPT_IMAGE: opt.image = optarg; break;
+        case OPT_TEXT: opt.text = optarg; break;
+        default: usage(stderr, cmd); return ES_EXIT_USAGE;
+        }
+        if (!search && (c == OPT_COLLECTION || c == OPT_IMAGE || c == OPT_TEXT)) {
+            fprintf(stderr, "embsync %s: option only for search\n", cmd->name);
+            return ES_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "embsync %s: unexpected argument '%s'\n", cmd->name,
+                argv[optind]);
+        return ES_EXIT_USAGE;
+    }
+    if (opt.config == NULL) {
+        fprintf(stderr, "embsync %s: -c FILE is required\n", cmd->name);
+        usage(stderr, cmd);
+        return ES_EXIT_USAGE;
+    }
+    if (search && (opt.collection == NULL || (opt.image == NULL) == (opt.text == NULL))) {
+        fprintf(stderr, "embsync search: needs --collection and one of --image or --text\n");
+        return ES_EXIT_USAGE;
+    }
+
+    const char *scale = getenv("EMBSYNC_RETRY_SCALE");
+    if (scale != NULL)
+        es_retry_set_scale(atof(scale));
+
+    es_app app;
+    char err[2048];
+    es_app_init(&app);
+    if (es_signals_start(&app) != 0 || es_http_global_init() != 0) {
+        fprintf(stderr, "embsync: cannot initialise\n");
+        return ES_EXIT_FAILED;
+    }
+    if (es_app_load(&app, opt.config, err, sizeof err) != 0) {
+        char clean[2048];
+        fprintf(stderr, "embsync: %s\n", es_redact(err, clean, sizeof clean));
+        es_app_close(&app);
+        return ES_EXIT_USAGE;
+    }
+    int rc = cmd->run(&app, &opt);
+    es_app_close(&app);
+    es_http_global_cleanup();
+    return rc;
+}
