@@ -21,6 +21,7 @@ typedef struct parser {
     es_config *cfg;
     FILE *fp;
     int line;           /* line the reader returned last */
+    int section_line;   /* line of the last [section] header */
     char *err;
     size_t errlen;
     int failed;
@@ -64,6 +65,9 @@ static char *read_line(char *buf, int size, void *stream)
         fail(p, "", NULL, "line longer than %d characters", size - 2);
         buf[0] = '\0';
     }
+    const char *first = buf + strspn(buf, " \t");
+    if (*first == '[')
+        p->section_line = p->line;
     return buf;
 }
 
@@ -361,7 +365,7 @@ static int on_key(void *user, const char *section, const char *key,
         return 1;
     }
     if (sec->line == 0)
-        sec->line = p->line;
+        sec->line = p->section_line;
     section_key(p, sec, key, value);
     return 1;
 }
