@@ -1,0 +1,260 @@
+/* The sync engine against in-process fake plugins. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+#include "fake_plugins.h"
+#include "log.h"
+#include "retry.h"
+
+static es_config cfg;
+static es_module *modules[3];
+static es_instance *instances[3];
+static es_stop stop;
+static es_engine engine;
+
+static int setup(void **unused)
+{
+    (void)unused;
+    char err[1024];
+    memset(&cfg, 0, sizeof cfg);
+    cfg.path = "test.ini";
+    cfg.state_dir = "/tmp";
+    es_section sec = {.name = "x", .plugin = "fake"};
+    const embsync_plugin *descs[3] = {&fake_source_plugin,
+                                      &fake_embedder_plugin, &fake_store_plugin};
+    es_stop_init(&stop);
+    for (int i = 0; i < 3; i++) {
+        modules[i] = es_module_from_descriptor(descs[i], "fake", i + 1, err,
+                                               sizeof err);
+        assert_non_null(modules[i]);
+        instances[i] = es_instance_open(modules[i], &cfg, &sec, &stop, err,
+                                        sizeof err);
+        assert_non_null(instances[i]);
+    }
+    return 0;
+}
+
+static int teardown(void **unused)
+{
+    (void)unused;
+    for (int i = 0; i < 3; i++) {
+        es_instance_close(instances[i]);
+        es_module_unload(modules[i]);
+    }
+    es_stop_destroy(&stop);
+    return 0;
+}
+
+/* A fresh engine per test: the embedder's model is read at init. */
+static void start(size_t batch_size)
+{
+    char err[512];
+    assert_int_equal(es_engine_init(&engine, instances[0], instances[1],
+                                    instances[2], batch_size, &stop, err,
+                                    sizeof err),
+                     EMBSYNC_OK);
+}
+
+/* Store and source ledger agree exactly with the items. */
+static void assert_in_sync(size_t c)
+{
+    const fake_collection *fc = &world.collections[c];
+    const fake_store_collection *sc = &world.store[c];
+    for (unsigned i = 0; i < FAKE_MAX_ITEMS; i++) {
+        const fake_item *it = &fc->items[i];
+        if (it->exists && !it->undecodable) {
+            if (!sc->points[i].present)
+                fail_msg("%s item %u missing from the store", fc->name, i);
+            float want[FAKE_DIM];
+            fake_vector(i, it->version, want);
+            assert_memory_equal(sc->points[i].vector, want, sizeof want);
+            assert_int_equal(fc->acked[i], it->version);
+        } else {
+            if (sc->points[i].present)
+                fail_msg("%s item %u should not be in the store", fc->name, i);
+            if (!it->exists)
+                assert_int_equal(fc->acked[i], 0);
+        }
+    }
+}
+
+static void first_sync_then_noop(void **unused)
+{
+    (void)unused;
+    fake_world_reset(2, 100);
+    start(8);
+    assert_int_equal(es_engine_pass(&engine), 0);
+    assert_in_sync(0);
+    assert_in_sync(1);
+    assert_int_equal(world.collections[0].begins, 1);
+    assert_int_equal(world.collections[0].ends, 1);
+    assert_string_equal(world.store[0].points[5].payload, "{\"i\":5,\"v\":1}");
+
+    int calls = world.upsert_calls;
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(res.embedded, 0);
+    assert_int_equal(res.deleted, 0);
+    assert_int_equal(world.upsert_calls, calls);
+    es_engine_destroy(&engine);
+}
+
+static void modified_and_deleted(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 50);
+    start(16);
+    assert_int_equal(es_engine_pass(&engine), 0);
+    world.collections[0].items[3].version = 2;
+    world.collections[0].items[40].version = 5;
+    world.collections[0].items[7].exists = 0;
+    world.collections[0].items[60].exists = 1;
+    world.collections[0].items[60].version = 1;
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(res.embedded, 3);
+    assert_int_equal(res.deleted, 1);
+    assert_in_sync(0);
+    assert_string_equal(world.store[0].points[40].payload, "{\"i\":40,\"v\":5}");
+    es_engine_destroy(&engine);
+}
+
+static void model_change_rebuilds(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 30);
+    start(8);
+    assert_int_equal(es_engine_pass(&engine), 0);
+    es_engine_destroy(&engine);
+
+    snprintf(world.model_identity, sizeof world.model_identity, "fake:v2");
+    start(8);
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_true(res.rebuilt);
+    assert_int_equal(world.drops, 1);
+    assert_int_equal(world.resets, 1);
+    assert_int_equal(res.embedded, 30);
+    assert_string_equal(world.store[0].identity, "fake:v2");
+    assert_in_sync(0);
+    es_engine_destroy(&engine);
+}
+
+static void store_failure_acks_nothing_after_it(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 40);
+    world.fail_upsert_on_call = 3; /* batches 1 and 2 land, 3 fails */
+    start(10);
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_FAILED);
+    assert_non_null(strstr(res.error, "disk full"));
+    assert_int_equal(res.embedded, 20);
+    /* Acknowledged exactly what was stored, nothing past the failure. */
+    for (unsigned i = 0; i < 40; i++) {
+        int stored = world.store[0].points[i].present;
+        assert_int_equal(world.collections[0].acked[i] != 0, stored);
+    }
+    assert_int_equal(world.collections[0].ends, 1);
+    assert_int_equal(world.collections[0].last_end_status, EMBSYNC_FAILED);
+
+    world.fail_upsert_on_call = 0;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(res.embedded, 20);
+    assert_in_sync(0);
+    es_engine_destroy(&engine);
+}
+
+static void transient_store_errors_are_retried(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 10);
+    world.retry_upserts = 2;
+    start(10);
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(world.upsert_calls, 3);
+    assert_in_sync(0);
+    es_engine_destroy(&engine);
+}
+
+static void source_failure_does_not_stop_others(void **unused)
+{
+    (void)unused;
+    fake_world_reset(3, 20);
+    world.collections[1].fail_changes = 1;
+    start(8);
+    assert_int_equal(es_engine_pass(&engine), 1);
+    assert_in_sync(0);
+    assert_in_sync(2);
+    assert_int_equal(world.collections[1].ends, 1);
+    for (unsigned i = 0; i < 20; i++)
+        assert_int_equal(world.collections[1].acked[i], 0);
+    es_engine_destroy(&engine);
+}
+
+static void bad_item_fails_alone(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 20);
+    world.collections[0].items[4].undecodable = 1;
+    start(8);
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(res.embedded, 19);
+    assert_int_equal(res.failed, 1);
+    assert_int_equal(world.collections[0].acked[4], 0);
+    assert_false(world.store[0].points[4].present);
+    assert_in_sync(0);
+    es_engine_destroy(&engine);
+}
+
+static void busy_collection_is_skipped(void **unused)
+{
+    (void)unused;
+    fake_world_reset(2, 5);
+    world.collections[0].busy = 1;
+    start(8);
+    assert_int_equal(es_engine_pass(&engine), 0);
+    assert_int_equal(world.collections[0].begins, 0);
+    assert_int_equal(world.collections[0].ends, 0);
+    assert_false(world.store[0].exists);
+    assert_in_sync(1);
+    es_engine_destroy(&engine);
+}
+
+static void sequential_mode_gives_same_result(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 77);
+    start(4);
+    engine.sequential = 1;
+    assert_int_equal(es_engine_pass(&engine), 0);
+    assert_in_sync(0);
+    es_engine_destroy(&engine);
+}
+
+int main(void)
+{
+    es_log_configure(EMBSYNC_LOG_ERROR, ES_LOG_TEXT);
+    es_retry_set_scale(0.001);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(first_sync_then_noop),
+        cmocka_unit_test(modified_and_deleted),
+        cmocka_unit_test(model_change_rebuilds),
+        cmocka_unit_test(store_failure_acks_nothing_after_it),
+        cmocka_unit_test(transient_store_errors_are_retried),
+        cmocka_unit_test(source_failure_does_not_stop_others),
+        cmocka_unit_test(bad_item_fails_alone),
+        cmocka_unit_test(busy_collection_is_skipped),
+        cmocka_unit_test(sequential_mode_gives_same_result),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
