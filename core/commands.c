@@ -41,6 +41,7 @@ static int engine_for(es_app *app, es_engine *e)
         es_engine_destroy(e);
         return -1;
     }
+    e->state_dir = app->cfg.state_dir;
     return 0;
 }
 

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "ledger.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
 #include "retry.h"
+#include "status.h"
 
 #define REASON_LEN 256
 #define DEFAULT_QUEUE_DEPTH 2
@@ -38,7 +40,10 @@ typedef struct run {
     int failed_status;         /* first stage failure, 0 = none */
     char error[512];
     uint64_t pushed, finished; /* batches */
-    uint64_t embedded, deleted, failed, deferred;
+    uint64_t embedded, deleted, failed, deferred, waiting;
+    es_ledger ledger;
+    int has_ledger;
+    int stop_this;             /* a stop for this collection was asked */
 } run;
 
 static double mono_now(void)
@@ -145,6 +150,9 @@ static int run_failed(run *r)
 static void item_failed(run *r, batch *b, size_t i, const char *stage)
 {
     const char *why = b->reasons + i * REASON_LEN;
+    if (r->has_ledger)
+        es_ledger_fail(&r->ledger, b->items[i].id, stage,
+                       *why ? why : "no reason given", (int64_t)time(NULL));
     if (b->status[i] == EMBSYNC_RETRY) {
         es_warn("collection %s: item %llu: %s deferred to a later run: %s",
                 r->collection, (unsigned long long)b->items[i].id, stage,
@@ -378,6 +386,9 @@ static int store_batch(run *r, batch *b)
             run_fail(r, rc, "ack", es_call_error());
             goto out;
         }
+        if (r->has_ledger)
+            for (size_t k = 0; k < nack; k++)
+                es_ledger_clear(&r->ledger, done[k].id);
     }
     pthread_mutex_lock(&r->lock);
     r->embedded += np;
@@ -402,13 +413,27 @@ out:
 
 /* ---- threads ------------------------------------------------------------ */
 
+/* A stop of the whole process, or of this collection from the control
+ * port. */
+static int stopping(run *r)
+{
+    if (es_stop_requested(r->e->stop))
+        return 1;
+    pthread_mutex_lock(&r->e->progress.lock);
+    int mine = strcmp(r->e->stop_collection, r->collection) == 0;
+    pthread_mutex_unlock(&r->e->progress.lock);
+    if (mine)
+        r->stop_this = 1;
+    return mine;
+}
+
 /* Fetch and embed stop taking new batches on a stop request; the store
  * stage finishes whatever reached it, so stored work is acknowledged. */
 static int should_discard(run *r, int is_store_stage)
 {
     if (run_failed(r))
         return 1;
-    return !is_store_stage && es_stop_requested(r->e->stop);
+    return !is_store_stage && stopping(r);
 }
 
 static void *fetch_thread(void *arg)
@@ -510,10 +535,17 @@ static int sink_emit(embsync_change_sink *pub, const embsync_change *changes,
     for (size_t i = 0; i < n; i++) {
         if (run_failed(r))
             return run_failed(r);
-        if (es_stop_requested(e->stop))
+        if (stopping(r))
             return EMBSYNC_RETRY;
         const embsync_change *c =
             (const embsync_change *)((const char *)changes + i * stride);
+        /* An item that keeps failing waits out its back-off in the ledger
+         * instead of being fetched and embedded on every run. */
+        if (c->op == EMBSYNC_OP_UPSERT && r->has_ledger &&
+            !es_ledger_due(&r->ledger, c->id, (int64_t)time(NULL))) {
+            r->waiting++;
+            continue;
+        }
         if (c->op != EMBSYNC_OP_UPSERT && c->op != EMBSYNC_OP_DELETE) {
             es_error("collection %s: source emitted item %llu with unknown op %d",
                      r->collection, (unsigned long long)c->id, c->op);
@@ -630,6 +662,13 @@ static int stream_changes(es_engine *e, const char *collection,
                           es_run_result *res)
 {
     run r = {.e = e, .collection = collection};
+    if (e->state_dir != NULL) {
+        if (es_ledger_open(&r.ledger, e->state_dir, collection) == 0)
+            r.has_ledger = 1;
+        else
+            es_warn("collection %s: cannot open the failed-items ledger in %s",
+                    collection, e->state_dir);
+    }
     unsigned depth = e->queue_depth ? e->queue_depth : DEFAULT_QUEUE_DEPTH;
     pthread_mutex_init(&r.lock, NULL);
     pthread_cond_init(&r.stored, NULL);
@@ -665,15 +704,22 @@ static int stream_changes(es_engine *e, const char *collection,
     res->deleted = r.deleted;
     res->failed = r.failed;
     res->deferred = r.deferred;
+    res->waiting = r.waiting;
+    if (r.has_ledger) {
+        if (es_ledger_save(&r.ledger) != 0)
+            es_warn("collection %s: cannot save the failed-items ledger",
+                    collection);
+        es_ledger_close(&r.ledger);
+    }
     if (r.failed_status != 0) {
         rc = r.failed_status;
         snprintf(res->error, sizeof res->error, "%s", r.error);
     } else if (rc != EMBSYNC_OK) {
         snprintf(res->error, sizeof res->error, "changes: %s",
                  *changes_error ? changes_error
-                 : es_stop_requested(e->stop) ? "stopped"
-                                              : status_name(rc));
-    } else if (es_stop_requested(e->stop)) {
+                 : es_stop_requested(e->stop) || r.stop_this ? "stopped"
+                                                             : status_name(rc));
+    } else if (es_stop_requested(e->stop) || r.stop_this) {
         rc = EMBSYNC_RETRY;
         snprintf(res->error, sizeof res->error, "stopped");
     }
@@ -707,12 +753,65 @@ static void record_metrics(const char *collection, const es_run_result *res)
     es_metric_add("embsync_runs_total", labels, 1);
 }
 
+static void save_status(es_engine *e, const char *collection,
+                        const es_run_result *res, int64_t started_at)
+{
+    es_collection_status st = {0};
+    snprintf(st.name, sizeof st.name, "%s", collection);
+    st.last_run_start = started_at;
+    st.last_run_end = (int64_t)time(NULL);
+    st.last_status = res->status;
+    if (res->status == EMBSYNC_OK)
+        st.last_success = st.last_run_end;
+    snprintf(st.last_error, sizeof st.last_error, "%s", res->error);
+    st.embedded = res->embedded;
+    st.deleted = res->deleted;
+    st.failed = res->failed;
+    st.deferred = res->deferred;
+    st.waiting = res->waiting;
+    st.seconds = res->seconds;
+    es_ledger ledger;
+    if (es_ledger_open(&ledger, e->state_dir, collection) == 0) {
+        es_ledger_entry entry;
+        for (size_t i = 0; es_ledger_entry_at(&ledger, i, &entry) == 0; i++) {
+            st.ledger_size++;
+            if (st.oldest_failed == 0 || entry.first_failed < st.oldest_failed)
+                st.oldest_failed = entry.first_failed;
+        }
+        es_ledger_close(&ledger);
+    }
+    if (es_status_save(e->state_dir, &st) != 0)
+        es_warn("collection %s: cannot record its status in %s", collection,
+                e->state_dir);
+    /* Only a finished run clears the mark; a crash leaves it for resume. */
+    if (res->status != EMBSYNC_RETRY || !es_stop_requested(e->stop))
+        es_status_clear_inflight(e->state_dir);
+}
+
+int es_engine_stop_collection(es_engine *e, const char *collection)
+{
+    pthread_mutex_lock(&e->progress.lock);
+    int running = strcmp(e->progress.stage, "idle") != 0 &&
+                  strcmp(e->progress.collection, collection) == 0;
+    if (running)
+        snprintf(e->stop_collection, sizeof e->stop_collection, "%s",
+                 collection);
+    pthread_mutex_unlock(&e->progress.lock);
+    return running;
+}
+
 int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
 {
     const embsync_source_ops *src = &e->source->module->ops.source;
     memset(res, 0, sizeof *res);
     double start = mono_now();
+    int64_t started_at = (int64_t)time(NULL);
     set_stage(e, collection, "begin");
+    pthread_mutex_lock(&e->progress.lock);
+    e->stop_collection[0] = '\0';
+    pthread_mutex_unlock(&e->progress.lock);
+    if (e->state_dir != NULL)
+        es_status_mark_inflight(e->state_dir, collection);
 
     unsigned attempt = 1;
     int rc;
@@ -724,6 +823,8 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
         res->status = EMBSYNC_SKIP;
         es_info("collection %s: skipped (in progress elsewhere)", collection);
         set_stage(e, NULL, "idle");
+        if (e->state_dir != NULL)
+            es_status_clear_inflight(e->state_dir);
         return EMBSYNC_SKIP;
     }
     if (rc != EMBSYNC_OK) {
@@ -761,13 +862,16 @@ report:
     res->seconds = mono_now() - start;
     set_stage(e, NULL, "idle");
     record_metrics(collection, res);
+    if (e->state_dir != NULL)
+        save_status(e, collection, res, started_at);
     if (res->status == EMBSYNC_OK)
         es_info("collection %s: %llu embedded, %llu deleted, %llu failed, "
-                "%llu deferred%s in %.2f s",
+                "%llu deferred, %llu waiting%s in %.2f s",
                 collection, (unsigned long long)res->embedded,
                 (unsigned long long)res->deleted,
                 (unsigned long long)res->failed,
                 (unsigned long long)res->deferred,
+                (unsigned long long)res->waiting,
                 res->rebuilt ? " (rebuilt)" : "", res->seconds);
     else
         es_error("collection %s: run %s after %llu embedded, %llu deleted "
@@ -828,6 +932,21 @@ int es_engine_pass(es_engine *e)
             free(list.names[i]);
         free(list.names);
         return -1;
+    }
+    /* A run cut short by a crash or a stop goes first this time. */
+    char inflight[256];
+    if (e->state_dir != NULL &&
+        es_status_inflight(e->state_dir, inflight, sizeof inflight)) {
+        for (size_t i = 1; i < list.n; i++) {
+            if (strcmp(list.names[i], inflight) == 0) {
+                char *first = list.names[i];
+                memmove(&list.names[1], &list.names[0], i * sizeof *list.names);
+                list.names[0] = first;
+                es_info("resuming collection %s first (interrupted run)",
+                        inflight);
+                break;
+            }
+        }
     }
     int failed = 0;
     for (size_t i = 0; i < list.n; i++) {

@@ -26,6 +26,7 @@ typedef struct es_progress {
 typedef struct es_run_result {
     int status;            /* EMBSYNC_OK, SKIP, or what failed it */
     uint64_t embedded, deleted, failed, deferred;
+    uint64_t waiting;      /* skipped: still in the ledger's back-off */
     int rebuilt;
     double seconds;
     char error[512];
@@ -38,6 +39,11 @@ typedef struct es_engine {
     unsigned queue_depth;  /* batches waiting between two stages */
     int sequential;        /* one stage at a time (benchmarks only) */
     es_stop *stop;
+    /* Where the failed-items ledger, run status and in-flight mark live;
+     * NULL keeps none of them (unit tests). */
+    const char *state_dir;
+    /* Set by a stop request for one collection (control port). */
+    char stop_collection[256];
     es_progress progress;
     /* Called from the store stage after each batch (may be NULL). */
     void (*on_progress)(const es_progress *p, void *arg);
@@ -54,7 +60,12 @@ void es_engine_destroy(es_engine *e);
 /** Sync one collection through the six steps. */
 int es_engine_sync(es_engine *e, const char *collection, es_run_result *res);
 
-/** One pass: every collection the source lists.  Returns the number of
+/** Ask the run of `collection` to stop after the batch in flight; returns
+ *  non-zero when that collection is the one running. */
+int es_engine_stop_collection(es_engine *e, const char *collection);
+
+/** One pass: every collection the source lists (a run interrupted by a
+ *  crash is resumed first).  Returns the number of
  *  collections that failed (skipped ones do not count), or -1 when the
  *  collections could not be listed. */
 int es_engine_pass(es_engine *e);

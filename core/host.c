@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "retry.h"
+#include "statefile.h"
 
 #define ERROR_LEN 1024
 
@@ -120,23 +120,6 @@ static double host_config_double(embsync_ctx *ctx, const char *key,
     return v != NULL && es_parse_double(v, &out) == 0 ? out : fallback;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static const char *host_state_dir(embsync_ctx *ctx)
 {
     pthread_mutex_lock(&ctx->state_dir_lock);
@@ -144,7 +127,7 @@ static const char *host_state_dir(embsync_ctx *ctx)
         char path[4096];
         snprintf(path, sizeof path, "%s/%s-%s", ctx->state_root,
                  es_kind_name(ctx->module->desc.kind), ctx->module->desc.name);
-        if (make_dirs(path) == 0)
+        if (es_mkdirs(path) == 0)
             ctx->state_dir = strdup(path);
         else
             es_log(EMBSYNC_LOG_ERROR, plugin_name(ctx),

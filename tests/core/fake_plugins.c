@@ -75,6 +75,7 @@ static int src_begin(void *s, const char *name)
     if (c->busy)
         return EMBSYNC_SKIP;
     c->begins++;
+    c->begin_seq = ++world.begin_counter;
     return EMBSYNC_OK;
 }
 

@@ -25,6 +25,7 @@ typedef struct fake_collection {
     int fail_changes;                 /* changes() returns FAILED */
     int busy;                         /* begin() returns SKIP */
     int begins, ends;
+    int begin_seq;                    /* order of the last begin() */
     int last_end_status;
 } fake_collection;
 
@@ -47,6 +48,7 @@ typedef struct fake_world {
     char model_identity[64];
     fake_store_collection store[FAKE_MAX_COLLECTIONS];
     int upsert_calls, remove_calls, drops, resets;
+    int begin_counter;
     int fail_upsert_on_call;   /* the Nth upsert call fails (0 = never) */
     int retry_upserts;         /* that many upsert calls answer RETRY first */
 } fake_world;

@@ -11,7 +11,9 @@
 #include "engine.h"
 #include "fake_plugins.h"
 #include "log.h"
+#include "ledger.h"
 #include "retry.h"
+#include "status.h"
 
 static es_config cfg;
 static es_module *modules[3];
@@ -241,6 +243,100 @@ static void sequential_mode_gives_same_result(void **unused)
     es_engine_destroy(&engine);
 }
 
+static char state_dir[64];
+
+static void make_state_dir(void)
+{
+    strcpy(state_dir, "/tmp/es-engine-XXXXXX");
+    assert_non_null(mkdtemp(state_dir));
+    engine.state_dir = state_dir;
+}
+
+static void remove_state_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", state_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static size_t ledger_size(const char *collection, es_ledger_entry *first)
+{
+    es_ledger l;
+    assert_int_equal(es_ledger_open(&l, state_dir, collection), 0);
+    size_t n = l.n;
+    if (n > 0 && first != NULL)
+        es_ledger_entry_at(&l, 0, first);
+    es_ledger_close(&l);
+    return n;
+}
+
+static void failed_item_waits_in_ledger(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 10);
+    world.collections[0].items[4].undecodable = 1;
+    start(4);
+    make_state_dir();
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(res.failed, 1);
+    es_ledger_entry entry;
+    assert_int_equal(ledger_size("col0", &entry), 1);
+    assert_int_equal(entry.id, 4);
+    assert_string_equal(entry.step, "embed");
+    assert_int_equal(entry.attempts, 1);
+    assert_non_null(strstr(entry.reason, "cannot decode"));
+    assert_true(entry.next_attempt - entry.first_failed >= 60);
+
+    /* Next run: the item is still pending but waits out its back-off. */
+    int calls = world.upsert_calls;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(res.waiting, 1);
+    assert_int_equal(res.failed, 0);
+    assert_int_equal(world.upsert_calls, calls);
+
+    /* Deleted at the source: acknowledged and gone from the ledger. */
+    world.collections[0].acked[4] = 1; /* as if once stored */
+    world.collections[0].items[4].exists = 0;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(res.deleted, 1);
+    assert_int_equal(ledger_size("col0", NULL), 0);
+    assert_in_sync(0);
+    es_engine_destroy(&engine);
+    remove_state_dir();
+}
+
+static void count_status(const es_collection_status *s, void *arg)
+{
+    es_collection_status *out = arg;
+    *out = *s;
+}
+
+static void status_recorded_and_interrupted_run_resumed(void **unused)
+{
+    (void)unused;
+    fake_world_reset(3, 5);
+    start(4);
+    make_state_dir();
+    world.collections[1].fail_changes = 1;
+    assert_int_equal(es_engine_pass(&engine), 1);
+    es_collection_status last;
+    assert_int_equal(es_status_each(state_dir, count_status, &last), 3);
+    assert_string_equal(last.name, "col2");
+    assert_int_equal(last.embedded, 5);
+    assert_true(last.last_success > 0);
+
+    /* A run of col2 was in flight when the process died. */
+    assert_int_equal(es_status_mark_inflight(state_dir, "col2"), 0);
+    world.collections[1].fail_changes = 0;
+    assert_int_equal(es_engine_pass(&engine), 0);
+    assert_int_equal(world.collections[2].begin_seq, world.begin_counter - 2);
+    char name[64];
+    assert_int_equal(es_status_inflight(state_dir, name, sizeof name), 0);
+    es_engine_destroy(&engine);
+    remove_state_dir();
+}
+
 int main(void)
 {
     es_log_configure(EMBSYNC_LOG_ERROR, ES_LOG_TEXT);
@@ -255,6 +351,8 @@ int main(void)
         cmocka_unit_test(bad_item_fails_alone),
         cmocka_unit_test(busy_collection_is_skipped),
         cmocka_unit_test(sequential_mode_gives_same_result),
+        cmocka_unit_test(failed_item_waits_in_ledger),
+        cmocka_unit_test(status_recorded_and_interrupted_run_resumed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
