@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "daemon.h"
 #include "engine.h"
 #include "log.h"
 
@@ -88,31 +89,7 @@ int es_cmd_once(es_app *app, const es_options *opt)
 
 int es_cmd_run(es_app *app, const es_options *opt)
 {
-    (void)opt;
-    if (open_all_or_report(app) != 0)
-        return ES_EXIT_FAILED;
-    es_engine e;
-    if (engine_for(app, &e) != 0)
-        return ES_EXIT_FAILED;
-    double interval = app->cfg.interval_min * 60.0;
-    es_info("embsync %s running: a pass every %d minute(s)", PACKAGE_VERSION,
-            app->cfg.interval_min);
-    while (!es_stop_requested(&app->stop)) {
-        double start = mono_now();
-        int failed = es_engine_pass(&e);
-        double took = mono_now() - start;
-        if (failed != 0)
-            es_warn("pass finished in %.2f s with %d failed collection(s)",
-                    took, failed);
-        /* A pass longer than the interval is followed by the next one at
-         * once, a single time: missed runs coalesce. */
-        double wait = interval - took;
-        if (wait > 0)
-            es_stop_wait(&app->stop, wait);
-    }
-    es_engine_destroy(&e);
-    es_info("stopped");
-    return ES_EXIT_OK;
+    return es_daemon_run(app, opt->config);
 }
 
 /* ---- search ------------------------------------------------------------- */

@@ -21,9 +21,6 @@ int es_cmd_once(es_app *app, const es_options *opt);
 int es_cmd_search(es_app *app, const es_options *opt);
 int es_cmd_plugins(es_app *app, const es_options *opt);
 int es_cmd_check(es_app *app, const es_options *opt);
-
-/** Start the thread that turns SIGINT/SIGTERM into a stop request (and a
- *  second one into an immediate exit).  Call before any other thread. */
-int es_signals_start(es_app *app);
+int es_cmd_status(es_app *app, const es_options *opt);
 
 #endif

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "log.h"
 #include "retry.h"
+#include "signals.h"
 
 typedef struct command {
     const char *name;
@@ -30,6 +31,8 @@ static const command commands[] = {
      "list the plugins the configuration loads, with their keys"},
     {"check", es_cmd_check, "check -c FILE",
      "validate the configuration and open every plugin, without syncing"},
+    {"status", es_cmd_status, "status -c FILE",
+     "per collection: last success, pending, failed items and why"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -61,6 +64,11 @@ static void version(void)
 {
     printf("embsync %s (plugin ABI %d.%d)\n", PACKAGE_VERSION,
            EMBSYNC_ABI_MAJOR, EMBSYNC_ABI_MINOR);
+}
+
+static void stop_app(void *arg)
+{
+    es_stop_request(&((es_app *)arg)->stop);
 }
 
 int main(int argc, char **argv)
@@ -146,7 +154,7 @@ int main(int argc, char **argv)
     es_app app;
     char err[2048];
     es_app_init(&app);
-    if (es_signals_start(&app) != 0 || es_http_global_init() != 0) {
+    if (es_signals_start() != 0 || es_http_global_init() != 0) {
         fprintf(stderr, "embsync: cannot initialise\n");
         return ES_EXIT_FAILED;
     }
@@ -156,7 +164,9 @@ int main(int argc, char **argv)
         es_app_close(&app);
         return ES_EXIT_USAGE;
     }
+    es_signals_set_hooks(stop_app, NULL, &app);
     int rc = cmd->run(&app, &opt);
+    es_signals_set_hooks(NULL, NULL, NULL);
     es_app_close(&app);
     es_http_global_cleanup();
     return rc;

@@ -1,0 +1,473 @@
+#include <config.h>
+
+#include "daemon.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "commands.h"
+#include "control.h"
+#include "ledger.h"
+#include "log.h"
+#include "metrics.h"
+#include "signals.h"
+#include "status.h"
+
+struct es_daemon {
+    pthread_mutex_t lock;       /* guards everything below but pass_lock */
+    pthread_mutex_t pass_lock;  /* held while a pass runs */
+    es_app *app;                /* the running configuration */
+    int app_owned;              /* allocated here by a reload */
+    es_engine *engine;
+    const char *config_path;
+    es_stop wake;               /* run now, reload, stop */
+    int run_requested, reload_requested, stopping, pass_running;
+    int64_t last_pass_start, last_pass_end, next_pass_at;
+    /* Backend health, refreshed before each pass and by /health when idle. */
+    int backend_status[3];
+    char backend_error[3][256];
+};
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void on_stop(void *arg)
+{
+    es_daemon *d = arg;
+    pthread_mutex_lock(&d->lock);
+    d->stopping = 1;
+    es_stop_request(&d->app->stop);
+    pthread_mutex_unlock(&d->lock);
+    es_stop_request(&d->wake);
+}
+
+void es_daemon_request_stop(es_daemon *d)
+{
+    on_stop(d);
+}
+
+static void on_reload(void *arg)
+{
+    es_daemon_request_reload(arg);
+}
+
+void es_daemon_request_reload(es_daemon *d)
+{
+    pthread_mutex_lock(&d->lock);
+    d->reload_requested = 1;
+    pthread_mutex_unlock(&d->lock);
+    es_stop_request(&d->wake);
+}
+
+/* ---- backends ----------------------------------------------------------- */
+
+static int check_one(es_instance *inst)
+{
+    const es_module *m = inst->module;
+    int (*check)(void *) = m->desc.kind == EMBSYNC_KIND_SOURCE ? m->ops.source.check
+                           : m->desc.kind == EMBSYNC_KIND_EMBEDDER
+                               ? m->ops.embedder.check
+                               : m->ops.store.check;
+    return check != NULL ? check(inst->state) : EMBSYNC_OK;
+}
+
+/* Caller holds pass_lock, so no plugin call is in flight. */
+static void refresh_backends(es_daemon *d)
+{
+    for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
+        es_call_begin();
+        int rc = check_one(es_app_instance(d->app, kind));
+        pthread_mutex_lock(&d->lock);
+        d->backend_status[kind - 1] = rc;
+        snprintf(d->backend_error[kind - 1], sizeof d->backend_error[0], "%s",
+                 rc == EMBSYNC_OK ? "" : es_call_error());
+        pthread_mutex_unlock(&d->lock);
+        char labels[96];
+        snprintf(labels, sizeof labels, "kind=\"%s\",plugin=\"%s\"",
+                 es_kind_name(kind), d->app->modules[kind - 1]->desc.name);
+        es_metric_set("embsync_backend_up", labels, rc == EMBSYNC_OK);
+    }
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+static es_engine *engine_new(es_app *app)
+{
+    es_engine *e = calloc(1, sizeof *e);
+    char err[1024];
+    if (e == NULL)
+        return NULL;
+    if (es_engine_init(e, es_app_instance(app, EMBSYNC_KIND_SOURCE),
+                       es_app_instance(app, EMBSYNC_KIND_EMBEDDER),
+                       es_app_instance(app, EMBSYNC_KIND_STORE),
+                       (size_t)app->cfg.batch_size, &app->stop, err,
+                       sizeof err) != EMBSYNC_OK) {
+        es_error("%s", err);
+        es_engine_destroy(e);
+        free(e);
+        return NULL;
+    }
+    e->state_dir = app->cfg.state_dir;
+    return e;
+}
+
+static void reload(es_daemon *d)
+{
+    es_app *next = malloc(sizeof *next);
+    char err[2048];
+    if (next == NULL)
+        return;
+    es_app_init(next);
+    es_engine *engine = NULL;
+    if (es_app_load(next, d->config_path, err, sizeof err) != 0 ||
+        es_app_open_all(next, err, sizeof err) != 0 ||
+        (engine = engine_new(next)) == NULL) {
+        /* es_app_load applied the new log settings: restore ours. */
+        es_log_configure(d->app->cfg.log_level,
+                         (es_log_format)d->app->cfg.log_format);
+        es_error("reload failed, keeping the running configuration: %s",
+                 engine == NULL && *err ? err : "cannot start the engine");
+        es_app_close(next);
+        free(next);
+        return;
+    }
+    if (strcmp(next->cfg.listen, d->app->cfg.listen) != 0)
+        es_warn("reload: a new control port address takes a restart");
+    pthread_mutex_lock(&d->lock);
+    es_app *old = d->app;
+    es_engine *old_engine = d->engine;
+    int old_owned = d->app_owned;
+    d->app = next;
+    d->engine = engine;
+    d->app_owned = 1;
+    pthread_mutex_unlock(&d->lock);
+    es_engine_destroy(old_engine);
+    free(old_engine);
+    if (old_owned) {
+        es_app_close(old);
+        free(old);
+    } else {
+        /* The first app belongs to main(): release its plugins only. */
+        for (int i = 2; i >= 0; i--) {
+            es_instance_close(old->instances[i]);
+            old->instances[i] = NULL;
+        }
+    }
+    es_info("configuration reloaded from %s", d->config_path);
+}
+
+/* ---- the scheduler ------------------------------------------------------ */
+
+static void run_pass(es_daemon *d)
+{
+    pthread_mutex_lock(&d->pass_lock);
+    pthread_mutex_lock(&d->lock);
+    d->pass_running = 1;
+    d->last_pass_start = now_s();
+    pthread_mutex_unlock(&d->lock);
+
+    refresh_backends(d);
+    int failed = es_engine_pass(d->engine);
+    if (failed != 0)
+        es_warn("pass finished with %d failed collection(s)", failed);
+
+    pthread_mutex_lock(&d->lock);
+    d->pass_running = 0;
+    d->last_pass_end = now_s();
+    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->pass_lock);
+}
+
+int es_daemon_run(es_app *app, const char *config_path)
+{
+    es_daemon d = {.app = app, .config_path = config_path};
+    pthread_mutex_init(&d.lock, NULL);
+    pthread_mutex_init(&d.pass_lock, NULL);
+    es_stop_init(&d.wake);
+    char err[2048];
+    if (es_app_open_all(app, err, sizeof err) != 0) {
+        es_error("%s", err);
+        return ES_EXIT_FAILED;
+    }
+    if ((d.engine = engine_new(app)) == NULL)
+        return ES_EXIT_FAILED;
+    char labels[96];
+    snprintf(labels, sizeof labels, "version=\"%s\",abi=\"%d.%d\"",
+             PACKAGE_VERSION, EMBSYNC_ABI_MAJOR, EMBSYNC_ABI_MINOR);
+    es_metric_set("embsync_build_info", labels, 1);
+
+    es_control *control = NULL;
+    if (app->cfg.listen[0] != '\0') {
+        control = es_control_start(&d, app->cfg.listen, app->cfg.control_token,
+                                   err, sizeof err);
+        if (control == NULL) {
+            es_error("control port: %s", err);
+            es_engine_destroy(d.engine);
+            free(d.engine);
+            return ES_EXIT_FAILED;
+        }
+    }
+    es_signals_set_hooks(on_stop, on_reload, &d);
+    es_info("embsync %s running: a pass every %d minute(s)%s%s",
+            PACKAGE_VERSION, app->cfg.interval_min,
+            control ? ", control port on " : "", control ? app->cfg.listen : "");
+
+    for (;;) {
+        pthread_mutex_lock(&d.lock);
+        int stopping = d.stopping;
+        pthread_mutex_unlock(&d.lock);
+        if (stopping)
+            break;
+        int64_t start = now_s();
+        run_pass(&d);
+        /* A pass longer than the interval is followed by the next one at
+         * once, a single time: missed runs coalesce. */
+        double interval = d.app->cfg.interval_min * 60.0;
+        pthread_mutex_lock(&d.lock);
+        d.next_pass_at = start + (int64_t)interval;
+        pthread_mutex_unlock(&d.lock);
+        for (;;) {
+            es_stop_clear(&d.wake);
+            pthread_mutex_lock(&d.lock);
+            int wake_for = d.stopping || d.run_requested || d.reload_requested;
+            int do_reload = d.reload_requested;
+            d.run_requested = d.reload_requested = 0;
+            pthread_mutex_unlock(&d.lock);
+            if (do_reload) {
+                pthread_mutex_lock(&d.pass_lock);
+                reload(&d);
+                pthread_mutex_unlock(&d.pass_lock);
+            }
+            if (wake_for)
+                break;
+            double wait = (double)(d.next_pass_at - now_s());
+            if (wait <= 0)
+                break;
+            es_stop_wait(&d.wake, wait);
+        }
+    }
+
+    es_signals_set_hooks(NULL, NULL, NULL);
+    es_control_stop(control);
+    es_engine_destroy(d.engine);
+    free(d.engine);
+    if (d.app_owned) {
+        es_app_close(d.app);
+        free(d.app);
+    }
+    es_stop_destroy(&d.wake);
+    pthread_mutex_destroy(&d.pass_lock);
+    pthread_mutex_destroy(&d.lock);
+    es_info("stopped");
+    return ES_EXIT_OK;
+}
+
+/* ---- what the control port serves ---------------------------------------- */
+
+static char *print_json(cJSON *o)
+{
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+typedef struct health_walk {
+    cJSON *array;
+    int64_t stale_after;
+    int degraded;
+    cJSON *reasons;
+    const char *state_dir;
+} health_walk;
+
+static void add_collection(const es_collection_status *s, void *arg)
+{
+    health_walk *w = arg;
+    int64_t now = now_s();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", s->name);
+    cJSON_AddNumberToObject(o, "last_success", (double)s->last_success);
+    if (s->last_success > 0)
+        cJSON_AddNumberToObject(o, "last_success_age_seconds",
+                                (double)(now - s->last_success));
+    cJSON_AddNumberToObject(o, "last_run_end", (double)s->last_run_end);
+    cJSON_AddBoolToObject(o, "last_run_ok", s->last_status == EMBSYNC_OK);
+    if (s->last_status != EMBSYNC_OK)
+        cJSON_AddStringToObject(o, "last_error", s->last_error);
+    cJSON_AddNumberToObject(o, "pending", (double)(s->deferred + s->waiting));
+    cJSON_AddNumberToObject(o, "failed", (double)s->ledger_size);
+    if (s->oldest_failed > 0)
+        cJSON_AddNumberToObject(o, "oldest_pending_age_seconds",
+                                (double)(now - s->oldest_failed));
+    int stale = s->last_success == 0 || now - s->last_success > w->stale_after;
+    cJSON_AddBoolToObject(o, "stale", stale);
+    if (stale) {
+        w->degraded = 1;
+        char why[400];
+        snprintf(why, sizeof why, "collection %s has not synced successfully %s",
+                 s->name, s->last_success ? "recently" : "yet");
+        cJSON_AddItemToArray(w->reasons, cJSON_CreateString(why));
+    }
+    cJSON_AddItemToArray(w->array, o);
+}
+
+char *es_daemon_health(es_daemon *d, int *healthy)
+{
+    /* Live backend checks only while no pass runs: the threading contract
+     * keeps check() from overlapping other calls. */
+    if (pthread_mutex_trylock(&d->pass_lock) == 0) {
+        refresh_backends(d);
+        pthread_mutex_unlock(&d->pass_lock);
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *reasons = cJSON_CreateArray();
+    int degraded = 0;
+    pthread_mutex_lock(&d->lock);
+    cJSON_AddStringToObject(o, "version", PACKAGE_VERSION);
+    cJSON *plugins = cJSON_AddObjectToObject(o, "plugins");
+    for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
+        cJSON *p = cJSON_AddObjectToObject(plugins, es_kind_name(kind));
+        int ok = d->backend_status[kind - 1] == EMBSYNC_OK;
+        cJSON_AddStringToObject(p, "name", d->app->modules[kind - 1]->desc.name);
+        cJSON_AddStringToObject(p, "status", ok ? "up" : "down");
+        if (!ok) {
+            cJSON_AddStringToObject(p, "error", d->backend_error[kind - 1]);
+            char why[400];
+            snprintf(why, sizeof why, "%s %s is down: %s", es_kind_name(kind),
+                     d->app->modules[kind - 1]->desc.name,
+                     d->backend_error[kind - 1]);
+            cJSON_AddItemToArray(reasons, cJSON_CreateString(why));
+            degraded = 1;
+        }
+    }
+    cJSON *sched = cJSON_AddObjectToObject(o, "scheduler");
+    cJSON_AddStringToObject(sched, "state", d->pass_running ? "running" : "idle");
+    cJSON_AddNumberToObject(sched, "interval_minutes", d->app->cfg.interval_min);
+    cJSON_AddNumberToObject(sched, "last_pass_start", (double)d->last_pass_start);
+    cJSON_AddNumberToObject(sched, "last_pass_end", (double)d->last_pass_end);
+    cJSON_AddNumberToObject(sched, "next_pass_at", (double)d->next_pass_at);
+    int stale_min = d->app->cfg.stale_after_min > 0
+                        ? d->app->cfg.stale_after_min
+                        : 3 * d->app->cfg.interval_min;
+    health_walk w = {
+        .array = cJSON_AddArrayToObject(o, "collections"),
+        .stale_after = (int64_t)stale_min * 60,
+        .reasons = reasons,
+        .state_dir = d->app->cfg.state_dir,
+    };
+    /* A collection in its first run is not stale yet. */
+    es_status_each(d->app->cfg.state_dir, add_collection, &w);
+    pthread_mutex_unlock(&d->lock);
+    degraded |= w.degraded;
+    cJSON_AddStringToObject(o, "status", degraded ? "degraded" : "ok");
+    cJSON_AddItemToObject(o, "reasons", reasons);
+    *healthy = !degraded;
+    return print_json(o);
+}
+
+char *es_daemon_progress(es_daemon *d, const char *collection)
+{
+    pthread_mutex_lock(&d->lock);
+    es_progress *p = &d->engine->progress;
+    pthread_mutex_lock(&p->lock);
+    int running = strcmp(p->stage, "idle") != 0 &&
+                  (collection == NULL || strcmp(collection, p->collection) == 0);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "state", running ? "running" : "idle");
+    if (running) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double elapsed = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - p->started;
+        cJSON_AddStringToObject(o, "collection", p->collection);
+        cJSON_AddStringToObject(o, "stage", p->stage);
+        if (p->total > 0)
+            cJSON_AddNumberToObject(o, "total", (double)p->total);
+        else
+            cJSON_AddNullToObject(o, "total");
+        cJSON_AddNumberToObject(o, "done", (double)p->done);
+        cJSON_AddNumberToObject(o, "failed", (double)p->failed);
+        cJSON_AddNumberToObject(o, "elapsed_seconds", elapsed);
+        cJSON_AddNumberToObject(o, "rate_per_second",
+                                elapsed > 0 ? (double)p->done / elapsed : 0);
+    } else if (collection != NULL) {
+        cJSON_AddStringToObject(o, "collection", collection);
+    }
+    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&d->lock);
+    return print_json(o);
+}
+
+typedef struct find_status {
+    const char *name;
+    es_collection_status found;
+    int ok;
+} find_status;
+
+static void match_status(const es_collection_status *s, void *arg)
+{
+    find_status *f = arg;
+    if (strcmp(s->name, f->name) == 0) {
+        f->found = *s;
+        f->ok = 1;
+    }
+}
+
+char *es_daemon_stop_collection(es_daemon *d, const char *collection,
+                                double wait_s, int *status)
+{
+    pthread_mutex_lock(&d->lock);
+    es_engine *e = d->engine;
+    int running = es_engine_stop_collection(e, collection);
+    pthread_mutex_unlock(&d->lock);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "collection", collection);
+    if (!running) {
+        *status = 409;
+        cJSON_AddStringToObject(o, "error", "collection is not being synced now");
+        return print_json(o);
+    }
+    /* Wait for the run to wind down: the batch in flight is stored and
+     * acknowledged, the source state cleared by end(). */
+    struct timespec step = {0, 50 * 1000 * 1000};
+    for (double waited = 0; waited < wait_s; waited += 0.05) {
+        pthread_mutex_lock(&e->progress.lock);
+        int still = strcmp(e->progress.stage, "idle") != 0 &&
+                    strcmp(e->progress.collection, collection) == 0;
+        pthread_mutex_unlock(&e->progress.lock);
+        if (!still)
+            break;
+        nanosleep(&step, NULL);
+    }
+    find_status f = {.name = collection};
+    es_status_each(d->app->cfg.state_dir, match_status, &f);
+    *status = 200;
+    cJSON_AddBoolToObject(o, "stopped", 1);
+    if (f.ok) {
+        cJSON_AddNumberToObject(o, "embedded", (double)f.found.embedded);
+        cJSON_AddNumberToObject(o, "deleted", (double)f.found.deleted);
+        cJSON_AddNumberToObject(o, "failed", (double)f.found.failed);
+    }
+    return print_json(o);
+}
+
+char *es_daemon_request_run(es_daemon *d)
+{
+    pthread_mutex_lock(&d->lock);
+    int running = d->pass_running;
+    if (!running)
+        d->run_requested = 1;
+    pthread_mutex_unlock(&d->lock);
+    if (!running)
+        es_stop_request(&d->wake);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "started", !running);
+    if (running)
+        cJSON_AddStringToObject(o, "note", "a pass is already running");
+    return print_json(o);
+}
