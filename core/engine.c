@@ -436,14 +436,37 @@ static int should_discard(run *r, int is_store_stage)
     return !is_store_stage && stopping(r);
 }
 
+/* Latency of one stage's work on one batch, for /metrics. */
+static void observe_stage(const char *stage, double started)
+{
+    char labels[48];
+    snprintf(labels, sizeof labels, "stage=\"%s\"", stage);
+    es_metric_observe("embsync_batch_duration_seconds", labels,
+                      mono_now() - started);
+}
+
+static void queue_gauge(const char *queue, es_queue *q)
+{
+    char labels[48];
+    snprintf(labels, sizeof labels, "queue=\"%s\"", queue);
+    pthread_mutex_lock(&q->lock);
+    size_t len = q->len;
+    pthread_mutex_unlock(&q->lock);
+    es_metric_set("embsync_queue_depth", labels, (double)len);
+}
+
 static void *fetch_thread(void *arg)
 {
     run *r = arg;
     batch *b;
     while ((b = es_queue_pop(&r->to_fetch)) != NULL) {
         int discard = should_discard(r, 0);
-        if (!discard)
+        if (!discard) {
+            double t = mono_now();
             fetch_batch(r, b);
+            observe_stage("fetch", t);
+            queue_gauge("to_embed", &r->to_embed);
+        }
         if (discard || es_queue_push(&r->to_embed, b) != 0) {
             batch_free(b);
             pthread_mutex_lock(&r->lock);
@@ -462,8 +485,12 @@ static void *embed_thread(void *arg)
     batch *b;
     while ((b = es_queue_pop(&r->to_embed)) != NULL) {
         int discard = should_discard(r, 0);
-        if (!discard)
+        if (!discard) {
+            double t = mono_now();
             embed_batch(r, b);
+            observe_stage("embed", t);
+            queue_gauge("to_store", &r->to_store);
+        }
         if (discard || es_queue_push(&r->to_store, b) != 0) {
             batch_free(b);
             pthread_mutex_lock(&r->lock);
@@ -481,8 +508,11 @@ static void *store_thread(void *arg)
     run *r = arg;
     batch *b;
     while ((b = es_queue_pop(&r->to_store)) != NULL) {
-        if (!should_discard(r, 1))
+        if (!should_discard(r, 1)) {
+            double t = mono_now();
             store_batch(r, b);
+            observe_stage("store", t);
+        }
         batch_free(b);
         pthread_mutex_lock(&r->lock);
         r->finished++;

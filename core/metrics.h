@@ -11,11 +11,14 @@ void es_metric_add(const char *name, const char *labels, double delta);
 /** Set the gauge `name{labels}`. */
 void es_metric_set(const char *name, const char *labels, double value);
 
-/** Current value (0 when never touched). */
+/** Record one observation in the histogram `name{labels}` (seconds; the
+ *  buckets suit batch latencies from 5 ms to 60 s). */
+void es_metric_observe(const char *name, const char *labels, double value);
+
+/** Current value (0 when never touched; a histogram's count). */
 double es_metric_get(const char *name, const char *labels);
 
-/** Write every metric in Prometheus text exposition format; `help` gives
- *  HELP/TYPE lines for known families. */
+/** Write every metric in Prometheus text exposition format. */
 void es_metrics_write(FILE *out);
 
 /** Forget everything (tests). */
