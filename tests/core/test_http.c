@@ -1,0 +1,237 @@
+/* The core HTTP client against a local libmicrohttpd server: the retry
+ * policy, Retry-After, non-retryable answers, concurrency. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <microhttpd.h>
+
+#include "http.h"
+#include "log.h"
+#include "retry.h"
+
+static struct MHD_Daemon *server;
+static unsigned port;
+static int flaky_left;          /* 503s still to serve on /flaky */
+static int hits_flaky, hits_bad, hits_post;
+static int in_flight, max_in_flight;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
+                             const char *body, const char *retry_after)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (retry_after != NULL)
+        MHD_add_response_header(r, "Retry-After", retry_after);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+                               const char *url, const char *method,
+                               const char *version, const char *upload,
+                               size_t *upload_size, void **state)
+{
+    (void)cls, (void)method, (void)version, (void)upload;
+    if (*state == NULL) {
+        *state = (void *)1;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(url, "/flaky") == 0) {
+        pthread_mutex_lock(&lock);
+        hits_flaky++;
+        int fail = flaky_left-- > 0;
+        pthread_mutex_unlock(&lock);
+        return fail ? reply(c, 503, "{\"busy\":true}", "0") : reply(c, 200, "{\"ok\":1}", NULL);
+    }
+    if (strcmp(url, "/bad") == 0) {
+        __atomic_add_fetch(&hits_bad, 1, __ATOMIC_SEQ_CST);
+        return reply(c, 422, "{\"detail\":\"bad\"}", NULL);
+    }
+    if (strcmp(url, "/post") == 0) {
+        __atomic_add_fetch(&hits_post, 1, __ATOMIC_SEQ_CST);
+        return reply(c, 503, "{}", NULL);
+    }
+    if (strcmp(url, "/slow") == 0) {
+        pthread_mutex_lock(&lock);
+        if (++in_flight > max_in_flight)
+            max_in_flight = in_flight;
+        pthread_mutex_unlock(&lock);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&lock);
+        in_flight--;
+        pthread_mutex_unlock(&lock);
+        return reply(c, 200, "{}", NULL);
+    }
+    return reply(c, 404, "", NULL);
+}
+
+static int setup(void **unused)
+{
+    (void)unused;
+    es_log_configure(EMBSYNC_LOG_ERROR, ES_LOG_TEXT);
+    es_retry_set_scale(0.01);
+    es_http_global_init();
+    server = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+                                  MHD_USE_THREAD_PER_CONNECTION,
+                              0, NULL, NULL, handler, NULL, MHD_OPTION_END);
+    assert_non_null(server);
+    port = MHD_get_daemon_info(server, MHD_DAEMON_INFO_BIND_PORT)->port;
+    return 0;
+}
+
+static int teardown(void **unused)
+{
+    (void)unused;
+    MHD_stop_daemon(server);
+    es_http_global_cleanup();
+    return 0;
+}
+
+static embsync_http_request get(const char *path, char *url)
+{
+    sprintf(url, "http://127.0.0.1:%u%s", port, path);
+    return (embsync_http_request){
+        .abi = EMBSYNC_ABI_INIT(embsync_http_request),
+        .method = "GET",
+        .url = url,
+    };
+}
+
+static int one(embsync_http_request *req, embsync_http_response *resp)
+{
+    int status = -1;
+    *resp = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
+    assert_int_equal(es_http_many("test", NULL, 1, req, resp, &status, 1),
+                     EMBSYNC_OK);
+    return status;
+}
+
+static void retries_503_then_succeeds(void **unused)
+{
+    (void)unused;
+    char url[128];
+    embsync_http_request req = get("/flaky", url);
+    embsync_http_response resp;
+    flaky_left = 2;
+    hits_flaky = 0;
+    assert_int_equal(one(&req, &resp), EMBSYNC_OK);
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(resp.body, "{\"ok\":1}");
+    assert_int_equal(resp.attempts, 3);
+    assert_int_equal(hits_flaky, 3);
+    assert_non_null(resp.content_type);
+    es_http_release(&resp);
+    assert_null(resp.body);
+}
+
+static void persistent_503_is_retry(void **unused)
+{
+    (void)unused;
+    char url[128];
+    embsync_http_request req = get("/flaky", url);
+    req.max_attempts = 3;
+    embsync_http_response resp;
+    flaky_left = 100;
+    hits_flaky = 0;
+    assert_int_equal(one(&req, &resp), EMBSYNC_RETRY);
+    assert_int_equal(resp.status, 503);
+    assert_int_equal(hits_flaky, 3);
+    es_http_release(&resp);
+}
+
+static void client_error_is_not_retried(void **unused)
+{
+    (void)unused;
+    char url[128];
+    embsync_http_request req = get("/bad", url);
+    embsync_http_response resp;
+    hits_bad = 0;
+    assert_int_equal(one(&req, &resp), EMBSYNC_OK);
+    assert_int_equal(resp.status, 422);
+    assert_int_equal(hits_bad, 1);
+    es_http_release(&resp);
+}
+
+static void no_retry_flag(void **unused)
+{
+    (void)unused;
+    char url[128];
+    embsync_http_request req = get("/post", url);
+    req.method = "POST";
+    req.body = "{}";
+    req.body_len = 2;
+    req.flags = EMBSYNC_HTTP_NO_RETRY;
+    embsync_http_response resp;
+    hits_post = 0;
+    assert_int_equal(one(&req, &resp), EMBSYNC_RETRY);
+    assert_int_equal(hits_post, 1);
+    es_http_release(&resp);
+}
+
+static void connection_refused_is_retry(void **unused)
+{
+    (void)unused;
+    embsync_http_request req = {
+        .abi = EMBSYNC_ABI_INIT(embsync_http_request),
+        .method = "GET",
+        .url = "http://127.0.0.1:1/nothing",
+        .max_attempts = 2,
+    };
+    embsync_http_response resp;
+    assert_int_equal(one(&req, &resp), EMBSYNC_RETRY);
+    assert_int_equal(resp.status, 0);
+    assert_non_null(resp.error);
+    assert_int_equal(resp.attempts, 2);
+    es_http_release(&resp);
+}
+
+static void many_respects_parallel_limit(void **unused)
+{
+    (void)unused;
+    enum { N = 8 };
+    char urls[N][128];
+    embsync_http_request reqs[N];
+    embsync_http_response resps[N];
+    int status[N];
+    for (int i = 0; i < N; i++) {
+        reqs[i] = get("/slow", urls[i]);
+        resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
+    }
+    max_in_flight = 0;
+    assert_int_equal(es_http_many("test", NULL, N, reqs, resps, status, 3),
+                     EMBSYNC_OK);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(status[i], EMBSYNC_OK);
+        assert_int_equal(resps[i].status, 200);
+        es_http_release(&resps[i]);
+    }
+    assert_true(max_in_flight >= 2);
+    assert_true(max_in_flight <= 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(retries_503_then_succeeds),
+        cmocka_unit_test(persistent_503_is_retry),
+        cmocka_unit_test(client_error_is_not_retried),
+        cmocka_unit_test(no_retry_flag),
+        cmocka_unit_test(connection_refused_is_retry),
+        cmocka_unit_test(many_respects_parallel_limit),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
