@@ -1,0 +1,103 @@
+/* A zero-cost embedder for the benchmarks: it measures the framework, not a
+ * model.  Each input maps to a fixed unit vector chosen by a hash of its
+ * bytes, so results stay deterministic and searchable. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include <embsync/plugin.h>
+
+typedef struct null_embedder {
+    const embsync_host *host;
+    embsync_ctx *ctx;
+    uint32_t dim;
+} null_embedder;
+
+static const embsync_config_key keys[] = {
+    {"dim", EMBSYNC_KEY_INT, "512", 0, "vector dimension"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static int null_open(const embsync_host *host, embsync_ctx *ctx, void **state)
+{
+    null_embedder *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return EMBSYNC_FATAL;
+    n->host = host;
+    n->ctx = ctx;
+    long long dim = host->config_int(ctx, "dim", 512);
+    if (dim < 2 || dim > 65536) {
+        host->set_error(ctx, "dim must be from 2 to 65536, not %lld", dim);
+        free(n);
+        return EMBSYNC_FATAL;
+    }
+    n->dim = (uint32_t)dim;
+    *state = n;
+    return EMBSYNC_OK;
+}
+
+static void null_close(void *state)
+{
+    free(state);
+}
+
+static int null_info(void *state, embsync_model_info *info)
+{
+    null_embedder *n = state;
+    info->dim = n->dim;
+    info->metric = EMBSYNC_METRIC_COSINE;
+    snprintf(info->identity, sizeof info->identity, "null:%u", n->dim);
+    info->flags = EMBSYNC_MODEL_NORMALIZED | EMBSYNC_MODEL_DETERMINISTIC |
+                  EMBSYNC_MODEL_IMAGE | EMBSYNC_MODEL_TEXT;
+    return EMBSYNC_OK;
+}
+
+static void one_hot(const null_embedder *n, const void *data, size_t len,
+                    float *out)
+{
+    memset(out, 0, n->dim * sizeof *out);
+    out[XXH3_64bits(data, len) % n->dim] = 1.0f;
+}
+
+static int null_embed_images(void *state, size_t count,
+                             const embsync_blob *inputs, float *vectors,
+                             int *status)
+{
+    null_embedder *n = state;
+    for (size_t i = 0; i < count; i++) {
+        one_hot(n, inputs[i].data, inputs[i].len, vectors + i * n->dim);
+        status[i] = EMBSYNC_OK;
+    }
+    return EMBSYNC_OK;
+}
+
+static int null_embed_text(void *state, const char *text, float *vector)
+{
+    null_embedder *n = state;
+    one_hot(n, text, strlen(text), vector);
+    return EMBSYNC_OK;
+}
+
+static const embsync_embedder_ops ops = {
+    .abi = EMBSYNC_ABI_INIT(embsync_embedder_ops),
+    .open = null_open,
+    .close = null_close,
+    .info = null_info,
+    .embed_images = null_embed_images,
+    .embed_text = null_embed_text,
+};
+
+static const embsync_plugin descriptor = {
+    .abi = EMBSYNC_ABI_INIT(embsync_plugin),
+    .kind = EMBSYNC_KIND_EMBEDDER,
+    .name = "null",
+    .version = "1",
+    .description = "zero-cost embedder for benchmarks (one-hot by content hash)",
+    .config_keys = keys,
+    .config_key_size = sizeof keys[0],
+    .ops = &ops,
+};
+
+EMBSYNC_PLUGIN_ENTRY(descriptor)
