@@ -23,6 +23,7 @@ int es_app_load(es_app *app, const char *config_path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot initialise libltdl");
         return -1;
     }
+    app->modules_ready = 1;
     for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
         const es_section *sec = es_config_section(&app->cfg, kind);
         char why[1024];
@@ -69,7 +70,11 @@ void es_app_close(es_app *app)
         es_module_unload(app->modules[i]);
         app->modules[i] = NULL;
     }
-    es_modules_exit();
+    /* libltdl counts init/exit pairs; an unmatched exit would unload the
+     * modules another app (a reload's predecessor) still runs. */
+    if (app->modules_ready)
+        es_modules_exit();
+    app->modules_ready = 0;
     es_config_free(&app->cfg);
     es_stop_destroy(&app->stop);
 }

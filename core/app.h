@@ -15,6 +15,7 @@ typedef struct es_app {
     es_module *modules[3];      /* indexed by kind - 1 */
     es_instance *instances[3];
     es_stop stop;
+    int modules_ready;          /* es_modules_init() succeeded */
 } es_app;
 
 /** Prepare an empty app (before signals start watching its stop). */

@@ -361,8 +361,13 @@ char *es_daemon_health(es_daemon *d, int *healthy)
         .reasons = reasons,
         .state_dir = d->app->cfg.state_dir,
     };
-    /* A collection in its first run is not stale yet. */
     es_status_each(d->app->cfg.state_dir, add_collection, &w);
+    if (d->last_pass_end == 0) {
+        /* Nothing is known to be in sync before one pass has ended. */
+        degraded = 1;
+        cJSON_AddItemToArray(reasons,
+                             cJSON_CreateString("the first pass has not finished yet"));
+    }
     pthread_mutex_unlock(&d->lock);
     degraded |= w.degraded;
     cJSON_AddStringToObject(o, "status", degraded ? "degraded" : "ok");

@@ -51,10 +51,12 @@ ok $? "second pass embeds nothing (state persisted across restarts)"
 c1=$(echo "$collections" | head -n 1)
 files=$(find "$work/images/$c1" -type f -name '*.png' | sort)
 first=$(echo "$files" | sed -n 1p)
-second=$(echo "$files" | sed -n 2p)
 third=$(echo "$files" | sed -n 3p)
 cp "$first" "$work/images/$c1/added-copy.png"
-cp "$second" "$third.tmp" && mv "$third.tmp" "$third" && touch -d '2001-01-01' "$third"
+# New content for the third file, from another collection, so that no two
+# files of this one are identical.
+other=$(find "$work/images" -type f -name '*.png' ! -path "$work/images/$c1/*" | sort | head -n 1)
+cp "$other" "$third.tmp" && mv "$third.tmp" "$third" && touch -d '2001-01-01' "$third"
 rm -f "$first"
 "$embsync" once -c "$ini" 2>"$work/once3.log"
 ok $? "pass after add/modify/delete exits 0"
@@ -89,15 +91,21 @@ rm -f "$work/images/$c1/broken.jpg"
 mkdir -p "$work/images/$c1/bulk"
 i=0
 for f in $(find "$work/images" -type f -name '*.png' | head -n 8); do
-    for k in $(seq 1 40); do
+    for k in $(seq 1 100); do
         cp "$f" "$work/images/$c1/bulk/copy-$i-$k.png"
     done
     i=$((i + 1))
 done
+journal="$work/state/source-dir/$c1.journal"
 "$embsync" once -c "$ini" 2>"$work/once5.log" &
 pid=$!
-sleep 0.3
+# Kill as soon as acknowledgements have started: in the middle of the run.
+for _ in $(seq 1 500); do
+    [ -s "$journal" ] && break
+    sleep 0.01
+done
 kill -9 $pid 2>/dev/null
+ok $? "kill -9 landed in the middle of a run"
 wait $pid 2>/dev/null
 "$embsync" once -c "$ini" 2>"$work/once6.log"
 ok $? "the pass after kill -9 exits 0"

@@ -1,0 +1,558 @@
+/* dir: the embedded default source.  Each top-level folder of `root` is a
+ * collection, deeper folders are its datasets, each image file an item.
+ * Changes are found from size and modification time against a ledger of
+ * what the store confirmed (ledger.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <stb_ds.h>
+#include <xxhash.h>
+
+#include <embsync/plugin.h>
+
+#include "ledger.h"
+
+#define PAGE 256
+#define MAX_EXTENSIONS 16
+
+/* One collection's run: begin() to end(). */
+typedef struct dir_run {
+    char *name;
+    int lock_fd;
+    dir_ledger ledger;
+    pthread_mutex_t lock;  /* changes(), fetch(), ack() overlap */
+} dir_run;
+
+typedef struct dir_source {
+    const embsync_host *host;
+    embsync_ctx *ctx;
+    const char *root;
+    const char *state;
+    char extensions[MAX_EXTENSIONS][16];
+    size_t n_extensions;
+    dir_run **runs;        /* stb_ds array of the runs begun; one or two */
+} dir_source;
+
+static const embsync_config_key keys[] = {
+    {"root", EMBSYNC_KEY_STRING, NULL, EMBSYNC_KEY_REQUIRED,
+     "folder whose top-level subfolders are the collections"},
+    {"extensions", EMBSYNC_KEY_STRING, "jpg,jpeg,png", 0,
+     "comma-separated file extensions that are items (case-insensitive)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* Stable across runs and machines: a hash of the path in the collection. */
+static uint64_t dir_item_id(const char *relpath)
+{
+    return XXH3_64bits(relpath, strlen(relpath));
+}
+
+static int wanted(const dir_source *s, const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (dot == NULL || name[0] == '.')
+        return 0;
+    for (size_t i = 0; i < s->n_extensions; i++)
+        if (strcasecmp(dot + 1, s->extensions[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+static char *encode_name(const char *name)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = malloc(strlen(name) * 3 + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+            (*p == '.' && p != (const unsigned char *)name)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static dir_run *find_run(dir_source *s, const char *name)
+{
+    for (ptrdiff_t i = 0; i < arrlen(s->runs); i++)
+        if (strcmp(s->runs[i]->name, name) == 0)
+            return s->runs[i];
+    s->host->set_error(s->ctx, "collection %s: no begin() before this call",
+                       name);
+    return NULL;
+}
+
+static char *join(const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(a) + strlen(b) + (c ? strlen(c) : 0) + 3;
+    char *out = malloc(n);
+    if (out != NULL)
+        snprintf(out, n, "%s/%s%s%s", a, b, c ? "/" : "", c ? c : "");
+    return out;
+}
+
+static void run_free(dir_run *r)
+{
+    dir_ledger_free(&r->ledger);
+    if (r->lock_fd >= 0)
+        close(r->lock_fd); /* releases the flock */
+    pthread_mutex_destroy(&r->lock);
+    free(r->name);
+    free(r);
+}
+
+/* ---- open / close / check ---------------------------------------------- */
+
+static int dir_open(const embsync_host *host, embsync_ctx *ctx, void **state)
+{
+    dir_source *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return EMBSYNC_FATAL;
+    s->host = host;
+    s->ctx = ctx;
+    s->root = host->config_get(ctx, "root");
+    s->state = host->state_dir(ctx);
+    const char *ext = host->config_get(ctx, "extensions");
+    while (ext != NULL && *ext != '\0' && s->n_extensions < MAX_EXTENSIONS) {
+        size_t len = strcspn(ext, ",");
+        while (len > 0 && (*ext == ' ' || *ext == '.'))
+            ext++, len--;
+        if (len > 0 && len < sizeof s->extensions[0]) {
+            memcpy(s->extensions[s->n_extensions], ext, len);
+            s->extensions[s->n_extensions][len] = '\0';
+            char *end = s->extensions[s->n_extensions] + len - 1;
+            while (end > s->extensions[s->n_extensions] && *end == ' ')
+                *end-- = '\0';
+            s->n_extensions++;
+        }
+        ext += len + (ext[len] == ',');
+    }
+    struct stat st;
+    if (s->root == NULL || stat(s->root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        host->set_error(ctx, "root %s is not a readable folder: %s",
+                        s->root ? s->root : "(unset)",
+                        s->root ? strerror(errno ? errno : ENOTDIR) : "");
+        free(s);
+        return EMBSYNC_FATAL;
+    }
+    if (s->state == NULL || s->n_extensions == 0) {
+        host->set_error(ctx, s->state ? "no extensions given" : "no state directory");
+        free(s);
+        return EMBSYNC_FATAL;
+    }
+    *state = s;
+    return EMBSYNC_OK;
+}
+
+static void dir_close(void *state)
+{
+    dir_source *s = state;
+    if (s == NULL)
+        return;
+    for (ptrdiff_t i = 0; i < arrlen(s->runs); i++)
+        run_free(s->runs[i]);
+    arrfree(s->runs);
+    free(s);
+}
+
+static int dir_check(void *state)
+{
+    dir_source *s = state;
+    if (access(s->root, R_OK | X_OK) != 0) {
+        s->host->set_error(s->ctx, "%s: %s", s->root, strerror(errno));
+        return EMBSYNC_RETRY;
+    }
+    return EMBSYNC_OK;
+}
+
+/* ---- collections ---------------------------------------------------------- */
+
+static int is_visible_dir(const struct dirent *de)
+{
+    return de->d_name[0] != '.';
+}
+
+static int dir_list(void *state, embsync_collection_cb cb, void *arg)
+{
+    dir_source *s = state;
+    struct dirent **names;
+    int n = scandir(s->root, &names, is_visible_dir, alphasort);
+    if (n < 0) {
+        s->host->set_error(s->ctx, "%s: %s", s->root, strerror(errno));
+        return EMBSYNC_RETRY;
+    }
+    int stop = 0;
+    for (int i = 0; i < n; i++) {
+        char *path = join(s->root, names[i]->d_name, NULL);
+        struct stat st;
+        if (!stop && path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            stop = cb(arg, names[i]->d_name);
+        free(path);
+        free(names[i]);
+    }
+    free(names);
+    return EMBSYNC_OK;
+}
+
+static int dir_begin(void *state, const char *name)
+{
+    dir_source *s = state;
+    char *file = encode_name(name);
+    char *base = file ? join(s->state, file, NULL) : NULL;
+    char *lock_file = base ? malloc(strlen(base) + 6) : NULL;
+    dir_run *r = calloc(1, sizeof *r);
+    int rc = EMBSYNC_FAILED;
+    if (lock_file == NULL || r == NULL || (r->name = strdup(name)) == NULL) {
+        s->host->set_error(s->ctx, "out of memory");
+        free(r);
+        r = NULL;
+        goto out;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    r->ledger.journal_fd = -1;
+    sprintf(lock_file, "%s.lock", base);
+    /* Two daemons on one state directory: the second one skips. */
+    r->lock_fd = open(lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (r->lock_fd < 0 || flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (r->lock_fd >= 0 && errno == EWOULDBLOCK)
+            rc = EMBSYNC_SKIP;
+        else
+            s->host->set_error(s->ctx, "%s: %s", lock_file, strerror(errno));
+        goto out;
+    }
+    char err[512];
+    if (dir_ledger_load(&r->ledger, s->state, file, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "collection %s: %s", name, err);
+        goto out;
+    }
+    arrput(s->runs, r);
+    r = NULL;
+    rc = EMBSYNC_OK;
+out:
+    if (r != NULL)
+        run_free(r);
+    free(file);
+    free(base);
+    free(lock_file);
+    return rc;
+}
+
+static int dir_end(void *state, const char *name, int run_status)
+{
+    (void)run_status;
+    dir_source *s = state;
+    for (ptrdiff_t i = 0; i < arrlen(s->runs); i++) {
+        dir_run *r = s->runs[i];
+        if (strcmp(r->name, name) != 0)
+            continue;
+        char err[512];
+        int rc = dir_ledger_fold(&r->ledger, err, sizeof err);
+        if (rc != 0)
+            s->host->set_error(s->ctx, "collection %s: %s", name, err);
+        arrdel(s->runs, i);
+        run_free(r);
+        return rc == 0 ? EMBSYNC_OK : EMBSYNC_FAILED;
+    }
+    return EMBSYNC_OK;
+}
+
+static int dir_reset(void *state, const char *name)
+{
+    dir_source *s = state;
+    dir_run *r = find_run(s, name);
+    if (r == NULL)
+        return EMBSYNC_FAILED;
+    pthread_mutex_lock(&r->lock);
+    int rc = dir_ledger_reset(&r->ledger);
+    pthread_mutex_unlock(&r->lock);
+    return rc == 0 ? EMBSYNC_OK : EMBSYNC_FAILED;
+}
+
+/* ---- changes ------------------------------------------------------------ */
+
+typedef struct page {
+    embsync_change items[PAGE];
+    char *strings[PAGE][3];
+    size_t n;
+} page;
+
+static void page_clear(page *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        for (int k = 0; k < 3; k++)
+            free(p->strings[i][k]);
+    p->n = 0;
+}
+
+static int page_flush(page *p, embsync_change_sink *sink)
+{
+    int rc = p->n > 0 ? sink->emit(sink, p->items, p->n) : EMBSYNC_OK;
+    page_clear(p);
+    return rc;
+}
+
+static char *payload_json(const char *relpath, const struct stat *st)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *slash = strrchr(relpath, '/');
+    char *dataset = strndup(relpath, slash ? (size_t)(slash - relpath) : 0);
+    cJSON_AddStringToObject(o, "path", relpath);
+    cJSON_AddStringToObject(o, "dataset", dataset ? dataset : "");
+    cJSON_AddNumberToObject(o, "size", (double)st->st_size);
+    cJSON_AddNumberToObject(o, "mtime", (double)st->st_mtim.tv_sec);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    free(dataset);
+    return text;
+}
+
+static int add_change(page *p, embsync_change_sink *sink, int op,
+                      const char *relpath, const struct stat *st)
+{
+    size_t i = p->n;
+    p->strings[i][0] = strdup(relpath);
+    p->strings[i][1] = NULL;
+    p->strings[i][2] = NULL;
+    if (op == EMBSYNC_OP_UPSERT) {
+        char version[64];
+        snprintf(version, sizeof version, "%" PRIu64 ":%" PRId64,
+                 (uint64_t)st->st_size, mtime_ns(st));
+        p->strings[i][1] = strdup(version);
+        p->strings[i][2] = payload_json(relpath, st);
+    }
+    p->items[i] = (embsync_change){
+        .abi = EMBSYNC_ABI_INIT(embsync_change),
+        .id = dir_item_id(relpath),
+        .op = op,
+        .ref = p->strings[i][0],
+        .version = p->strings[i][1],
+        .payload = p->strings[i][2],
+    };
+    p->n++;
+    return p->n == PAGE ? page_flush(p, sink) : EMBSYNC_OK;
+}
+
+/* Walk `rel` (relative to the collection folder) in sorted order. */
+static int walk(dir_source *s, dir_run *r, const char *base, const char *rel,
+                page *p, embsync_change_sink *sink)
+{
+    char *path = *rel ? join(base, rel, NULL) : strdup(base);
+    struct dirent **names;
+    int n = path ? scandir(path, &names, is_visible_dir, alphasort) : -1;
+    if (n < 0) {
+        s->host->set_error(s->ctx, "%s: %s", path ? path : base, strerror(errno));
+        free(path);
+        return EMBSYNC_RETRY;
+    }
+    int rc = EMBSYNC_OK;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        char *child_rel = NULL, *child = NULL;
+        if (rc == EMBSYNC_OK) {
+            size_t len = strlen(rel) + strlen(name) + 2;
+            child_rel = malloc(len);
+            if (child_rel != NULL)
+                snprintf(child_rel, len, "%s%s%s", rel, *rel ? "/" : "", name);
+            child = child_rel ? join(path, name, NULL) : NULL;
+        }
+        struct stat st;
+        if (child != NULL && stat(child, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) {
+                rc = walk(s, r, base, child_rel, p, sink);
+            } else if (S_ISREG(st.st_mode) && wanted(s, name)) {
+                pthread_mutex_lock(&r->lock);
+                dir_entry *e = shgetp_null(r->ledger.map, child_rel);
+                dir_applied *a = e != NULL ? &e->value : NULL;
+                int changed = a == NULL || a->size != (uint64_t)st.st_size ||
+                              a->mtime_ns != mtime_ns(&st);
+                if (a != NULL)
+                    a->seen = 1;
+                pthread_mutex_unlock(&r->lock);
+                if (changed)
+                    rc = add_change(p, sink, EMBSYNC_OP_UPSERT, child_rel, &st);
+            }
+        }
+        free(child);
+        free(child_rel);
+        free(names[i]);
+    }
+    free(names);
+    free(path);
+    return rc;
+}
+
+static int dir_changes(void *state, const char *name, embsync_change_sink *sink)
+{
+    dir_source *s = state;
+    dir_run *r = find_run(s, name);
+    if (r == NULL)
+        return EMBSYNC_FAILED;
+    page *p = calloc(1, sizeof *p);
+    char *base = join(s->root, name, NULL);
+    if (p == NULL || base == NULL) {
+        free(p);
+        free(base);
+        s->host->set_error(s->ctx, "out of memory");
+        return EMBSYNC_FAILED;
+    }
+    pthread_mutex_lock(&r->lock);
+    for (ptrdiff_t i = 0; i < shlen(r->ledger.map); i++)
+        r->ledger.map[i].value.seen = 0;
+    pthread_mutex_unlock(&r->lock);
+
+    int rc = walk(s, r, base, "", p, sink);
+    if (rc == EMBSYNC_OK)
+        rc = page_flush(p, sink);
+    /* What the ledger has and the walk did not meet was deleted.  Collect
+     * the paths first: emit() may block while ack() changes the map. */
+    char **gone = NULL;
+    if (rc == EMBSYNC_OK) {
+        pthread_mutex_lock(&r->lock);
+        for (ptrdiff_t i = 0; i < shlen(r->ledger.map); i++)
+            if (!r->ledger.map[i].value.seen)
+                arrput(gone, strdup(r->ledger.map[i].key));
+        pthread_mutex_unlock(&r->lock);
+    }
+    for (ptrdiff_t i = 0; i < arrlen(gone); i++) {
+        if (rc == EMBSYNC_OK && gone[i] != NULL)
+            rc = add_change(p, sink, EMBSYNC_OP_DELETE, gone[i], NULL);
+        free(gone[i]);
+    }
+    arrfree(gone);
+    if (rc == EMBSYNC_OK)
+        rc = page_flush(p, sink);
+    page_clear(p);
+    free(p);
+    free(base);
+    return rc;
+}
+
+/* ---- fetch and ack --------------------------------------------------------- */
+
+static int dir_fetch(void *state, const char *name, size_t n,
+                     const embsync_change *items, embsync_blob *out, int *status)
+{
+    dir_source *s = state;
+    for (size_t i = 0; i < n; i++) {
+        char *path = join(s->root, name, items[i].ref);
+        FILE *fp = path ? fopen(path, "rb") : NULL;
+        status[i] = EMBSYNC_ITEM_FAILED;
+        if (fp == NULL) {
+            s->host->set_item_error(s->ctx, i, "%s: %s", items[i].ref,
+                                    strerror(errno ? errno : ENOMEM));
+            free(path);
+            continue;
+        }
+        struct stat st;
+        unsigned char *data = NULL;
+        if (fstat(fileno(fp), &st) == 0 &&
+            (data = s->host->blob_alloc(&out[i], (size_t)st.st_size)) != NULL &&
+            fread(data, 1, (size_t)st.st_size, fp) == (size_t)st.st_size) {
+            out[i].mime = NULL;
+            status[i] = EMBSYNC_OK;
+        } else {
+            s->host->set_item_error(s->ctx, i, "%s: cannot read: %s",
+                                    items[i].ref, strerror(errno ? errno : EIO));
+        }
+        fclose(fp);
+        free(path);
+    }
+    return EMBSYNC_OK;
+}
+
+static int dir_ack(void *state, const char *name, size_t n,
+                   const embsync_change *done)
+{
+    dir_source *s = state;
+    dir_run *r = find_run(s, name);
+    if (r == NULL)
+        return EMBSYNC_FAILED;
+    const char **paths = malloc(n * sizeof *paths);
+    uint64_t *sizes = malloc(n * sizeof *sizes);
+    int64_t *mtimes = malloc(n * sizeof *mtimes);
+    int rc = EMBSYNC_OK;
+    if (paths == NULL || sizes == NULL || mtimes == NULL) {
+        s->host->set_error(s->ctx, "out of memory");
+        rc = EMBSYNC_FAILED;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        paths[i] = done[i].ref;
+        mtimes[i] = 0;
+        sizes[i] = DIR_DELETED;
+        /* Record the version that was fetched, not what is on disk now:
+         * a file changed since stays pending. */
+        if (done[i].op == EMBSYNC_OP_UPSERT &&
+            (done[i].version == NULL ||
+             sscanf(done[i].version, "%" SCNu64 ":%" SCNd64, &sizes[i],
+                    &mtimes[i]) != 2)) {
+            s->host->set_error(s->ctx, "item %s: bad version token", done[i].ref);
+            rc = EMBSYNC_FAILED;
+            goto out;
+        }
+    }
+    char err[512];
+    pthread_mutex_lock(&r->lock);
+    if (dir_ledger_record(&r->ledger, n, paths, sizes, mtimes, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "collection %s: %s", name, err);
+        rc = EMBSYNC_FAILED;
+    }
+    pthread_mutex_unlock(&r->lock);
+out:
+    free(paths);
+    free(sizes);
+    free(mtimes);
+    return rc;
+}
+
+static const embsync_source_ops ops = {
+    .abi = EMBSYNC_ABI_INIT(embsync_source_ops),
+    .open = dir_open,
+    .close = dir_close,
+    .check = dir_check,
+    .list_collections = dir_list,
+    .begin = dir_begin,
+    .changes = dir_changes,
+    .fetch = dir_fetch,
+    .ack = dir_ack,
+    .reset = dir_reset,
+    .end = dir_end,
+};
+
+static const embsync_plugin descriptor = {
+    .abi = EMBSYNC_ABI_INIT(embsync_plugin),
+    .kind = EMBSYNC_KIND_SOURCE,
+    .name = "dir",
+    .version = "1.0",
+    .description = "a local folder: top-level subfolders are collections",
+    .config_keys = keys,
+    .config_key_size = sizeof keys[0],
+    .ops = &ops,
+};
+
+EMBSYNC_PLUGIN_ENTRY(descriptor)

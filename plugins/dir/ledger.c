@@ -1,0 +1,219 @@
+#include "ledger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <stb_ds.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Paths are stored escaped so a tab or newline in a file name cannot break
+ * a line: %, TAB, LF and CR become %XX. */
+static void write_escaped(FILE *fp, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '%' || *s == '\t' || *s == '\n' || *s == '\r')
+            fprintf(fp, "%%%02X", (unsigned char)*s);
+        else
+            fputc(*s, fp);
+    }
+}
+
+static void unescape(char *s)
+{
+    char *out = s;
+    for (; *s; s++) {
+        unsigned v;
+        if (*s == '%' && sscanf(s + 1, "%2X", &v) == 1) {
+            *out++ = (char)v;
+            s += 2;
+        } else {
+            *out++ = *s;
+        }
+    }
+    *out = '\0';
+}
+
+static void apply(dir_ledger *l, const char *path, uint64_t size, int64_t mtime)
+{
+    if (size == DIR_DELETED) {
+        (void)shdel(l->map, path);
+        return;
+    }
+    dir_applied a = {.size = size, .mtime_ns = mtime, .seen = 1};
+    shput(l->map, path, a);
+}
+
+/* Lines: "+\tSIZE\tMTIME_NS\tPATH" or "-\tPATH".  A torn last line (no
+ * newline) was never acknowledged and is ignored. */
+static void read_lines(dir_ledger *l, const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, fp)) > 0) {
+        if (line[len - 1] != '\n')
+            break;
+        line[len - 1] = '\0';
+        uint64_t size;
+        int64_t mtime;
+        int at = 0;
+        if (sscanf(line, "+\t%" SCNu64 "\t%" SCNd64 "\t%n", &size, &mtime, &at) == 2 && at > 0) {
+            unescape(line + at);
+            apply(l, line + at, size, mtime);
+        } else if (strncmp(line, "-\t", 2) == 0) {
+            unescape(line + 2);
+            apply(l, line + 2, DIR_DELETED, 0);
+        }
+    }
+    free(line);
+    fclose(fp);
+}
+
+int dir_ledger_load(dir_ledger *l, const char *dir, const char *file,
+                    char *err, size_t errlen)
+{
+    memset(l, 0, sizeof *l);
+    l->journal_fd = -1;
+    sh_new_strdup(l->map);
+    size_t n = strlen(dir) + strlen(file) + 16;
+    l->ledger_path = malloc(n);
+    l->journal_path = malloc(n);
+    if (l->ledger_path == NULL || l->journal_path == NULL)
+        return fail(err, errlen, "out of memory");
+    snprintf(l->ledger_path, n, "%s/%s.ledger", dir, file);
+    snprintf(l->journal_path, n, "%s/%s.journal", dir, file);
+    read_lines(l, l->ledger_path);
+    read_lines(l, l->journal_path);
+    l->journal_fd = open(l->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (l->journal_fd < 0)
+        return fail(err, errlen, "%s: %s", l->journal_path, strerror(errno));
+    /* Cut a torn tail so the next append starts on a line of its own. */
+    off_t end = lseek(l->journal_fd, 0, SEEK_END);
+    if (end > 0) {
+        char last;
+        if (pread(l->journal_fd, &last, 1, end - 1) == 1 && last != '\n') {
+            FILE *fp = fopen(l->journal_path, "r");
+            off_t good = 0, pos = 0;
+            int c;
+            while (fp != NULL && (c = fgetc(fp)) != EOF) {
+                pos++;
+                if (c == '\n')
+                    good = pos;
+            }
+            if (fp != NULL)
+                fclose(fp);
+            if (ftruncate(l->journal_fd, good) != 0)
+                return fail(err, errlen, "%s: %s", l->journal_path, strerror(errno));
+        }
+    }
+    return 0;
+}
+
+int dir_ledger_record(dir_ledger *l, size_t n, const char *const *paths,
+                      const uint64_t *sizes, const int64_t *mtimes, char *err,
+                      size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    if (fp == NULL)
+        return fail(err, errlen, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (sizes[i] == DIR_DELETED)
+            fputs("-\t", fp);
+        else
+            fprintf(fp, "+\t%" PRIu64 "\t%" PRId64 "\t", sizes[i], mtimes[i]);
+        write_escaped(fp, paths[i]);
+        fputc('\n', fp);
+    }
+    fclose(fp);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(l->journal_fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            free(text);
+            return fail(err, errlen, "%s: %s", l->journal_path, strerror(errno));
+        }
+        off += (size_t)w;
+    }
+    free(text);
+    if (fdatasync(l->journal_fd) != 0)
+        return fail(err, errlen, "%s: %s", l->journal_path, strerror(errno));
+    for (size_t i = 0; i < n; i++)
+        apply(l, paths[i], sizes[i], mtimes ? mtimes[i] : 0);
+    return 0;
+}
+
+int dir_ledger_fold(dir_ledger *l, char *err, size_t errlen)
+{
+    size_t n = strlen(l->ledger_path) + 8;
+    char *tmp = malloc(n);
+    if (tmp == NULL)
+        return fail(err, errlen, "out of memory");
+    snprintf(tmp, n, "%s.tmp", l->ledger_path);
+    FILE *fp = fopen(tmp, "w");
+    if (fp == NULL) {
+        free(tmp);
+        return fail(err, errlen, "%s: %s", l->ledger_path, strerror(errno));
+    }
+    for (ptrdiff_t i = 0; i < shlen(l->map); i++) {
+        fprintf(fp, "+\t%" PRIu64 "\t%" PRId64 "\t", l->map[i].value.size,
+                l->map[i].value.mtime_ns);
+        write_escaped(fp, l->map[i].key);
+        fputc('\n', fp);
+    }
+    int rc = fflush(fp) == 0 && fsync(fileno(fp)) == 0 ? 0 : -1;
+    rc |= fclose(fp);
+    /* Ledger first, then an empty journal: a crash in between replays
+     * acknowledgements that the ledger already holds, which is harmless. */
+    if (rc != 0 || rename(tmp, l->ledger_path) != 0) {
+        unlink(tmp);
+        free(tmp);
+        return fail(err, errlen, "%s: %s", l->ledger_path, strerror(errno));
+    }
+    free(tmp);
+    if (ftruncate(l->journal_fd, 0) != 0 || fsync(l->journal_fd) != 0)
+        return fail(err, errlen, "%s: %s", l->journal_path, strerror(errno));
+    return 0;
+}
+
+int dir_ledger_reset(dir_ledger *l)
+{
+    shfree(l->map);
+    sh_new_strdup(l->map);
+    unlink(l->ledger_path);
+    return ftruncate(l->journal_fd, 0) == 0 ? 0 : -1;
+}
+
+void dir_ledger_free(dir_ledger *l)
+{
+    if (l->journal_fd >= 0)
+        close(l->journal_fd);
+    shfree(l->map);
+    free(l->ledger_path);
+    free(l->journal_path);
+    memset(l, 0, sizeof *l);
+    l->journal_fd = -1;
+}

@@ -1,0 +1,73 @@
+/* One faiss-local collection on disk: metadata, a snapshot (FAISS index +
+ * payloads) and an append-only operation log replayed on load.
+ *
+ * Files in the collection's directory, for generation G:
+ *   meta.json       dim, metric, model identity, current generation (the
+ *                   commit point: replaced atomically)
+ *   index-G.faiss   the FAISS index as of the snapshot
+ *   payloads-G.bin  the payloads as of the snapshot
+ *   log-G.bin       checksummed records of every upsert/remove since
+ *
+ * An upsert or remove appends one record and fsyncs before it returns, so
+ * acknowledged changes survive a crash; a torn or corrupt tail record was
+ * never acknowledged and is cut off on load.  Compaction writes generation
+ * G+1 in full, fsyncs it, then switches meta.json: a crash at any point
+ * leaves either G or G+1 complete. */
+#ifndef FL_COLLECTION_H
+#define FL_COLLECTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faiss_index.h"
+
+typedef struct fl_payload {
+    uint64_t key;
+    char *value;
+} fl_payload;
+
+typedef struct fl_collection {
+    char *dir;
+    uint32_t dim;
+    int metric;              /* embsync_metric */
+    char identity[128];
+    uint64_t generation;
+    fl_index *index;
+    fl_payload *payloads;    /* stb_ds hash map id -> JSON text */
+    int log_fd;
+    uint64_t log_bytes;
+    uint64_t snapshot_bytes;
+    double compact_ratio;    /* compact when log > ratio × snapshot */
+    int durable;             /* fsync (off only for throwaway benchmarks) */
+} fl_collection;
+
+/** Does a collection exist in dir? */
+int fl_collection_exists(const char *dir);
+
+/** Create an empty collection in dir (replacing any leftover). */
+fl_collection *fl_collection_create(const char *dir, uint32_t dim, int metric,
+                                    const char *identity, char *err,
+                                    size_t errlen);
+
+/** Load a collection: snapshot, then the log. */
+fl_collection *fl_collection_open(const char *dir, char *err, size_t errlen);
+
+void fl_collection_close(fl_collection *c);
+
+/** Durably insert or replace n points (vectors already normalised when the
+ *  metric wants it). */
+int fl_collection_upsert(fl_collection *c, size_t n, const uint64_t *ids,
+                         const float *vectors, const char *const *payloads,
+                         char *err, size_t errlen);
+
+/** Durably remove n ids. */
+int fl_collection_remove(fl_collection *c, size_t n, const uint64_t *ids,
+                         char *err, size_t errlen);
+
+/** The payload of id (borrowed), or NULL. */
+const char *fl_collection_payload(fl_collection *c, uint64_t id);
+
+/** Delete the collection's files and directory. */
+int fl_collection_destroy(const char *dir);
+
+#endif
