@@ -267,7 +267,7 @@ static int apply_record(fl_collection *c, const unsigned char *body, size_t len)
     uint32_t n;
     memcpy(&n, body + 1, 4);
     size_t at = 5;
-    uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    uint64_t *ids = calloc(n ? n : 1, sizeof *ids);
     float *vectors = op == OP_UPSERT ? malloc((n ? n : 1) * c->dim * sizeof *vectors) : NULL;
     char **values = op == OP_UPSERT ? calloc(n ? n : 1, sizeof *values) : NULL;
     int rc = ids == NULL || (op == OP_UPSERT && (vectors == NULL || values == NULL)) ? -1 : 0;
