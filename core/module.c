@@ -18,6 +18,15 @@ const char *es_kind_name(int kind)
     }
 }
 
+static const char *with_article(int kind)
+{
+    switch (kind) {
+    case EMBSYNC_KIND_SOURCE: return "a source";
+    case EMBSYNC_KIND_EMBEDDER: return "an embedder";
+    default: return "a store";
+    }
+}
+
 int es_modules_init(void)
 {
     return lt_dlinit() == 0 ? 0 : -1;
@@ -150,9 +159,9 @@ static es_module *check_descriptor(es_module *m, const embsync_plugin *desc,
     }
     if (expected_kind != 0 && m->desc.kind != expected_kind) {
         snprintf(err, errlen,
-                 "%s: refused: plugin '%s' is a %s, but the [%s] section needs a %s",
-                 m->origin, m->desc.name, es_kind_name(m->desc.kind),
-                 es_kind_name(expected_kind), es_kind_name(expected_kind));
+                 "%s: refused: plugin '%s' is %s plugin, but the [%s] section takes %s plugin",
+                 m->origin, m->desc.name, with_article(m->desc.kind),
+                 es_kind_name(expected_kind), with_article(expected_kind));
         return NULL;
     }
     if (m->desc.ops == NULL) {

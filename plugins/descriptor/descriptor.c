@@ -1,10 +1,10 @@
-/* descriptor: the embedded default embedder, no model needed (features.h). */
+/* descriptor: the embedded default embedder, no model needed (desc_features.h). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <embsync/plugin.h>
 
-#include "features.h"
+#include "desc_features.h"
 
 typedef struct descriptor {
     const embsync_host *host;

@@ -76,7 +76,7 @@ static void wrong_kind_for_section(void **unused)
 {
     (void)unused;
     assert_refused("mod_good", EMBSYNC_KIND_SOURCE,
-                   "is a store, but the [source] section needs a source");
+                   "is a store plugin, but the [source] section takes a source plugin");
 }
 
 static void missing_file(void **unused)

@@ -1,4 +1,4 @@
-#include "features.h"
+#include "desc_features.h"
 
 #include <math.h>
 #include <stdlib.h>
