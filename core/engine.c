@@ -66,17 +66,22 @@ static const char *status_name(int status)
     }
 }
 
+/* Attempts of one plugin call that answers RETRY.  Fewer than the HTTP
+ * layer's: a plugin's RETRY often means its requests were already retried,
+ * and what stays broken is picked up by the next pass. */
+#define CALL_ATTEMPTS 3
+
 /* After a plugin call returned rc: wait and return 1 when it deserves
  * another attempt under the retry policy, 0 when rc is final. */
 static int again(es_engine *e, int rc, unsigned *attempt, const char *what)
 {
-    if (rc != EMBSYNC_RETRY || *attempt >= ES_RETRY_ATTEMPTS ||
+    if (rc != EMBSYNC_RETRY || *attempt >= CALL_ATTEMPTS ||
         es_stop_requested(e->stop))
         return 0;
     double delay = es_retry_delay(*attempt + 1, es_call_retry_after());
     es_warn("%s: %s; retrying in %.1f s (attempt %u of %d)", what,
             *es_call_error() ? es_call_error() : "temporary failure", delay,
-            *attempt + 1, ES_RETRY_ATTEMPTS);
+            *attempt + 1, CALL_ATTEMPTS);
     (*attempt)++;
     return !es_stop_wait(e->stop, delay);
 }

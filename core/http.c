@@ -340,6 +340,16 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
         }
         if (done == n)
             break;
+        /* Finished attempts may have turned into waits: count again. */
+        running = 0;
+        next_start = -1;
+        for (size_t i = 0; i < n; i++) {
+            if (jobs[i].state == JOB_RUNNING)
+                running++;
+            else if (jobs[i].state == JOB_WAITING &&
+                     (next_start < 0 || jobs[i].start_at < next_start))
+                next_start = jobs[i].start_at;
+        }
         int timeout_ms = 1000;
         if (running == 0 && next_start > 0) {
             double wait = next_start - mono_now();

@@ -18,8 +18,10 @@ void es_retry_set_scale(double s)
 
 double es_retry_delay(unsigned attempt, double at_least)
 {
+    /* The scale shortens our own backoff (tests); what a server asked for
+     * with Retry-After is honoured as given. */
     if (attempt < 2)
-        return at_least > 0 ? at_least * scale : 0;
+        return at_least > 0 ? at_least : 0;
     double cap = BASE_DELAY_S * pow(2.0, (double)(attempt - 2));
     if (cap > MAX_DELAY_S)
         cap = MAX_DELAY_S;
@@ -28,8 +30,6 @@ double es_retry_delay(unsigned attempt, double at_least)
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)attempt ^
                     (unsigned)(size_t)&cap;
     double jitter = (double)rand_r(&seed) / RAND_MAX;
-    double delay = cap * (0.5 + 0.5 * jitter);
-    if (delay < at_least)
-        delay = at_least;
-    return delay * scale;
+    double delay = cap * (0.5 + 0.5 * jitter) * scale;
+    return delay < at_least ? at_least : delay;
 }

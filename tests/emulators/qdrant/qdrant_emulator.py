@@ -1,0 +1,692 @@
+#!/usr/bin/env python3
+"""A Qdrant 1.19 REST emulator for embsync's tests.
+
+Follows ../../../../shared/protocols/qdrant-rest.md (the subset a sync client
+uses) to the letter: envelopes, status codes and message texts, idempotency
+edges, exact u64 and UUID point ids, cosine normalisation and scoring,
+filters, collection metadata, API keys, the body limit.  See README.md for
+the knobs, the fault switches and the choices made where the reference is
+silent.
+
+    qdrant_emulator.py --port 0 --port-file F [--api-key K] [--read-only-key K]
+                       [--max-body BYTES] [--record FILE] [--version V]
+"""
+import argparse
+import json
+import math
+import re
+import signal
+import struct
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+U64_MAX = 2**64 - 1
+BAD_NAME_CHARS = '<>:"/\\|?*\0\x1f'
+
+
+class ApiError(Exception):
+    """An error answered in Qdrant's envelope (or as plain text)."""
+
+    def __init__(self, status, message, plain=False):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.plain = plain
+
+
+def f32(x):
+    """Round to float32, as Qdrant stores and scores."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def parse_id(raw):
+    """A point id: u64 integer or UUID string (canonical lowercase)."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ApiError(400, f"Format error in JSON body: value {json.dumps(raw)} "
+                       "is not a valid point ID, valid values are either an "
+                       "unsigned integer or a UUID")
+    if isinstance(raw, int):
+        if 0 <= raw <= U64_MAX:
+            return raw
+    else:
+        try:
+            return str(uuid.UUID(raw))
+        except ValueError:
+            pass
+    raise ApiError(400, f"Format error in JSON body: value {json.dumps(raw)} is "
+                   "not a valid point ID, valid values are either an unsigned "
+                   "integer or a UUID")
+
+
+def normalise(vector):
+    norm = math.sqrt(sum(v * v for v in vector))
+    if norm == 0 or abs(norm - 1.0) < 1e-6:
+        return [f32(v) for v in vector]
+    return [f32(v / norm) for v in vector]
+
+
+class Collection:
+    def __init__(self, size, distance, metadata):
+        self.size = size
+        self.distance = distance
+        self.metadata = metadata
+        self.points = {}            # id -> (vector, payload, version)
+        self.payload_schema = {}    # field -> data_type
+        self.version = 0
+
+    def info(self):
+        params = {"vectors": {"size": self.size, "distance": self.distance},
+                  "shard_number": 1, "replication_factor": 1,
+                  "write_consistency_factor": 1, "on_disk_payload": True}
+        config = {
+            "params": params,
+            "hnsw_config": {"m": 16, "ef_construct": 100,
+                            "full_scan_threshold": 10000,
+                            "max_indexing_threads": 0, "on_disk": False},
+            "optimizer_config": {"deleted_threshold": 0.2,
+                                 "vacuum_min_vector_number": 1000,
+                                 "default_segment_number": 0,
+                                 "max_segment_size": None,
+                                 "memmap_threshold": None,
+                                 "indexing_threshold": 10000,
+                                 "flush_interval_sec": 5,
+                                 "max_optimization_threads": None},
+            "wal_config": {"wal_capacity_mb": 32, "wal_segments_ahead": 0},
+            "quantization_config": None,
+        }
+        if self.metadata is not None:
+            config["metadata"] = self.metadata
+        schema = {k: {"data_type": t, "points": self.count_field(k)}
+                  for k, t in self.payload_schema.items()}
+        return {"status": "green", "optimizer_status": "ok",
+                "indexed_vectors_count": 0, "points_count": len(self.points),
+                "segments_count": 1, "config": config,
+                "payload_schema": schema, "update_queue": {"length": 0}}
+
+    def count_field(self, key):
+        return sum(1 for _, p, _ in self.points.values() if key in p)
+
+
+def match_condition(cond, pid, payload):
+    if "has_id" in cond:
+        return pid in {parse_id(i) for i in cond["has_id"]}
+    if "key" in cond and "match" in cond:
+        value = payload.get(cond["key"])
+        values = value if isinstance(value, list) else [value]
+        m = cond["match"]
+        if "value" in m:
+            return m["value"] in values
+        if "any" in m:
+            return any(v in values for v in m["any"])
+        raise ApiError(400, "Format error in JSON body: unknown match variant")
+    if "must" in cond or "should" in cond or "must_not" in cond:
+        return match_filter(cond, pid, payload)
+    raise ApiError(400, "Format error in JSON body: unknown condition")
+
+
+def match_filter(flt, pid, payload):
+    if flt is None:
+        return True
+    if not isinstance(flt, dict):
+        raise ApiError(400, "Format error in JSON body: filter must be an object")
+    for key in flt:
+        if key not in ("must", "should", "must_not", "min_should"):
+            raise ApiError(400, f"Format error in JSON body: unknown field `{key}`, "
+                           "expected one of `should`, `min_should`, `must`, `must_not`")
+
+    def conds(key):
+        c = flt.get(key)
+        if c is None:
+            return []
+        return c if isinstance(c, list) else [c]
+
+    if not all(match_condition(c, pid, payload) for c in conds("must")):
+        return False
+    should = conds("should")
+    if should and not any(match_condition(c, pid, payload) for c in should):
+        return False
+    if any(match_condition(c, pid, payload) for c in conds("must_not")):
+        return False
+    return True
+
+
+class State:
+    def __init__(self, args):
+        self.args = args
+        self.lock = threading.Lock()
+        self.collections = {}
+        self.operation_id = 0
+        self.faults = []            # list of dicts, see README
+        self.counts = {}            # "METHOD /template" -> n
+        self.record = open(args.record, "a") if args.record else None
+        self.record_lock = threading.Lock()
+
+    def next_op(self):
+        self.operation_id += 1
+        return self.operation_id
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "qdrant-emulator"
+    state = None  # set in main
+
+    def log_message(self, fmt, *args):
+        if self.state.args.verbose:
+            sys.stderr.write("qdrant-emulator: " + (fmt % args) + "\n")
+
+    # ---- plumbing ----------------------------------------------------------
+
+    def send(self, status, body, content_type="application/json", record=None):
+        data = body if isinstance(body, bytes) else (
+            json.dumps(body).encode() if content_type == "application/json"
+            else body.encode())
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in getattr(self, "extra_headers", {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        if record is not None:
+            self.write_record(record, status, body, content_type)
+
+    def write_record(self, record, status, body, content_type):
+        st = self.state
+        if st.record is None or record.get("control"):
+            return
+        entry = dict(record)
+        entry["status"] = status
+        entry["response_content_type"] = content_type
+        entry["response"] = body if content_type == "application/json" else (
+            body.decode() if isinstance(body, bytes) else body)
+        with st.record_lock:
+            st.record.write(json.dumps(entry) + "\n")
+            st.record.flush()
+
+    def ok(self, result, record, started):
+        self.send(200, {"result": result, "status": "ok",
+                        "time": round(time.time() - started, 6)}, record=record)
+
+    def error(self, err, record, started):
+        if err.plain:
+            self.send(err.status, err.message, "text/plain", record=record)
+        else:
+            self.send(err.status, {"status": {"error": err.message},
+                                   "time": round(time.time() - started, 6)},
+                      record=record)
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        limit = self.state.args.max_body
+        if length > limit:
+            # Drain so the connection stays usable, then refuse.
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            raise ApiError(400, f"Payload error: JSON payload ({length} bytes) is "
+                           f"larger than allowed (limit: {limit} bytes).")
+        return self.rfile.read(length) if length else b""
+
+    def parse_json(self, raw, required=True):
+        if not raw:
+            if required:
+                raise ApiError(400, "Format error in JSON body: EOF while parsing "
+                               "a value at line 1 column 0")
+            return None
+        try:
+            value = json.loads(raw, parse_constant=lambda c: (_ for _ in ()).throw(
+                ValueError(c)))
+        except ValueError as e:
+            raise ApiError(400, f"Format error in JSON body: {e}")
+        if not isinstance(value, dict):
+            raise ApiError(400, "Format error in JSON body: invalid type: "
+                           "expected a JSON object")
+        return value
+
+    # ---- auth -------------------------------------------------------------
+
+    def check_auth(self, write):
+        args = self.state.args
+        if not args.api_key and not args.read_only_key:
+            return
+        key = self.headers.get("api-key")
+        if key is None:
+            auth = self.headers.get("Authorization", "")
+            if auth.startswith("Bearer "):
+                key = auth[len("Bearer "):]
+        if key is None:
+            raise ApiError(401, "Must provide an API key or an Authorization "
+                           "bearer token", plain=True)
+        if args.api_key and key == args.api_key:
+            return
+        if args.read_only_key and key == args.read_only_key:
+            if write:
+                raise ApiError(403, "Forbidden: Global manage access is required")
+            return
+        raise ApiError(401, "Invalid API key or JWT", plain=True)
+
+    # ---- faults -----------------------------------------------------------
+
+    def take_fault(self, method, path):
+        with self.state.lock:
+            for f in self.state.faults:
+                if f.get("remaining", 0) <= 0:
+                    continue
+                if f.get("method") and f["method"] != method:
+                    continue
+                if f.get("path") and not re.search(f["path"], path):
+                    continue
+                f["remaining"] -= 1
+                return dict(f)
+        return None
+
+    # ---- dispatch ---------------------------------------------------------
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def dispatch(self, method):
+        started = time.time()
+        url = urlsplit(self.path)
+        path = unquote(url.path)
+        if len(path) > 1:
+            path = path.rstrip("/")  # trailing slashes are trimmed
+        query = parse_qs(url.query, keep_blank_values=True)
+        record = {"method": method, "path": path, "query": url.query}
+        self.extra_headers = {}
+        try:
+            raw = self.read_body()
+        except ApiError as e:
+            record["request"] = None
+            self.error(e, record, started)
+            return
+        if path.startswith("/__emulator/"):
+            record["control"] = True
+            self.control(method, path, raw, record, started)
+            return
+        try:
+            record["request"] = json.loads(raw) if raw else None
+        except ValueError:
+            record["request"] = None
+            record["request_invalid"] = True
+
+        fault = self.take_fault(method, path)
+        if fault and fault.get("delay_ms"):
+            time.sleep(fault["delay_ms"] / 1000.0)
+        if fault and fault.get("status"):
+            if fault.get("retry_after") is not None:
+                self.extra_headers["Retry-After"] = str(fault["retry_after"])
+            messages = {429: "Rate limiting exceeded: write rate limit exceeded",
+                        503: "Service unavailable: shard temporarily unavailable",
+                        500: "Service internal error: injected fault"}
+            self.error(ApiError(fault["status"], messages.get(
+                fault["status"], "Service internal error: injected fault")),
+                record, started)
+            return
+        if fault and fault.get("drop_before"):
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+
+        try:
+            result = self.route(method, path, query, raw, record, started)
+        except ApiError as e:
+            self.error(e, record, started)
+            return
+        if result is None:
+            return  # the route answered itself
+        if fault and fault.get("drop_after_apply"):
+            # The write happened; the client never hears about it.
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self.ok(result, record, started)
+
+    def count(self, key):
+        with self.state.lock:
+            self.state.counts[key] = self.state.counts.get(key, 0) + 1
+
+    def route(self, method, path, query, raw, record, started):
+        if path == "/" and method == "GET":
+            self.count("GET /")
+            body = {"title": "qdrant - vector search engine",
+                    "version": self.state.args.version,
+                    "commit": "74f3e85b9473c62560006c043e13737ce6b48412"}
+            self.send(200, body, record=record)
+            return None
+        if path in ("/healthz", "/livez") and method == "GET":
+            self.send(200, "healthz check passed", "text/plain", record=record)
+            return None
+        if path == "/readyz" and method == "GET":
+            self.count("GET /readyz")
+            if self.state.args.not_ready:
+                self.send(503, "some shards are not ready", "text/plain",
+                          record=record)
+            else:
+                self.send(200, "all shards are ready", "text/plain", record=record)
+            return None
+
+        m = re.fullmatch(r"/collections(?:/([^/]+)(/.*)?)?", path)
+        if not m:
+            self.check_auth(False)
+            self.send(404, b"", "text/plain", record=record)
+            return None
+        name, rest = m.group(1), m.group(2) or ""
+        write = method in ("PUT", "PATCH", "DELETE") or rest in (
+            "/points/delete", "/index")
+        if rest == "/points" and method == "PUT":
+            write = True
+        self.check_auth(write)
+        if name is None:
+            if method != "GET":
+                raise ApiError(405, "Method not allowed")
+            with self.state.lock:
+                return {"collections": [{"name": n} for n in
+                                        sorted(self.state.collections)]}
+        key = f"{method} /collections/{{name}}{rest}"
+        self.count(key)
+        handler = {
+            ("GET", ""): self.get_collection,
+            ("PUT", ""): self.create_collection,
+            ("PATCH", ""): self.update_collection,
+            ("DELETE", ""): self.delete_collection,
+            ("GET", "/exists"): self.exists,
+            ("PUT", "/index"): self.create_index,
+            ("PUT", "/points"): self.upsert,
+            ("POST", "/points/delete"): self.delete_points,
+            ("POST", "/points/count"): self.count_points,
+            ("POST", "/points/query"): self.query,
+        }.get((method, rest))
+        if handler is None:
+            self.send(404, b"", "text/plain", record=record)
+            return None
+        self.check_query(query)
+        return handler(name, query, raw)
+
+    def check_query(self, query):
+        for flag in ("wait",):
+            if flag in query and query[flag][0] not in ("true", "false"):
+                raise ApiError(400, f"Deserialize error in query parameters: "
+                               f"invalid type for `{flag}`: expected a boolean")
+        if "timeout" in query:
+            if not re.fullmatch(r"[0-9]+", query["timeout"][0]):
+                raise ApiError(400, "Deserialize error in query parameters: "
+                               "invalid digit found in string")
+
+    def collection(self, name):
+        c = self.state.collections.get(name)
+        if c is None:
+            raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!")
+        return c
+
+    def write_result(self, query):
+        waited = query.get("wait", ["false"])[0] == "true"
+        with self.state.lock:
+            op = self.state.next_op()
+        return {"operation_id": op,
+                "status": "completed" if waited else "acknowledged"}
+
+    # ---- collections ------------------------------------------------------
+
+    def get_collection(self, name, query, raw):
+        with self.state.lock:
+            return self.collection(name).info()
+
+    def create_collection(self, name, query, raw):
+        body = self.parse_json(raw, required=False) or {}
+        if not 1 <= len(name) <= 255:
+            raise ApiError(422, "Validation error in path parameters: "
+                           "[collection_name: length must be between 1 and 255]")
+        for ch in BAD_NAME_CHARS:
+            if ch in name:
+                raise ApiError(422, "Validation error in path parameters: "
+                               f"[collection_name: collection name cannot contain \"{ch}\" char]")
+        vectors = body.get("vectors")
+        if not isinstance(vectors, dict) or "size" not in vectors:
+            raise ApiError(400, "Bad request: only unnamed dense vectors are emulated")
+        size, distance = vectors.get("size"), vectors.get("distance")
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise ApiError(400, "Format error in JSON body: invalid type for `vectors.size`")
+        if not 1 <= size <= 65536:
+            raise ApiError(422, "Validation error in JSON body: [vectors.size: value "
+                           f"{size} invalid, must be from 1 to 65536]")
+        if distance not in ("Cosine", "Euclid", "Dot", "Manhattan"):
+            raise ApiError(400, "Format error in JSON body: unknown variant "
+                           f"`{distance}`, expected one of `Cosine`, `Euclid`, `Dot`, `Manhattan`")
+        metadata = body.get("metadata")
+        if self.state.args.version_tuple < (1, 16):
+            metadata = None  # older servers ignore it silently
+        with self.state.lock:
+            if name in self.state.collections:
+                raise ApiError(409, f"Wrong input: Collection `{name}` already exists!")
+            self.state.collections[name] = Collection(size, distance, metadata)
+        return True
+
+    def update_collection(self, name, query, raw):
+        body = self.parse_json(raw) or {}
+        with self.state.lock:
+            c = self.collection(name)
+            if "metadata" in body and self.state.args.version_tuple >= (1, 16):
+                merged = dict(c.metadata or {})
+                for k, v in (body["metadata"] or {}).items():
+                    if v is None:
+                        merged.pop(k, None)
+                    else:
+                        merged[k] = v
+                c.metadata = merged
+        return True
+
+    def delete_collection(self, name, query, raw):
+        with self.state.lock:
+            return self.state.collections.pop(name, None) is not None
+
+    def exists(self, name, query, raw):
+        with self.state.lock:
+            return {"exists": name in self.state.collections}
+
+    def create_index(self, name, query, raw):
+        body = self.parse_json(raw)
+        field = body.get("field_name")
+        schema = body.get("field_schema")
+        if schema is None:
+            raise ApiError(400, "Bad request: Can't auto-detect field type, please "
+                           "specify `field_schema` in the request")
+        kind = schema if isinstance(schema, str) else schema.get("type")
+        with self.state.lock:
+            self.collection(name).payload_schema[field] = kind
+        return self.write_result(query)
+
+    # ---- points -----------------------------------------------------------
+
+    def upsert(self, name, query, raw):
+        body = self.parse_json(raw)
+        if "points" in body:
+            items = body["points"]
+            if not isinstance(items, list):
+                raise ApiError(400, "Format error in JSON body: `points` must be a list")
+            entries = [(p.get("id"), p.get("vector"), p.get("payload")) for p in items]
+        elif "batch" in body:
+            b = body["batch"]
+            ids, vectors = b.get("ids", []), b.get("vectors", [])
+            payloads = b.get("payloads")
+            if len(ids) != len(vectors) or (payloads is not None and len(payloads) != len(ids)):
+                raise ApiError(422, "Validation error in JSON body: [batch: number of "
+                               f"ids and vectors must be equal ({len(ids)} != {len(vectors)})]")
+            entries = list(zip(ids, vectors, payloads or [None] * len(ids)))
+        else:
+            raise ApiError(400, "Format error in JSON body: data did not match any "
+                           "variant of untagged enum PointInsertOperations")
+        with self.state.lock:
+            c = self.collection(name)
+            prepared = []
+            # Everything is checked before anything is written.
+            for pid, vector, payload in entries:
+                pid = parse_id(pid)
+                if isinstance(vector, dict):
+                    raise ApiError(400, "Wrong input: Not existing vector name error: "
+                                   + next(iter(vector), ""))
+                if not isinstance(vector, list) or not vector:
+                    raise ApiError(422, "Validation error in JSON body: "
+                                   "[points[0].vector: must not be empty]")
+                if len(vector) != c.size:
+                    raise ApiError(400, "Wrong input: Vector dimension error: "
+                                   f"expected dim: {c.size}, got {len(vector)}")
+                if payload is not None and not isinstance(payload, dict):
+                    raise ApiError(400, "Format error in JSON body: payload must be an object")
+                stored = normalise(vector) if c.distance == "Cosine" else [f32(v) for v in vector]
+                prepared.append((pid, stored, payload or {}))
+            for pid, stored, payload in prepared:
+                c.version += 1
+                c.points[pid] = (stored, payload, c.version)
+        return self.write_result(query)
+
+    def delete_points(self, name, query, raw):
+        body = self.parse_json(raw)
+        with self.state.lock:
+            c = self.collection(name)
+            if "points" in body:
+                for pid in body["points"]:
+                    c.points.pop(parse_id(pid), None)
+            elif "filter" in body:
+                for pid in [p for p, (_, pl, _) in c.points.items()
+                            if match_filter(body["filter"], p, pl)]:
+                    del c.points[pid]
+            else:
+                raise ApiError(400, "Format error in JSON body: expected `points` or `filter`")
+        return self.write_result(query)
+
+    def count_points(self, name, query, raw):
+        body = self.parse_json(raw)
+        with self.state.lock:
+            c = self.collection(name)
+            flt = body.get("filter")
+            n = sum(1 for p, (_, pl, _) in c.points.items() if match_filter(flt, p, pl))
+        return {"count": n}
+
+    def query(self, name, query, raw):
+        body = self.parse_json(raw)
+        q = body.get("query")
+        if isinstance(q, dict):
+            q = q.get("nearest")
+        limit = body.get("limit", 10)
+        offset = body.get("offset", 0)
+        if not isinstance(limit, int) or limit < 1:
+            raise ApiError(422, "Validation error in JSON body: [limit: value 0 invalid, must be 1 or more]")
+        with self.state.lock:
+            c = self.collection(name)
+            if isinstance(q, (int, str)) and not isinstance(q, bool):
+                q = c.points[parse_id(q)][0]
+            if not isinstance(q, list):
+                raise ApiError(400, "Format error in JSON body: unsupported query")
+            if len(q) != c.size:
+                raise ApiError(400, "Wrong input: Vector dimension error: "
+                               f"expected dim: {c.size}, got {len(q)}")
+            qv = normalise(q) if c.distance == "Cosine" else q
+            flt = body.get("filter")
+            scored = []
+            for pid, (vec, payload, version) in c.points.items():
+                if not match_filter(flt, pid, payload):
+                    continue
+                if c.distance in ("Cosine", "Dot"):
+                    score = f32(sum(a * b for a, b in zip(qv, vec)))
+                elif c.distance == "Euclid":
+                    score = f32(math.sqrt(sum((a - b) ** 2 for a, b in zip(qv, vec))))
+                else:
+                    score = f32(sum(abs(a - b) for a, b in zip(qv, vec)))
+                scored.append((score, pid, vec, payload, version))
+            higher_better = c.distance in ("Cosine", "Dot")
+            scored.sort(key=lambda s: -s[0] if higher_better else s[0])
+            threshold = body.get("score_threshold")
+            if threshold is not None:
+                scored = [s for s in scored if (s[0] >= threshold if higher_better
+                                                else s[0] <= threshold)]
+            page = scored[offset:offset + limit]
+            with_payload = body.get("with_payload", False)
+            with_vector = body.get("with_vector", False)
+            points = []
+            for score, pid, vec, payload, version in page:
+                point = {"id": pid, "version": version, "score": score}
+                if with_payload is True:
+                    point["payload"] = payload
+                elif isinstance(with_payload, list):
+                    point["payload"] = {k: payload[k] for k in with_payload if k in payload}
+                if with_vector:
+                    point["vector"] = vec
+                points.append(point)
+        return {"points": points}
+
+    # ---- control ------------------------------------------------------------
+
+    def control(self, method, path, raw, record, started):
+        st = self.state
+        if path == "/__emulator/faults" and method == "POST":
+            spec = json.loads(raw or b"{}")
+            with st.lock:
+                if spec.get("clear"):
+                    st.faults = []
+                for f in spec.get("add", []):
+                    f.setdefault("remaining", 1)
+                    st.faults.append(f)
+            self.send(200, {"faults": st.faults})
+        elif path == "/__emulator/state" and method == "GET":
+            with st.lock:
+                out = {"requests": dict(st.counts), "collections": {
+                    n: {"size": c.size, "distance": c.distance,
+                        "metadata": c.metadata, "payload_schema": c.payload_schema,
+                        "points": {str(p): {"payload": pl} for p, (_, pl, _) in
+                                   c.points.items()}}
+                    for n, c in st.collections.items()}}
+            self.send(200, out)
+        else:
+            self.send(404, {"error": "unknown control route"})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--api-key")
+    ap.add_argument("--read-only-key")
+    ap.add_argument("--max-body", type=int, default=32 * 1024 * 1024)
+    ap.add_argument("--record", help="append every exchange to FILE (JSON lines)")
+    ap.add_argument("--version", default="1.19.0")
+    ap.add_argument("--not-ready", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    args.version_tuple = tuple(int(x) for x in args.version.split(".")[:2])
+    Handler.state = State(args)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(
+        target=server.shutdown).start())
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(server.server_address[1]))
+        import os
+        os.rename(args.port_file + ".tmp", args.port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

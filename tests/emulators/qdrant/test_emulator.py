@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Self-test of the Qdrant emulator against qdrant-rest.md: envelopes, status
+codes and texts, idempotency edges, ids, cosine scoring, filters, auth.
+Starts the emulator itself; prints TAP."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+results = []
+
+
+def check(name, cond):
+    results.append((name, bool(cond)))
+
+
+def start(*args):
+    port_file = tempfile.mktemp()
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "qdrant_emulator.py"),
+                             "--port", "0", "--port-file", port_file, *args])
+    for _ in range(200):
+        if os.path.exists(port_file):
+            break
+        time.sleep(0.05)
+    port = int(open(port_file).read())
+    os.unlink(port_file)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def call(base, method, path, body=None, headers=None, raw=None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req) as r:
+            text = r.read().decode()
+            status, ctype = r.status, r.headers.get("Content-Type")
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+        status, ctype = e.code, e.headers.get("Content-Type")
+    try:
+        return status, json.loads(text), ctype
+    except ValueError:
+        return status, text, ctype
+
+
+def main():
+    proc, base = start()
+    try:
+        s, b, _ = call(base, "GET", "/")
+        check("GET / is unenveloped with title and version",
+              s == 200 and b["title"] == "qdrant - vector search engine" and "result" not in b)
+        s, b, ct = call(base, "GET", "/readyz")
+        check("GET /readyz answers plain text", s == 200 and b == "all shards are ready" and "text/plain" in ct)
+        s, b, _ = call(base, "GET", "/collections/nope")
+        check("missing collection: 404 with the exact text and no result key",
+              s == 404 and b["status"]["error"] == "Not found: Collection `nope` doesn't exist!"
+              and "result" not in b)
+        body = {"vectors": {"size": 3, "distance": "Cosine"}, "metadata": {"m": "x"}}
+        s, b, _ = call(base, "PUT", "/collections/c", body)
+        check("create: 200 result true", s == 200 and b["result"] is True and b["status"] == "ok")
+        s, b, _ = call(base, "PUT", "/collections/c", body)
+        check("duplicate create: 409 'Wrong input: ... already exists!'",
+              s == 409 and b["status"]["error"] == "Wrong input: Collection `c` already exists!")
+        s, b, _ = call(base, "PUT", "/collections/a:b", body)
+        check("bad collection name: 422", s == 422)
+        big = 2**64 - 1
+        pts = {"points": [{"id": big, "vector": [3, 0, 0], "payload": {"dataset_id": ["a", "b"]}},
+                          {"id": "5C56C793-69F3-4FBF-87E6-C4BF54C28C26", "vector": [0, 1, 0]},
+                          {"id": 42, "vector": [0, 0, 2], "payload": {"dataset_id": "c"}}]}
+        s, b, _ = call(base, "PUT", "/collections/c/points?wait=true", pts)
+        check("upsert wait=true: completed", s == 200 and b["result"]["status"] == "completed")
+        s, b, _ = call(base, "PUT", "/collections/c/points", {"points": [{"id": 7, "vector": [1, 0, 0]}]})
+        check("upsert wait=false: acknowledged", s == 200 and b["result"]["status"] == "acknowledged")
+        s, b, _ = call(base, "PUT", "/collections/c/points?wait=true",
+                       {"points": [{"id": 8, "vector": [1, 0, 0]}, {"id": 9, "vector": [1, 0]}]})
+        s2, b2, _ = call(base, "POST", "/collections/c/points/count", {"exact": True})
+        check("wrong dimension: 400 exact text, nothing applied",
+              s == 400 and b["status"]["error"] == "Wrong input: Vector dimension error: expected dim: 3, got 2"
+              and b2["result"]["count"] == 4)
+        s, b, _ = call(base, "PUT", "/collections/c/points?wait=true",
+                       {"batch": {"ids": [1, 2], "vectors": [[1, 0, 0]]}})
+        check("batch length mismatch: 422", s == 422)
+        for bad in (-1, 1.5, "42", "not-a-uuid"):
+            s, b, _ = call(base, "PUT", "/collections/c/points?wait=true",
+                           {"points": [{"id": bad, "vector": [1, 0, 0]}]})
+            check(f"bad id {bad!r}: 400 not a valid point ID",
+                  s == 400 and "is not a valid point ID" in b["status"]["error"])
+        s, b, _ = call(base, "POST", "/collections/c/points/query",
+                       {"query": [1, 0, 0], "limit": 2, "with_payload": True})
+        pts_ = b["result"]["points"]
+        check("query: exact u64 id, cosine score ~1, descending, version present",
+              pts_[0]["id"] == big and abs(pts_[0]["score"] - 1) < 1e-6 and "version" in pts_[0]
+              and pts_[0]["score"] >= pts_[1]["score"])
+        s, b, _ = call(base, "POST", "/collections/c/points/query", {"query": [1, 0, 0]})
+        check("query defaults: no payload key", "payload" not in b["result"]["points"][0])
+        s, b, _ = call(base, "POST", "/collections/c/points/query",
+                       {"query": [0, 1, 0], "limit": 1, "with_payload": True})
+        check("UUID ids echoed lowercase hyphenated",
+              b["result"]["points"][0]["id"] == "5c56c793-69f3-4fbf-87e6-c4bf54c28c26")
+        s, b, _ = call(base, "POST", "/collections/c/points/count",
+                       {"filter": {"must": [{"key": "dataset_id", "match": {"value": "b"}}]}})
+        check("keyword match against an array payload", b["result"]["count"] == 1)
+        s, b, _ = call(base, "POST", "/collections/c/points/count", {"filter": {"bogus": []}})
+        check("unknown filter key: 400", s == 400)
+        s, b, _ = call(base, "POST", "/collections/c/points/delete?wait=true", {"points": [123456, 42]})
+        s2, b2, _ = call(base, "POST", "/collections/c/points/count", {})
+        check("delete with unknown ids: 200, known ones gone", s == 200 and b2["result"]["count"] == 3)
+        s, b, _ = call(base, "PUT", "/collections/c/points?wait=true",
+                       {"points": [{"id": big, "vector": [0, 1, 0]}]})
+        s, b, _ = call(base, "POST", "/collections/c/points/query",
+                       {"query": [0, 1, 0], "limit": 3, "with_payload": True})
+        replaced = [p for p in b["result"]["points"] if p["id"] == big][0]
+        check("upsert replaces vector and the whole payload", replaced["payload"] == {}
+              and abs(replaced["score"] - 1) < 1e-6)
+        s, b, _ = call(base, "PUT", "/collections/c/index?wait=true",
+                       {"field_name": "dataset_id", "field_schema": "keyword"})
+        s2, b2, _ = call(base, "PUT", "/collections/c/index?wait=true",
+                         {"field_name": "dataset_id", "field_schema": "keyword"})
+        s3, b3, _ = call(base, "GET", "/collections/c")
+        check("payload index idempotent and listed in payload_schema",
+              s == 200 and s2 == 200 and b3["result"]["payload_schema"]["dataset_id"]["data_type"] == "keyword"
+              and b3["result"]["config"]["metadata"] == {"m": "x"})
+        s, b, _ = call(base, "PUT", "/collections/c/points?wait=yes", {"points": []})
+        check("non-boolean wait: 400", s == 400)
+        s, b, _ = call(base, "DELETE", "/collections/c")
+        s2, b2, _ = call(base, "DELETE", "/collections/c")
+        check("delete collection: true, then false (not 404)", b["result"] is True and b2["result"] is False)
+        s, b, _ = call(base, "GET", "/no/such/route")
+        check("unknown route: 404 empty body", s == 404 and b == "")
+        s, b, _ = call(base, "POST", "/__emulator/faults",
+                       {"add": [{"path": "^/$", "status": 429, "retry_after": 3}]})
+        req = urllib.request.Request(base + "/")
+        try:
+            urllib.request.urlopen(req)
+            got = None
+        except urllib.error.HTTPError as e:
+            got = (e.code, e.headers.get("Retry-After"))
+        check("fault switch: 429 with Retry-After", got == (429, "3"))
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    proc, base = start("--api-key", "rw", "--read-only-key", "ro", "--max-body", "100")
+    try:
+        s, b, ct = call(base, "GET", "/collections")
+        check("no key: 401 plain text", s == 401 and "text/plain" in ct
+              and b == "Must provide an API key or an Authorization bearer token")
+        s, b, _ = call(base, "GET", "/collections", headers={"api-key": "nope"})
+        check("unknown key: 401 'Invalid API key or JWT'", s == 401 and b == "Invalid API key or JWT")
+        s, b, _ = call(base, "GET", "/collections", headers={"Authorization": "Bearer ro"})
+        check("read-only key may read (Bearer form)", s == 200)
+        s, b, _ = call(base, "PUT", "/collections/x", {"vectors": {"size": 2, "distance": "Dot"}},
+                       headers={"api-key": "ro"})
+        check("read-only key writing: 403 JSON", s == 403 and
+              b["status"]["error"] == "Forbidden: Global manage access is required")
+        s, b, _ = call(base, "GET", "/readyz")
+        check("health needs no key", s == 200)
+        s, b, _ = call(base, "PUT", "/collections/x", raw=b"{" + b" " * 200 + b"}",
+                       headers={"api-key": "rw"})
+        check("body over the limit: 400 Payload error", s == 400 and
+              b["status"]["error"].startswith("Payload error: JSON payload (202 bytes) is larger than allowed"))
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    for i, (name, passed) in enumerate(results, 1):
+        print(f"{'ok' if passed else 'not ok'} {i} - {name}")
+    print(f"1..{len(results)}")
+
+
+if __name__ == "__main__":
+    main()
