@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "retry.h"
 #include "statefile.h"
 
 #define FIRST_DELAY_S 60
@@ -129,7 +130,8 @@ void es_ledger_fail(es_ledger *l, uint64_t id, const char *step,
         e->attempts++;
         snprintf(e->step, sizeof e->step, "%s", step);
         snprintf(e->reason, sizeof e->reason, "%s", reason);
-        e->next_attempt = now + es_ledger_backoff(e->attempts);
+        e->next_attempt =
+            now + (int64_t)((double)es_ledger_backoff(e->attempts) * es_retry_scale());
         l->dirty = 1;
     }
     pthread_mutex_unlock(&l->lock);

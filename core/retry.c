@@ -16,6 +16,11 @@ void es_retry_set_scale(double s)
     scale = s > 0 ? s : 1.0;
 }
 
+double es_retry_scale(void)
+{
+    return scale;
+}
+
 double es_retry_delay(unsigned attempt, double at_least)
 {
     /* The scale shortens our own backoff (tests); what a server asked for

@@ -10,9 +10,11 @@
  *  `at_least`. */
 double es_retry_delay(unsigned attempt, double at_least);
 
-/** Scale every delay (tests shrink them; 1.0 normally).  Read once from
- *  the EMBSYNC_RETRY_SCALE environment variable at start. */
+/** Scale every delay of ours — backoff and the failed-items ledger's
+ *  retry times (tests shrink them; 1.0 normally).  Set from the
+ *  EMBSYNC_RETRY_SCALE environment variable at start. */
 void es_retry_set_scale(double scale);
+double es_retry_scale(void);
 
 
 #endif

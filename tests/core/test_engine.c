@@ -277,6 +277,7 @@ static void failed_item_waits_in_ledger(void **unused)
     world.collections[0].items[4].undecodable = 1;
     start(4);
     make_state_dir();
+    es_retry_set_scale(1.0); /* real ledger delays for this test */
     es_run_result res;
     assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
     assert_int_equal(res.failed, 1);
@@ -304,6 +305,7 @@ static void failed_item_waits_in_ledger(void **unused)
     assert_in_sync(0);
     es_engine_destroy(&engine);
     remove_state_dir();
+    es_retry_set_scale(0.001);
 }
 
 static void count_status(const es_collection_status *s, void *arg)

@@ -1,0 +1,448 @@
+#!/usr/bin/env python3
+"""A Supervisely public API emulator (the subset AI Search sync uses).
+
+Follows shared/protocols/supervisely-api.md, sections 1-3 and 7: POST
+/public/api/v3/<method> with x-api-key, list envelopes and paging, filters
+with null semantics and numeric timestamp comparison, project and image
+stamps, and GET /previews/<options>/plain/<path> serving a JPEG within
+224x224 without auth.  README.md lists the unsettled points and the choices.
+
+    supervisely_emulator.py --port 0 --port-file F --token T [--fixture FILE]
+"""
+import argparse
+import datetime
+import io
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from PIL import Image, ImageDraw
+
+PREVIEW_RE = re.compile(r"^/previews/[^/]+/ext:jpeg/resize:fit:(\d+):(\d+):0/q:(\d+)/plain/(.+)$")
+
+
+def now_us():
+    return int(time.time() * 1_000_000)
+
+
+def fmt_ts(us):
+    """Server timestamps: milliseconds and Z."""
+    if us is None:
+        return None
+    dt = datetime.datetime.fromtimestamp(us / 1e6, datetime.timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{(us // 1000) % 1000:03d}Z"
+
+
+def parse_ts(text):
+    """Client stamps: %Y-%m-%dT%H:%M:%S.%fZ (1-6 digits); integer microseconds."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{1,6})Z", text)
+    if not m:
+        raise ValueError(f"bad timestamp {text!r}")
+    dt = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc)
+    return int(dt.timestamp()) * 1_000_000 + int(m.group(2).ljust(6, "0"))
+
+
+class ApiError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class World:
+    """Teams, projects, images; images of big projects are generated on the
+    fly from their index, with per-image overrides."""
+
+    def __init__(self, fixture, base_url):
+        self.lock = threading.Lock()
+        self.base_url = base_url
+        self.teams = {t["id"]: t for t in fixture.get("teams", [])}
+        self.projects = {}
+        self.images = {}          # id -> dict (explicit images)
+        self.tasks = {t["id"]: t for t in fixture.get("tasks", [])}
+        self.next_image = 1_000_000
+        t0 = now_us() - 3_600_000_000
+        for p in fixture.get("projects", []):
+            proj = {"id": p["id"], "name": p.get("name", f"project {p['id']}"),
+                    "teamId": p["teamId"], "workspaceId": p.get("workspaceId", 1),
+                    "embeddingsEnabled": p.get("embeddingsEnabled", True),
+                    "embeddingsInProgress": p.get("embeddingsInProgress", False),
+                    "embeddingsUpdatedAt": parse_ts(p["embeddingsUpdatedAt"])
+                    if p.get("embeddingsUpdatedAt") else None,
+                    "customData": p.get("customData", {}),
+                    "archived": p.get("archived", False),
+                    "createdAt": t0, "updatedAt": t0}
+            self.projects[p["id"]] = proj
+            for i in range(p.get("images", 0)):
+                self.add_image(p["id"], p.get("datasets", [1])[i % len(p.get("datasets", [1]))], t0)
+
+    def add_image(self, project, dataset, when=None):
+        when = when or now_us()
+        iid = self.next_image
+        self.next_image += 1
+        self.images[iid] = {"id": iid, "projectId": project, "datasetId": dataset,
+                            "name": f"img_{iid}.jpg", "createdAt": when,
+                            "updatedAt": when, "embeddingsUpdatedAt": None,
+                            "disabled": False}
+        return iid
+
+    def image_entity(self, img):
+        path = f"storage/images/original/{img['id']}.jpg"
+        return {"id": img["id"], "name": img["name"], "link": None,
+                "hash": f"h{img['id']}=", "mime": "image/jpeg", "size": 4096,
+                "width": 640, "height": 480, "labelsCount": 0,
+                "datasetId": img["datasetId"], "createdAt": fmt_ts(img["createdAt"]),
+                "updatedAt": fmt_ts(img["updatedAt"]), "meta": {},
+                "pathOriginal": "/" + path,
+                "fullStorageUrl": f"{self.base_url}/{path}", "tags": [],
+                "createdBy": 7, "embeddingsUpdatedAt": fmt_ts(img["embeddingsUpdatedAt"])}
+
+    def project_entity(self, p, full):
+        e = {"id": p["id"], "name": p["name"], "description": "", "size": "861069",
+             "workspaceId": p["workspaceId"], "teamId": p["teamId"], "type": "images",
+             "importSettings": {}, "createdAt": fmt_ts(p["createdAt"]),
+             "updatedAt": fmt_ts(p["updatedAt"]),
+             "embeddingsEnabled": p["embeddingsEnabled"],
+             "embeddingsInProgress": p["embeddingsInProgress"],
+             "embeddingsUpdatedAt": fmt_ts(p["embeddingsUpdatedAt"])}
+        if full:
+            n = sum(1 for i in self.images.values() if i["projectId"] == p["id"] and not i["disabled"])
+            e.update({"imagesCount": n, "itemsCount": n, "datasetsCount": 1, "readme": "",
+                      "customData": p["customData"], "settings": {}, "backupArchive": {},
+                      "version": {"id": 1, "version": 1}, "createdBy": 7})
+        return e
+
+
+def value_of(entity, field):
+    v = entity.get(field)
+    if field in ("updatedAt", "createdAt", "embeddingsUpdatedAt") and isinstance(v, str):
+        return parse_ts(v)
+    return v
+
+
+def matches(entity, flt):
+    """Filters compare in the field's type: timestamps as microseconds."""
+    for cond in flt or []:
+        field, op, value = cond.get("field"), cond.get("operator"), cond.get("value")
+        have = entity.get(field)
+        if field in ("updatedAt", "createdAt", "embeddingsUpdatedAt") and isinstance(value, str):
+            value = parse_ts(value)
+        if op in ("=", "eq"):
+            ok = have is None if value is None else have == value
+        elif op in ("!=", "not"):
+            ok = have is not None if value is None else have != value
+        elif op == "in":
+            ok = have in value
+        elif op == "!in":
+            ok = have not in value
+        elif op in (">", "gt", ">=", "gte", "<", "lt", "<=", "lte"):
+            if have is None or value is None:
+                ok = False
+            elif op in (">", "gt"):
+                ok = have > value
+            elif op in (">=", "gte"):
+                ok = have >= value
+            elif op in ("<", "lt"):
+                ok = have < value
+            else:
+                ok = have <= value
+        else:
+            raise ApiError(400, f"unknown operator {op}")
+        if not ok:
+            return False
+    return True
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    world = None
+    args = None
+    faults = []
+    counts = {}
+    fault_lock = threading.Lock()
+
+    def log_message(self, fmt, *a):
+        if self.args.verbose:
+            sys.stderr.write("supervisely-emulator: " + (fmt % a) + "\n")
+
+    def send(self, status, body, ctype="application/json", headers=None):
+        data = body if isinstance(body, bytes) else (
+            json.dumps(body).encode() if ctype == "application/json" else body.encode())
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def error(self, status, message, headers=None):
+        self.send(status, {"error": message, "details": {"message": message}}, headers=headers)
+
+    def take_fault(self, name):
+        with self.fault_lock:
+            for f in self.faults:
+                if f.get("remaining", 0) > 0 and re.search(f.get("match", "."), name):
+                    f["remaining"] -= 1
+                    return dict(f)
+        return None
+
+    def count(self, name):
+        with self.fault_lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    # ---- previews -----------------------------------------------------------
+
+    def do_GET(self):
+        if self.path == "/__emulator/state":
+            return self.state()
+        m = PREVIEW_RE.match(self.path)
+        if not m:
+            return self.send(404, "Not Found", "text/plain")
+        self.count("previews")
+        fault = self.take_fault("previews")
+        if fault and fault.get("status"):
+            return self.error(fault["status"], "injected")
+        wanted = re.search(r"original/(\d+)\.jpg$", m.group(4))
+        iid = int(wanted.group(1)) if wanted else -1
+        with self.world.lock:
+            img = self.world.images.get(iid)
+            version = img["updatedAt"] if img else None
+        if img is None or (fault and fault.get("missing")):
+            return self.send(404, "Not Found", "text/plain")
+        self.send(200, self.picture(iid, version, int(m.group(1)), int(m.group(2))),
+                  "image/jpeg")
+
+    _cache = {}
+
+    def picture(self, iid, version, w, h):
+        """A distinct picture per image (and per modification)."""
+        key = (iid, version) if not self.args.shared_bytes else (iid % 7, 0)
+        data = self._cache.get(key)
+        if data is None:
+            seed = hash(key) & 0xFFFFFF
+            img = Image.new("RGB", (min(w, 224), min(h, 168)),
+                            ((seed >> 16) & 255, (seed >> 8) & 255, seed & 255))
+            d = ImageDraw.Draw(img)
+            x = seed % 120
+            d.ellipse([x, 20, x + 60 + seed % 40, 120], fill=(255 - (seed & 255), 40, (seed >> 4) & 255))
+            d.rectangle([10, (seed >> 3) % 100, 60, 160], fill=((seed >> 2) & 255, 200, 90))
+            out = io.BytesIO()
+            img.save(out, "JPEG", quality=70)
+            data = out.getvalue()
+            if len(self._cache) < 100000:
+                self._cache[key] = data
+        return data
+
+    # ---- API ------------------------------------------------------------------
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if self.path.startswith("/__emulator/"):
+            return self.control(raw)
+        m = re.fullmatch(r"/public/api/v3/([A-Za-z.\-]+)", self.path)
+        if not m:
+            return self.error(404, "Not Found")
+        method = m.group(1)
+        self.count(method)
+        if method != "instance.admin-info" and self.headers.get("x-api-key") != self.args.token:
+            return self.error(401, "Unauthorized: invalid or missing x-api-key")
+        fault = self.take_fault(method)
+        if fault:
+            if fault.get("delay_ms"):
+                time.sleep(fault["delay_ms"] / 1000)
+            if fault.get("status"):
+                headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else None
+                return self.error(fault["status"], "injected fault", headers)
+        try:
+            body = json.loads(raw or b"{}")
+            handler = getattr(self, "m_" + method.replace(".", "_").replace("-", "_"), None)
+            if handler is None:
+                raise ApiError(404, f"unknown method {method}")
+            with self.world.lock:
+                result = handler(body)
+        except ApiError as e:
+            return self.error(e.status, e.message)
+        except (ValueError, KeyError, TypeError) as e:
+            return self.error(400, f"bad request: {e}")
+        if isinstance(result, str):
+            return self.send(200, result, "text/plain")
+        self.send(200, result)
+
+    def page(self, body, items):
+        per_page = body.get("per_page") or 20000
+        if per_page > 20000:
+            raise ApiError(400, "per_page must be at most 20000")
+        page = body.get("page") or 1
+        total = len(items)
+        pages = max(1, (total + per_page - 1) // per_page)
+        chunk = items[(page - 1) * per_page: page * per_page]
+        return {"total": total, "perPage": per_page, "pagesCount": pages, "entities": chunk}
+
+    def m_projects_list_all(self, body):
+        w = self.world
+        out = []
+        for p in sorted(w.projects.values(), key=lambda p: p["id"]):
+            if body.get("skipExported") and p["archived"]:
+                continue
+            if matches(p, body.get("filter")):
+                out.append(w.project_entity(p, False))
+        return self.page(body, out)
+
+    def project(self, pid):
+        p = self.world.projects.get(pid)
+        if p is None:
+            raise ApiError(404, f"project {pid} not found")
+        return p
+
+    def m_projects_info(self, body):
+        return self.world.project_entity(self.project(body["id"]), True)
+
+    def m_projects_editInfo(self, body):
+        p = self.project(body["id"])
+        if "customData" in body:
+            if not isinstance(body["customData"], dict):
+                raise ApiError(400, "customData must be an object")
+            p["customData"] = body["customData"]
+        if "embeddingsUpdatedAt" in body:
+            p["embeddingsUpdatedAt"] = parse_ts(body["embeddingsUpdatedAt"])
+        if "embeddingsEnabled" in body:
+            p["embeddingsEnabled"] = bool(body["embeddingsEnabled"])
+        if not body.get("silent", False):
+            p["updatedAt"] = now_us()
+        return self.world.project_entity(p, True)
+
+    def m_projects_embeddings_in_progress_update(self, body):
+        self.project(body["id"])["embeddingsInProgress"] = bool(body["embeddingsInProgress"])
+        return {"success": True}
+
+    def m_teams_info(self, body):
+        t = self.world.teams.get(body["id"])
+        if t is None:
+            raise ApiError(404, f"team {body['id']} not found")
+        return {"id": t["id"], "name": t.get("name", "team"), "description": "", "role": "admin",
+                "createdAt": "2020-03-31T14:49:08.931Z", "updatedAt": "2020-03-31T14:49:08.931Z",
+                "usage": {"plan": t.get("plan", "pro")}}
+
+    def m_images_list(self, body):
+        pid = body["projectId"]
+        self.project(pid)
+        show_disabled = body.get("showDisabled", False)
+        items = []
+        for img in sorted((i for i in self.world.images.values() if i["projectId"] == pid),
+                          key=lambda i: i["id"]):
+            if img["disabled"] and not show_disabled:
+                continue
+            if matches(img, body.get("filter")):
+                items.append(self.world.image_entity(img))
+        return self.page(body, items)
+
+    def m_images_embeddings_updated_at_update(self, body):
+        entries = body["images"]
+        for e in entries:
+            if e["id"] not in self.world.images:
+                raise ApiError(404, f"image {e['id']} not found")
+        for e in entries:
+            self.world.images[e["id"]]["embeddingsUpdatedAt"] = parse_ts(e["embeddingsUpdatedAt"])
+        return {"success": True}
+
+    def m_tasks_info(self, body):
+        t = self.world.tasks.get(body["id"])
+        if t is None:
+            raise ApiError(404, f"task {body['id']} not found")
+        return {"id": t["id"], "workspaceId": 7, "teamId": 3, "type": "app", "status": "started",
+                "settings": {"message": {"appInfo": {"baseUrl": t["baseUrl"]}}},
+                "meta": {"app": {"id": 5, "name": "CLIP as Service"}}}
+
+    def m_instance_version(self, body):
+        return {"version": "6.12.4"}
+
+    def m_instance_admin_info(self, body):
+        if body.get("accessToken") != self.args.access_token or not self.args.access_token:
+            raise ApiError(403, "invalid access token")
+        return {"apiToken": self.args.token}
+
+    def m_instance_get_render_previews_session_token(self, body):
+        return "PDVBF6ecX09FY75n7ufa8q"
+
+    # ---- control --------------------------------------------------------------
+
+    def control(self, raw):
+        spec = json.loads(raw or b"{}")
+        w = self.world
+        out = {}
+        with w.lock:
+            if self.path == "/__emulator/faults":
+                with self.fault_lock:
+                    if spec.get("clear"):
+                        self.faults.clear()
+                    for f in spec.get("add", []):
+                        f.setdefault("remaining", 1)
+                        self.faults.append(f)
+            elif self.path == "/__emulator/images":
+                # {"add": {"project": P, "count": N, "dataset": D}} / {"modify": [ids]} / {"delete": [ids]}
+                if "add" in spec:
+                    a = spec["add"]
+                    out["added"] = [w.add_image(a["project"], a.get("dataset", 1))
+                                    for _ in range(a.get("count", 1))]
+                for iid in spec.get("modify", []):
+                    w.images[iid]["updatedAt"] = now_us()
+                for iid in spec.get("delete", []):
+                    w.images[iid]["disabled"] = True
+                    w.images[iid]["updatedAt"] = now_us()
+            elif self.path == "/__emulator/projects":
+                for pid, fields in spec.items():
+                    p = w.projects[int(pid)]
+                    for k, v in fields.items():
+                        p[k] = parse_ts(v) if k == "embeddingsUpdatedAt" and v else v
+        self.send(200, out)
+
+    def state(self):
+        w = self.world
+        with w.lock:
+            out = {"counts": dict(self.counts),
+                   "projects": {str(p["id"]): dict(w.project_entity(p, True))
+                                for p in w.projects.values()},
+                   "images": {str(i["id"]): {"projectId": i["projectId"],
+                                             "disabled": i["disabled"],
+                                             "embeddingsUpdatedAt": fmt_ts(i["embeddingsUpdatedAt"]),
+                                             "updatedAt": fmt_ts(i["updatedAt"])}
+                              for i in w.images.values()}}
+        self.send(200, out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--token", required=True)
+    ap.add_argument("--access-token", default="")
+    ap.add_argument("--fixture", help="JSON: teams, projects (with images count), tasks")
+    ap.add_argument("--shared-bytes", action="store_true", help="few distinct pictures (large runs)")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    fixture = json.load(open(args.fixture)) if args.fixture else {}
+    Handler.world = World(fixture, base)
+    Handler.args = args
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(server.server_address[1]))
+        os.rename(args.port_file + ".tmp", args.port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
