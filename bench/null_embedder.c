@@ -61,12 +61,28 @@ static void one_hot(const null_embedder *n, const void *data, size_t len,
     out[XXH3_64bits(data, len) % n->dim] = 1.0f;
 }
 
+/* No decoding, but input that cannot be a picture is still refused, as
+ * a real model would refuse it: JPEG or PNG by signature. */
+static int looks_like_image(const unsigned char *p, size_t len)
+{
+    static const unsigned char jpeg[] = {0xff, 0xd8, 0xff};
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G'};
+    return (len > sizeof jpeg && memcmp(p, jpeg, sizeof jpeg) == 0) ||
+           (len > sizeof png && memcmp(p, png, sizeof png) == 0);
+}
+
 static int null_embed_images(void *state, size_t count,
                              const embsync_blob *inputs, float *vectors,
                              int *status)
 {
     null_embedder *n = state;
     for (size_t i = 0; i < count; i++) {
+        if (inputs[i].data == NULL ||
+            !looks_like_image(inputs[i].data, inputs[i].len)) {
+            n->host->set_item_error(n->ctx, i, "not a JPEG or PNG image");
+            status[i] = EMBSYNC_ITEM_FAILED;
+            continue;
+        }
         one_hot(n, inputs[i].data, inputs[i].len, vectors + i * n->dim);
         status[i] = EMBSYNC_OK;
     }

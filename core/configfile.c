@@ -375,10 +375,10 @@ static char *dup_or_null(const char *s)
     return s != NULL ? strdup(s) : NULL;
 }
 
-int es_config_load(const char *path, es_config *cfg, char *err, size_t errlen)
+int es_config_parse(const char *path, es_config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->path = strdup(path);
+    cfg->path = strdup(path != NULL ? path : "(defaults)");
     cfg->interval_min = 10;
     cfg->batch_size = 32;
     cfg->log_level = EMBSYNC_LOG_INFO;
@@ -390,6 +390,8 @@ int es_config_load(const char *path, es_config *cfg, char *err, size_t errlen)
     cfg->embedder.name = dup_or_null("embedder");
     cfg->store.name = dup_or_null("store");
 
+    if (path == NULL)
+        return 0;
     parser p = {.cfg = cfg, .err = err, .errlen = errlen};
     p.fp = fopen(path, "r");
     if (p.fp == NULL) {
@@ -403,6 +405,13 @@ int es_config_load(const char *path, es_config *cfg, char *err, size_t errlen)
         fail(&p, "", NULL, "syntax error (expected [section] or key = value)");
     }
     if (p.failed)
+        return -1;
+    return 0;
+}
+
+int es_config_load(const char *path, es_config *cfg, char *err, size_t errlen)
+{
+    if (es_config_parse(path, cfg, err, errlen) != 0)
         return -1;
     for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
         es_section *sec = es_config_section(cfg, kind);

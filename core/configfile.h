@@ -42,6 +42,12 @@ typedef struct es_config {
  *  line and key in err. */
 int es_config_load(const char *path, es_config *cfg, char *err, size_t errlen);
 
+/** The same checks, except that plugin sections may be absent: for tools
+ *  that load one plugin (embsync-plugin-check).  Sections not in the file
+ *  read as empty; a NULL path gives the defaults alone. */
+int es_config_parse(const char *path, es_config *cfg, char *err,
+                    size_t errlen);
+
 void es_config_free(es_config *cfg);
 
 /** The section for a plugin kind. */

@@ -10,6 +10,7 @@ stamps, and GET /previews/<options>/plain/<path> serving a JPEG within
     supervisely_emulator.py --port 0 --port-file F --token T [--fixture FILE]
 """
 import argparse
+import bisect
 import datetime
 import io
 import json
@@ -24,6 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from PIL import Image, ImageDraw
 
 PREVIEW_RE = re.compile(r"^/previews/[^/]+/ext:jpeg/resize:fit:(\d+):(\d+):0/q:(\d+)/plain/(.+)$")
+
+
+BLOCK = 1024   # ids per block of the never-embedded counts
 
 
 def now_us():
@@ -69,7 +73,15 @@ class World:
         self.images = {}          # id -> dict (explicit images)
         self.tasks = {t["id"]: t for t in fixture.get("tasks", [])}
         self.next_image = 1_000_000
+        # Indexes that keep listing fast at a million images (what a real
+        # database's indexes do): each project's ids in ascending order,
+        # per block of ids the count of live images never embedded, and
+        # the images whose updatedAt moved after the initial load.
+        self.by_project = {}
+        self.unembedded = {}
+        self.touched = {}
         t0 = now_us() - 3_600_000_000
+        self.t0 = t0
         for p in fixture.get("projects", []):
             proj = {"id": p["id"], "name": p.get("name", f"project {p['id']}"),
                     "teamId": p["teamId"], "workspaceId": p.get("workspaceId", 1),
@@ -92,7 +104,39 @@ class World:
                             "name": f"img_{iid}.jpg", "createdAt": when,
                             "updatedAt": when, "embeddingsUpdatedAt": None,
                             "disabled": False}
+        ids = self.by_project.setdefault(project, [])
+        ids.append(iid)   # ids only grow: the list stays sorted
+        blocks = self.unembedded.setdefault(project, [])
+        block = (len(ids) - 1) // BLOCK
+        if block == len(blocks):
+            blocks.append(0)
+        blocks[block] += 1
+        if when != self.t0:
+            self.touched[iid] = when
         return iid
+
+    def _count_unembedded(self, img, delta):
+        ids = self.by_project[img["projectId"]]
+        block = bisect.bisect_left(ids, img["id"]) // BLOCK
+        self.unembedded[img["projectId"]][block] += delta
+
+    def touch(self, iid):
+        img = self.images[iid]
+        img["updatedAt"] = now_us()
+        self.touched[iid] = img["updatedAt"]
+
+    def disable(self, iid):
+        img = self.images[iid]
+        if not img["disabled"] and img["embeddingsUpdatedAt"] is None:
+            self._count_unembedded(img, -1)
+        img["disabled"] = True
+        self.touch(iid)
+
+    def stamp(self, iid, when):
+        img = self.images[iid]
+        if not img["disabled"] and (img["embeddingsUpdatedAt"] is None) != (when is None):
+            self._count_unembedded(img, -1 if when is not None else +1)
+        img["embeddingsUpdatedAt"] = when
 
     def image_entity(self, img):
         path = f"storage/images/original/{img['id']}.jpg"
@@ -114,7 +158,7 @@ class World:
              "embeddingsInProgress": p["embeddingsInProgress"],
              "embeddingsUpdatedAt": fmt_ts(p["embeddingsUpdatedAt"])}
         if full:
-            n = sum(1 for i in self.images.values() if i["projectId"] == p["id"] and not i["disabled"])
+            n = sum(1 for i in self.by_project.get(p["id"], []) if not self.images[i]["disabled"])
             e.update({"imagesCount": n, "itemsCount": n, "datasetsCount": 1, "readme": "",
                       "customData": p["customData"], "settings": {}, "backupArchive": {},
                       "version": {"id": 1, "version": 1}, "createdBy": 7})
@@ -334,17 +378,60 @@ class Handler(BaseHTTPRequestHandler):
                 "usage": {"plan": t.get("plan", "pro")}}
 
     def m_images_list(self, body):
+        """Sorted by id (the plugin asks for sort=id asc).  The id cursor, an
+        `id in` list or an `updatedAt >` bound narrows the candidates through
+        the indexes; every condition is still checked on every candidate, and
+        `total` is exact."""
+        w = self.world
         pid = body["projectId"]
         self.project(pid)
         show_disabled = body.get("showDisabled", False)
-        items = []
-        for img in sorted((i for i in self.world.images.values() if i["projectId"] == pid),
-                          key=lambda i: i["id"]):
+        flt = body.get("filter") or []
+        ids = w.by_project.get(pid, [])
+        start, candidates, since = 0, None, None
+        for cond in flt:
+            field, op, value = cond.get("field"), cond.get("operator"), cond.get("value")
+            if field == "id" and op in (">", "gt") and isinstance(value, (int, float)):
+                start = max(start, bisect.bisect_right(ids, value))
+            elif field == "id" and op == "in" and isinstance(value, list):
+                candidates = sorted(v for v in set(value) if isinstance(v, int))
+            elif field == "updatedAt" and op in (">", "gt") and isinstance(value, str):
+                since = parse_ts(value)
+        if candidates is None and since is not None and since >= w.t0:
+            candidates = sorted(i for i, t in w.touched.items() if t > since)
+        per_page = body.get("per_page") or 20000
+        if per_page > 20000:
+            raise ApiError(400, "per_page must be at most 20000")
+        page = body.get("page") or 1
+        skip, chunk, total = (page - 1) * per_page, [], 0
+        never_embedded = [c for c in flt if c.get("field") == "embeddingsUpdatedAt"
+                          and c.get("operator") in ("=", "eq") and c.get("value") is None]
+        counted_only = (candidates is None and not show_disabled and never_embedded
+                        and all(c.get("field") in ("id", "embeddingsUpdatedAt") for c in flt))
+        if candidates is None:
+            candidates = ids[start:]
+        for n, iid in enumerate(candidates):
+            img = w.images.get(iid)
+            if img is None or img["projectId"] != pid:
+                continue
             if img["disabled"] and not show_disabled:
                 continue
-            if matches(img, body.get("filter")):
-                items.append(self.world.image_entity(img))
-        return self.page(body, items)
+            if not matches(img, flt):
+                continue
+            if total >= skip + per_page and counted_only:
+                # The page is full; the per-block counts give the rest.
+                pos = start + n
+                block = pos // BLOCK
+                for j in ids[pos:min(len(ids), (block + 1) * BLOCK)]:
+                    i = w.images[j]
+                    total += not i["disabled"] and i["embeddingsUpdatedAt"] is None
+                total += sum(w.unembedded[pid][block + 1:])
+                break
+            if total >= skip and len(chunk) < per_page:
+                chunk.append(w.image_entity(img))
+            total += 1
+        pages = max(1, (total + per_page - 1) // per_page)
+        return {"total": total, "perPage": per_page, "pagesCount": pages, "entities": chunk}
 
     def m_images_embeddings_updated_at_update(self, body):
         entries = body["images"]
@@ -352,7 +439,7 @@ class Handler(BaseHTTPRequestHandler):
             if e["id"] not in self.world.images:
                 raise ApiError(404, f"image {e['id']} not found")
         for e in entries:
-            self.world.images[e["id"]]["embeddingsUpdatedAt"] = parse_ts(e["embeddingsUpdatedAt"])
+            self.world.stamp(e["id"], parse_ts(e["embeddingsUpdatedAt"]))
         return {"success": True}
 
     def m_tasks_info(self, body):
@@ -395,10 +482,9 @@ class Handler(BaseHTTPRequestHandler):
                     out["added"] = [w.add_image(a["project"], a.get("dataset", 1))
                                     for _ in range(a.get("count", 1))]
                 for iid in spec.get("modify", []):
-                    w.images[iid]["updatedAt"] = now_us()
+                    w.touch(iid)
                 for iid in spec.get("delete", []):
-                    w.images[iid]["disabled"] = True
-                    w.images[iid]["updatedAt"] = now_us()
+                    w.disable(iid)
             elif self.path == "/__emulator/projects":
                 for pid, fields in spec.items():
                     p = w.projects[int(pid)]

@@ -1,0 +1,64 @@
+/* embsync-plugin-check: the conformance runner's shared pieces — the
+ * plugin under test, the result report, and one entry per kind. */
+#ifndef PC_CHECK_H
+#define PC_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "configfile.h"
+#include "host.h"
+#include "module.h"
+#include "stop.h"
+
+/** The module under test and its open instance, opened as the daemon
+ *  opens it: same loader, same config validation, same host table. */
+typedef struct pc_target {
+    es_module *module;
+    es_config cfg;
+    es_section *section;   /* the section named after the module's kind */
+    es_stop stop;
+    es_instance *inst;     /* NULL while closed */
+    const char *collection; /* source: the collection to exercise, or NULL */
+    size_t max_items;       /* source: most changes to take in one pass */
+} pc_target;
+
+/** Close and open the instance again (persistence, restart checks).
+ *  Returns 0, or -1 with the reason in err. */
+int pc_reopen(pc_target *t, char *err, size_t errlen);
+
+/** The checks' results, printed as they come. */
+typedef struct pc_report {
+    int tap;
+    unsigned passed, failed, skipped;
+} pc_report;
+
+/** One passed check: name and what it established. */
+void pc_pass(pc_report *r, const char *name, const char *what);
+/** One failed check: name and why, printf-style.  Returns 0 so that a
+ *  check can `return pc_fail(...)`. */
+int pc_fail(pc_report *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** A check that does not apply to this plugin, and why. */
+void pc_skip(pc_report *r, const char *name, const char *why);
+
+/** "RETRY (backend says …)": a status and the plugin's last set_error
+ *  text on this thread, for failure reasons.  Points to a thread-local
+ *  buffer valid until the next call. */
+const char *pc_outcome(int status);
+
+/** Run every check for the target's kind. */
+void pc_check_store(pc_target *t, pc_report *r);
+void pc_check_embedder(pc_target *t, pc_report *r);
+void pc_check_source(pc_target *t, pc_report *r);
+
+/** Deterministic test data. */
+uint64_t pc_rand(uint64_t *seed);
+/** A random unit vector of dim floats. */
+void pc_unit_vector(uint64_t *seed, float *v, uint32_t dim);
+
+/** A generated test picture (size × size, pattern `n`), encoded as PNG
+ *  (even n) or JPEG (odd n).  Returns a malloc'd buffer and its length. */
+unsigned char *pc_test_image(unsigned n, int size, size_t *len);
+
+#endif
