@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "http.h"
 #include "log.h"
 
 static void usage(FILE *to)
@@ -207,7 +208,7 @@ int main(int argc, char **argv)
     es_stop_init(&t.stop);
 
     int status = 2;
-    if (es_modules_init() != 0) {
+    if (es_http_global_init() != 0 || es_modules_init() != 0) {
         fprintf(stderr, "embsync-plugin-check: cannot initialise libltdl\n");
         goto out;
     }
@@ -256,5 +257,6 @@ out:
         nftw(tmp_state, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     es_stop_destroy(&t.stop);
     es_config_free(&t.cfg);
+    es_http_global_cleanup();
     return status;
 }

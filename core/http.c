@@ -2,6 +2,7 @@
 
 #include "http.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,81 @@ typedef struct job {
     char curl_error[CURL_ERROR_SIZE];
 } job;
 
+/* Connections are kept per thread: each thread that makes requests (the
+ * pipeline's fetch, embed and store stages, the source's lister) reuses one
+ * multi handle, whose connection cache lets a batch of downloads reuse the
+ * connections the previous batch opened instead of paying a TCP and TLS
+ * handshake each.  DNS answers and TLS sessions are shared process-wide
+ * (libcurl does not support sharing live connections between threads). */
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+static pthread_key_t multi_key;
+static pthread_once_t multi_once = PTHREAD_ONCE_INIT;
+
+static void share_lock(CURL *e, curl_lock_data data, curl_lock_access access,
+                       void *arg)
+{
+    (void)e, (void)access, (void)arg;
+    pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *e, curl_lock_data data, void *arg)
+{
+    (void)e, (void)arg;
+    pthread_mutex_unlock(&share_locks[data]);
+}
+
+static void multi_free(void *multi)
+{
+    curl_multi_cleanup(multi);
+}
+
+static void multi_key_create(void)
+{
+    pthread_key_create(&multi_key, multi_free);
+}
+
+/* This thread's multi handle (made on first use, freed at thread exit). */
+static CURLM *thread_multi(void)
+{
+    pthread_once(&multi_once, multi_key_create);
+    CURLM *multi = pthread_getspecific(multi_key);
+    if (multi == NULL && (multi = curl_multi_init()) != NULL)
+        pthread_setspecific(multi_key, multi);
+    return multi;
+}
+
 int es_http_global_init(void)
 {
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -1;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&share_locks[i], NULL);
+    share = curl_share_init();
+    if (share != NULL &&
+        (curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+         curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+         curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+         curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)) {
+        curl_share_cleanup(share);
+        share = NULL;
+    }
+    if (share == NULL)
+        es_warn("DNS answers and TLS sessions will not be shared (libcurl share unavailable)");
+    return 0;
 }
 
 void es_http_global_cleanup(void)
 {
+    pthread_once(&multi_once, multi_key_create);
+    CURLM *multi = pthread_getspecific(multi_key);
+    if (multi != NULL) {
+        pthread_setspecific(multi_key, NULL);
+        curl_multi_cleanup(multi);
+    }
+    if (share != NULL)
+        curl_share_cleanup(share);
+    share = NULL;
     curl_global_cleanup();
 }
 
@@ -138,6 +207,8 @@ static int start_attempt(CURLM *multi, job *j)
         curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->curl_error);
         curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+        if (share != NULL)
+            curl_easy_setopt(e, CURLOPT_SHARE, share);
     }
     j->attempts++;
     j->state = JOB_RUNNING;
@@ -251,10 +322,9 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
     if (reqs == NULL || resps == NULL || status == NULL)
         return EMBSYNC_FAILED;
     job *jobs = calloc(n, sizeof *jobs);
-    CURLM *multi = curl_multi_init();
+    CURLM *multi = thread_multi();
     if (jobs == NULL || multi == NULL) {
         free(jobs);
-        curl_multi_cleanup(multi);
         return EMBSYNC_FAILED;
     }
     if (parallel == 0)
@@ -343,13 +413,21 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
         /* Finished attempts may have turned into waits: count again. */
         running = 0;
         next_start = -1;
+        int startable = 0;
+        now = mono_now();
         for (size_t i = 0; i < n; i++) {
             if (jobs[i].state == JOB_RUNNING)
                 running++;
+            else if (jobs[i].state == JOB_WAITING && jobs[i].start_at <= now)
+                startable = 1;
             else if (jobs[i].state == JOB_WAITING &&
                      (next_start < 0 || jobs[i].start_at < next_start))
                 next_start = jobs[i].start_at;
         }
+        /* A slot freed up and a request is ready: start it now rather
+         * than sleep in poll until an unrelated socket wakes us. */
+        if (startable && running < parallel)
+            continue;
         int timeout_ms = 1000;
         if (running == 0 && next_start > 0) {
             double wait = next_start - mono_now();
@@ -372,13 +450,14 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
     }
 
     for (size_t i = 0; i < n; i++) {
-        if (jobs[i].easy != NULL)
+        if (jobs[i].easy != NULL) {
+            curl_multi_remove_handle(multi, jobs[i].easy);
             curl_easy_cleanup(jobs[i].easy);
+        }
         curl_slist_free_all(jobs[i].headers);
         free(jobs[i].buf);
     }
     free(jobs);
-    curl_multi_cleanup(multi);
     return EMBSYNC_OK;
 }
 

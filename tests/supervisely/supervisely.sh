@@ -142,5 +142,10 @@ assert all(v['embeddingsUpdatedAt'] for v in imgs(47).values())
 ok $? "all of its images are stamped and its flags are clean"
 ! grep -q "$token" "$work/once.log"
 ok $? "the API token never reaches a log line"
+state
+"$PYTHON3" -c "
+import json; S = json.load(open('$work/state.json'))
+assert 0 < S['max_stamp_batch'] <= 50, S['max_stamp_batch']"
+ok $? "image stamps go out in batches of at most 50, as the original sends them"
 
 done_testing

@@ -78,6 +78,9 @@ class State:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; without TCP_NODELAY the second
+    # waits for the client's delayed ACK (40 ms per keep-alive request).
+    disable_nagle_algorithm = True
     state = None
 
     def log_message(self, fmt, *args):
@@ -294,6 +297,9 @@ def main():
     args = ap.parse_args()
     args.prefix = args.prefix.rstrip("/")
     Handler.state = State(args)
+    # socketserver's default backlog of 5 drops the SYNs of a burst of
+    # parallel connections, which then wait a second to retry.
+    ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())

@@ -207,10 +207,14 @@ def matches(entity, flt):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; without TCP_NODELAY the second
+    # waits for the client's delayed ACK (40 ms per keep-alive request).
+    disable_nagle_algorithm = True
     world = None
     args = None
     faults = []
     counts = {}
+    max_stamp_batch = 0         # largest images.embeddings-updated-at.update
     fault_lock = threading.Lock()
 
     def log_message(self, fmt, *a):
@@ -435,6 +439,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def m_images_embeddings_updated_at_update(self, body):
         entries = body["images"]
+        Handler.max_stamp_batch = max(Handler.max_stamp_batch, len(entries))
         for e in entries:
             if e["id"] not in self.world.images:
                 raise ApiError(404, f"image {e['id']} not found")
@@ -495,7 +500,7 @@ class Handler(BaseHTTPRequestHandler):
     def state(self):
         w = self.world
         with w.lock:
-            out = {"counts": dict(self.counts),
+            out = {"counts": dict(self.counts), "max_stamp_batch": self.max_stamp_batch,
                    "projects": {str(p["id"]): dict(w.project_entity(p, True))
                                 for p in w.projects.values()},
                    "images": {str(i["id"]): {"projectId": i["projectId"],
@@ -516,6 +521,9 @@ def main():
     ap.add_argument("--shared-bytes", action="store_true", help="few distinct pictures (large runs)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
+    # socketserver's default backlog of 5 drops the SYNs of a burst of
+    # parallel connections, which then wait a second to retry.
+    ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     base = f"http://127.0.0.1:{server.server_address[1]}"

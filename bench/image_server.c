@@ -1,0 +1,90 @@
+/* For the large benchmarks: an image CDN stand-in that answers every GET
+ * with the same JPEG, fast enough that a million downloads measure embsync
+ * rather than the emulator.  The supervisely plugin reaches it through its
+ * `imgproxy` key, as it would reach a real resize service.
+ *
+ *   image_server FILE PORT_FILE     (GET /__count gives the requests served)
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+static unsigned char *image;
+static size_t image_len;
+static atomic_ulong served;
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn,
+                              const char *url, const char *method,
+                              const char *version, const char *upload,
+                              size_t *upload_len, void **state)
+{
+    (void)cls, (void)version, (void)upload, (void)upload_len, (void)state;
+    if (strcmp(method, "GET") != 0)
+        return MHD_NO;
+    struct MHD_Response *r;
+    if (strcmp(url, "/__count") == 0) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "%lu\n", atomic_load(&served));
+        r = MHD_create_response_from_buffer((size_t)n, text,
+                                            MHD_RESPMEM_MUST_COPY);
+    } else {
+        atomic_fetch_add(&served, 1);
+        r = MHD_create_response_from_buffer(image_len, image,
+                                            MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "image/jpeg");
+    }
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: image_server FILE PORT_FILE\n");
+        return 2;
+    }
+    FILE *f = fopen(argv[1], "rb");
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0) {
+        perror(argv[1]);
+        return 1;
+    }
+    image_len = (size_t)ftell(f);
+    rewind(f);
+    image = malloc(image_len);
+    if (image == NULL || fread(image, 1, image_len, f) != image_len)
+        return 1;
+    fclose(f);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+        answer, NULL, MHD_OPTION_CONNECTION_LIMIT, 256, MHD_OPTION_END);
+    if (d == NULL) {
+        fprintf(stderr, "image_server: cannot listen\n");
+        return 1;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", argv[2]);
+    FILE *pf = fopen(tmp, "w");
+    if (pf == NULL)
+        return 1;
+    fprintf(pf, "%u", (unsigned)info->port);
+    fclose(pf);
+    rename(tmp, argv[2]);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sig;
+    sigwait(&set, &sig);
+    MHD_stop_daemon(d);
+    free(image);
+    return 0;
+}
