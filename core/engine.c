@@ -734,6 +734,9 @@ static int stream_changes(es_engine *e, const char *collection,
     es_queue_close(&r.to_fetch);
     for (int i = 0; i < 3; i++)
         pthread_join(threads[i], NULL);
+    /* The queues are drained: the gauges must not keep the last sample. */
+    queue_gauge("to_embed", &r.to_embed);
+    queue_gauge("to_store", &r.to_store);
 
     res->embedded = r.embedded;
     res->deleted = r.deleted;

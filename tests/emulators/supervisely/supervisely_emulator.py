@@ -79,6 +79,7 @@ class World:
         # the images whose updatedAt moved after the initial load.
         self.by_project = {}
         self.unembedded = {}
+        self.disabled = {}        # project -> number of disabled images
         self.touched = {}
         t0 = now_us() - 3_600_000_000
         self.t0 = t0
@@ -129,6 +130,8 @@ class World:
         img = self.images[iid]
         if not img["disabled"] and img["embeddingsUpdatedAt"] is None:
             self._count_unembedded(img, -1)
+        if not img["disabled"]:
+            self.disabled[img["projectId"]] = self.disabled.get(img["projectId"], 0) + 1
         img["disabled"] = True
         self.touch(iid)
 
@@ -158,7 +161,7 @@ class World:
              "embeddingsInProgress": p["embeddingsInProgress"],
              "embeddingsUpdatedAt": fmt_ts(p["embeddingsUpdatedAt"])}
         if full:
-            n = sum(1 for i in self.by_project.get(p["id"], []) if not self.images[i]["disabled"])
+            n = len(self.by_project.get(p["id"], [])) - self.disabled.get(p["id"], 0)
             e.update({"imagesCount": n, "itemsCount": n, "datasetsCount": 1, "readme": "",
                       "customData": p["customData"], "settings": {}, "backupArchive": {},
                       "version": {"id": 1, "version": 1}, "createdBy": 7})
@@ -412,9 +415,15 @@ class Handler(BaseHTTPRequestHandler):
                           and c.get("operator") in ("=", "eq") and c.get("value") is None]
         counted_only = (candidates is None and not show_disabled and never_embedded
                         and all(c.get("field") in ("id", "embeddingsUpdatedAt") for c in flt))
-        if candidates is None:
+        if candidates is None and counted_only:
+            # Blocks without a never-embedded image cannot match: skip them
+            # (an idle pass over a synced million-image project reads none).
+            blocks = w.unembedded.get(pid, [])
+            candidates = (iid for b in range(start // BLOCK, len(blocks)) if blocks[b]
+                          for iid in ids[max(start, b * BLOCK):(b + 1) * BLOCK])
+        elif candidates is None:
             candidates = ids[start:]
-        for n, iid in enumerate(candidates):
+        for iid in candidates:
             img = w.images.get(iid)
             if img is None or img["projectId"] != pid:
                 continue
@@ -424,7 +433,7 @@ class Handler(BaseHTTPRequestHandler):
                 continue
             if total >= skip + per_page and counted_only:
                 # The page is full; the per-block counts give the rest.
-                pos = start + n
+                pos = bisect.bisect_left(ids, iid)
                 block = pos // BLOCK
                 for j in ids[pos:min(len(ids), (block + 1) * BLOCK)]:
                     i = w.images[j]
