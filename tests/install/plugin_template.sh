@@ -11,7 +11,10 @@ set -u
 . "$top_srcdir/tests/integration/tap.sh"
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+plugindir=""
+# What this test installs into the plugin directory goes again, so that an
+# installation it was pointed at (installcheck) uninstalls cleanly.
+trap 'rm -f "${plugindir:+$plugindir/flatstore.so}"; rm -rf "$work"' EXIT
 
 if [ -n "${EMBSYNC_PREFIX:-}" ]; then
     prefix=$EMBSYNC_PREFIX
