@@ -7,6 +7,8 @@
 #include <stb_image.h>
 #include <stb_image_resize.h>
 
+#include "jpeg_scaled.h"
+
 /* Relative weight of each block in the final vector. */
 #define W_COLOUR 1.0f
 #define W_LAYOUT 1.0f
@@ -148,15 +150,30 @@ int desc_from_image(const unsigned char *data, int len, float *out,
                     const char **why)
 {
     int w, h, channels;
-    unsigned char *pixels = stbi_load_from_memory(data, len, &w, &h, &channels, 3);
-    if (pixels == NULL) {
-        *why = stbi_failure_reason();
-        return -1;
+    unsigned char *pixels;
+    int from_stb = 0;
+    if (len > 0 && jpeg_is_jpeg(data, (size_t)len)) {
+        /* Most inputs are JPEG: decode them at a reduced scale, which is
+         * most of the cost saved (stb_image always decodes in full). */
+        pixels = jpeg_decode_scaled(data, (size_t)len, DESC_SIDE, &w, &h,
+                                    why);
+        if (pixels == NULL)
+            return -1;
+    } else {
+        pixels = stbi_load_from_memory(data, len, &w, &h, &channels, 3);
+        if (pixels == NULL) {
+            *why = stbi_failure_reason();
+            return -1;
+        }
+        from_stb = 1;
     }
     uint8_t small[DESC_SIDE * DESC_SIDE * 3];
     int ok = stbir_resize_uint8(pixels, w, h, 0, small, DESC_SIDE, DESC_SIDE,
                                 0, 3);
-    stbi_image_free(pixels);
+    if (from_stb)
+        stbi_image_free(pixels);
+    else
+        free(pixels);
     if (!ok) {
         *why = "cannot resize";
         return -1;

@@ -1,0 +1,82 @@
+#include "jpeg_scaled.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <jpeglib.h>
+
+/* libjpeg reports fatal errors through a callback that must not return. */
+typedef struct error_jump {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+} error_jump;
+
+static void on_error(j_common_ptr cinfo)
+{
+    error_jump *e = (error_jump *)cinfo->err;
+    e->mgr.format_message(cinfo, e->message);
+    longjmp(e->jump, 1);
+}
+
+/* Warnings (e.g. a truncated but still usable file) are not failures. */
+static void on_message(j_common_ptr cinfo, int level)
+{
+    (void)cinfo;
+    (void)level;
+}
+
+int jpeg_is_jpeg(const unsigned char *data, size_t len)
+{
+    return len > 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff;
+}
+
+unsigned char *jpeg_decode_scaled(const unsigned char *data, size_t len,
+                                  int min_side, int *w, int *h,
+                                  const char **why)
+{
+    static _Thread_local char reason[JMSG_LENGTH_MAX];
+    struct jpeg_decompress_struct cinfo;
+    error_jump err;
+    unsigned char *volatile rgb = NULL;
+    cinfo.err = jpeg_std_error(&err.mgr);
+    err.mgr.error_exit = on_error;
+    err.mgr.emit_message = on_message;
+    if (setjmp(err.jump)) {
+        snprintf(reason, sizeof reason, "%s", err.message);
+        *why = reason;
+        jpeg_destroy_decompress(&cinfo);
+        free(rgb);
+        return NULL;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.out_color_space = JCS_RGB;
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = 1;
+    for (unsigned denom = 8; denom > 1; denom /= 2)
+        if ((int)(cinfo.image_width / denom) >= min_side &&
+            (int)(cinfo.image_height / denom) >= min_side) {
+            cinfo.scale_denom = denom;
+            break;
+        }
+    jpeg_start_decompress(&cinfo);
+    size_t stride = (size_t)cinfo.output_width * 3;
+    rgb = malloc(stride * cinfo.output_height);
+    if (rgb == NULL) {
+        jpeg_destroy_decompress(&cinfo);
+        *why = "out of memory";
+        return NULL;
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = rgb + stride * cinfo.output_scanline;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    *w = (int)cinfo.output_width;
+    *h = (int)cinfo.output_height;
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    return rgb;
+}
