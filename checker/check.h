@@ -33,14 +33,16 @@ typedef struct pc_report {
     unsigned passed, failed, skipped;
 } pc_report;
 
-/** One passed check: name and what it established. */
-void pc_pass(pc_report *r, const char *name, const char *what);
+/** One passed check: name and what it established, printf-style. */
+void pc_pass(pc_report *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /** One failed check: name and why, printf-style.  Returns 0 so that a
  *  check can `return pc_fail(...)`. */
 int pc_fail(pc_report *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/** A check that does not apply to this plugin, and why. */
-void pc_skip(pc_report *r, const char *name, const char *why);
+/** A check that does not apply to this plugin, and why (printf-style). */
+void pc_skip(pc_report *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /** "RETRY (backend says …)": a status and the plugin's last set_error
  *  text on this thread, for failure reasons.  Points to a thread-local

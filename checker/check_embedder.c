@@ -309,10 +309,8 @@ void pc_check_embedder(pc_target *t, pc_report *r)
     else if (!(info.flags & (EMBSYNC_MODEL_IMAGE | EMBSYNC_MODEL_TEXT)))
         pc_fail(r, "embedder/info", "the model embeds neither images nor text");
     else {
-        char what[256];
-        snprintf(what, sizeof what, "dim %u, identity \"%s\"", info.dim,
-                 info.identity);
-        pc_pass(r, "embedder/info", what);
+        pc_pass(r, "embedder/info", "dim %u, identity \"%s\"", info.dim,
+                info.identity);
     }
     if (info.dim == 0 || info.dim > 65536)
         return;

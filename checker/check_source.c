@@ -391,38 +391,29 @@ static void check_first_pass(pc_target *t, pc_report *r, stream *s)
     }
     if (s->problem[0])
         pc_fail(r, "source/changes", "%s", s->problem);
-    else {
-        char what[256];
-        snprintf(what, sizeof what,
-                 "%zu changes streamed (%zu upserts, %zu deletes), ids unique, "
-                 "payloads JSON objects",
-                 s->emitted, s->upserts, s->deletes);
-        pc_pass(r, "source/changes", what);
-    }
+    else
+        pc_pass(r, "source/changes",
+                "%zu changes streamed (%zu upserts, %zu deletes), ids unique, "
+                "payloads JSON objects",
+                s->emitted, s->upserts, s->deletes);
     if (s->upserts == 0)
         pc_skip(r, "source/fetch", "nothing to fetch: the collection has no "
                                    "pending upserts");
     else if (s->fetch_problem[0])
         pc_fail(r, "source/fetch", "%s", s->fetch_problem);
-    else {
-        char what[256];
-        snprintf(what, sizeof what,
-                 "fetched on its own thread: %zu OK, %zu failed alone with a "
-                 "reason, %zu to retry",
-                 s->fetch_ok, s->fetch_failed, s->fetch_retry);
-        pc_pass(r, "source/fetch", what);
-    }
+    else
+        pc_pass(r, "source/fetch",
+                "fetched on its own thread: %zu OK, %zu failed alone with a "
+                "reason, %zu to retry",
+                s->fetch_ok, s->fetch_failed, s->fetch_retry);
     if (s->ack_problem[0])
         pc_fail(r, "source/ack", "%s", s->ack_problem);
     else if (s->acked_n == 0)
         pc_skip(r, "source/ack", "nothing was fetched, so nothing to "
                                  "acknowledge");
-    else {
-        char what[128];
-        snprintf(what, sizeof what, "%zu changes acknowledged on a third "
-                                    "thread", s->acked_n);
-        pc_pass(r, "source/ack", what);
-    }
+    else
+        pc_pass(r, "source/ack", "%zu changes acknowledged on a third thread",
+                s->acked_n);
 }
 
 /* Acknowledge again everything acknowledged in the first pass. */
@@ -557,10 +548,8 @@ void pc_check_source(pc_target *t, pc_report *r)
                 t->collection);
         goto out;
     }
-    char what[256];
-    snprintf(what, sizeof what, "%zu listed; exercising \"%s\"", n_names,
-             coll);
-    pc_pass(r, "source/collections", what);
+    pc_pass(r, "source/collections", "%zu listed; exercising \"%s\"", n_names,
+            coll);
 
     rc = begin(t, coll);
     if (rc != EMBSYNC_OK) {

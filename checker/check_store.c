@@ -137,7 +137,7 @@ static int count_is(pc_target *t, pc_report *r, const char *name,
     if (got != want)
         return pc_fail(r, name, "count(%s) is %" PRIu64 ", expected %" PRIu64,
                        coll, got, want);
-    pc_pass(r, name, what);
+    pc_pass(r, name, "%s", what);
     return 1;
 }
 
@@ -162,7 +162,7 @@ static int ensure_gives(pc_target *t, pc_report *r, const char *name,
         return pc_fail(r, name, "ensure(%s) said %s, expected %s", coll,
                        result >= 1 && result <= 3 ? results[result] : "?",
                        results[want]);
-    pc_pass(r, name, what);
+    pc_pass(r, name, "%s", what);
     return 1;
 }
 
@@ -202,7 +202,7 @@ static int self_hits(fixture *f, pc_report *r, const char *name,
         if (!good)
             return 0;
     }
-    pc_pass(r, name, what);
+    pc_pass(r, name, "%s", what);
     return 1;
 }
 

@@ -118,10 +118,8 @@ static void check_descriptor(const es_module *m, pc_report *r)
             return;
         }
     }
-    char what[128];
-    snprintf(what, sizeof what, "%zu keys, each typed, documented, defaults "
-                                "valid", n);
-    pc_pass(r, "module/config-keys", what);
+    pc_pass(r, "module/config-keys",
+            "%zu keys, each typed, documented, defaults valid", n);
 }
 
 static void check_backend(pc_target *t, pc_report *r)
@@ -219,12 +217,10 @@ int main(int argc, char **argv)
         status = 1;
         goto out_ltdl;
     }
-    char what[512];
-    snprintf(what, sizeof what, "%s plugin %s %s, ABI %u.%u",
-             es_kind_name(t.module->desc.kind), t.module->desc.name,
-             t.module->desc.version, t.module->desc.abi.major,
-             t.module->desc.abi.minor);
-    pc_pass(&r, "module/load", what);
+    pc_pass(&r, "module/load", "%s plugin %s %s, ABI %u.%u",
+            es_kind_name(t.module->desc.kind), t.module->desc.name,
+            t.module->desc.version, t.module->desc.abi.major,
+            t.module->desc.abi.minor);
     check_descriptor(t.module, &r);
 
     t.section = es_config_section(&t.cfg, t.module->desc.kind);

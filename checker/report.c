@@ -32,46 +32,55 @@ const char *pc_outcome(int status)
 }
 
 /* Results go to stdout, one line each, flushed so that a crash in the
- * plugin still leaves every earlier verdict on screen. */
-static unsigned seq(const pc_report *r)
+ * plugin still leaves every earlier verdict on screen.  A skip is an "ok"
+ * in TAP, with the reason as its directive. */
+typedef enum { PASS, FAIL, SKIP } verdict;
+
+static void report(pc_report *r, verdict v, const char *name, const char *fmt,
+                   va_list ap)
 {
-    return r->passed + r->failed + r->skipped;
+    char text[1024];
+    vsnprintf(text, sizeof text, fmt, ap);
+    unsigned n = r->passed + r->failed + r->skipped + 1;
+    if (v == PASS)
+        r->passed++;
+    else if (v == FAIL)
+        r->failed++;
+    else
+        r->skipped++;
+    static const char *const table[] = {"pass", "FAIL", "skip"};
+    if (!r->tap)
+        printf("%s  %-28s %s\n", table[v], name, text);
+    else if (v == SKIP)
+        printf("ok %u - %s # SKIP %s\n", n, name, text);
+    else
+        printf("%s %u - %s: %s\n", v == PASS ? "ok" : "not ok", n, name, text);
+    fflush(stdout);
 }
 
-void pc_pass(pc_report *r, const char *name, const char *what)
+void pc_pass(pc_report *r, const char *name, const char *fmt, ...)
 {
-    r->passed++;
-    if (r->tap)
-        printf("ok %u - %s: %s\n", seq(r), name, what);
-    else
-        printf("pass  %-28s %s\n", name, what);
-    fflush(stdout);
+    va_list ap;
+    va_start(ap, fmt);
+    report(r, PASS, name, fmt, ap);
+    va_end(ap);
 }
 
 int pc_fail(pc_report *r, const char *name, const char *fmt, ...)
 {
-    char why[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
+    report(r, FAIL, name, fmt, ap);
     va_end(ap);
-    r->failed++;
-    if (r->tap)
-        printf("not ok %u - %s: %s\n", seq(r), name, why);
-    else
-        printf("FAIL  %-28s %s\n", name, why);
-    fflush(stdout);
     return 0;
 }
 
-void pc_skip(pc_report *r, const char *name, const char *why)
+void pc_skip(pc_report *r, const char *name, const char *fmt, ...)
 {
-    r->skipped++;
-    if (r->tap)
-        printf("ok %u - %s # SKIP %s\n", seq(r), name, why);
-    else
-        printf("skip  %-28s %s\n", name, why);
-    fflush(stdout);
+    va_list ap;
+    va_start(ap, fmt);
+    report(r, SKIP, name, fmt, ap);
+    va_end(ap);
 }
 
 /* splitmix64: small, fast, and the same sequence on every machine. */
