@@ -35,6 +35,15 @@ typedef struct fixture {
     int removed[N_POINTS];
 } fixture;
 
+/* Points stored and not removed since. */
+static uint64_t live_points(const fixture *f)
+{
+    uint64_t live = 0;
+    for (size_t i = 0; i < N_POINTS; i++)
+        live += !f->removed[i];
+    return live;
+}
+
 static const embsync_store_ops *ops(const pc_target *t)
 {
     return &t->module->ops.store;
@@ -349,10 +358,7 @@ static void check_isolation(fixture *f, pc_report *r, uint64_t *seed)
                 pc_outcome(rc));
         return;
     }
-    uint64_t live = 0;
-    for (size_t i = 0; i < N_POINTS; i++)
-        live += !f->removed[i];
-    if (count_is(f->t, r, "store/isolation", COLL_A, live,
+    if (count_is(f->t, r, "store/isolation", COLL_A, live_points(f),
                  "writes to one collection leave another untouched"))
         self_hits(f, r, "store/isolation-search", COLL_A, 7,
                   "the same ids in two collections keep their own vectors");
@@ -370,10 +376,7 @@ static void check_persistence(fixture *f, pc_report *r)
         pc_fail(r, "store/persistence", "reopening failed: %s", err);
         return;
     }
-    uint64_t live = 0;
-    for (size_t i = 0; i < N_POINTS; i++)
-        live += !f->removed[i];
-    if (count_is(f->t, r, "store/persistence", COLL_A, live,
+    if (count_is(f->t, r, "store/persistence", COLL_A, live_points(f),
                  "close() and open() keep every point"))
         self_hits(f, r, "store/persistence-search", COLL_A, 3,
                   "after reopening, points keep their vectors and payloads");

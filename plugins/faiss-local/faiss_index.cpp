@@ -172,8 +172,8 @@ void fl_index_single_threaded(void)
 {
     omp_set_num_threads(1);
     /* A single query otherwise takes FAISS's scalar loop; the BLAS path
-     * (OpenBLAS, vectorised for this CPU) scans the same flat index several
-     * times faster. */
+     * (OpenBLAS, vectorised for this CPU) scans the same flat index faster
+     * (bench/bench_faiss: 51 -> 37 ms at 100k x 512). */
     faiss::distance_compute_blas_threshold = 1;
 }
 

@@ -329,15 +329,22 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, result, "text/plain")
         self.send(200, result)
 
-    def page(self, body, items):
+    @staticmethod
+    def paging(body):
+        """(per_page, entities to skip) of a list request."""
         per_page = body.get("per_page") or 20000
         if per_page > 20000:
             raise ApiError(400, "per_page must be at most 20000")
-        page = body.get("page") or 1
-        total = len(items)
+        return per_page, ((body.get("page") or 1) - 1) * per_page
+
+    @staticmethod
+    def envelope(total, per_page, chunk):
         pages = max(1, (total + per_page - 1) // per_page)
-        chunk = items[(page - 1) * per_page: page * per_page]
         return {"total": total, "perPage": per_page, "pagesCount": pages, "entities": chunk}
+
+    def page(self, body, items):
+        per_page, skip = self.paging(body)
+        return self.envelope(len(items), per_page, items[skip:skip + per_page])
 
     def m_projects_list_all(self, body):
         w = self.world
@@ -406,13 +413,11 @@ class Handler(BaseHTTPRequestHandler):
                 since = parse_ts(value)
         if candidates is None and since is not None and since >= w.t0:
             candidates = sorted(i for i, t in w.touched.items() if t > since)
-        per_page = body.get("per_page") or 20000
-        if per_page > 20000:
-            raise ApiError(400, "per_page must be at most 20000")
-        page = body.get("page") or 1
-        skip, chunk, total = (page - 1) * per_page, [], 0
-        never_embedded = [c for c in flt if c.get("field") == "embeddingsUpdatedAt"
-                          and c.get("operator") in ("=", "eq") and c.get("value") is None]
+        per_page, skip = self.paging(body)
+        chunk, total = [], 0
+        never_embedded = any(c.get("field") == "embeddingsUpdatedAt" and
+                             c.get("operator") in ("=", "eq") and c.get("value") is None
+                             for c in flt)
         counted_only = (candidates is None and not show_disabled and never_embedded
                         and all(c.get("field") in ("id", "embeddingsUpdatedAt") for c in flt))
         if candidates is None and counted_only:
@@ -443,8 +448,7 @@ class Handler(BaseHTTPRequestHandler):
             if total >= skip and len(chunk) < per_page:
                 chunk.append(w.image_entity(img))
             total += 1
-        pages = max(1, (total + per_page - 1) // per_page)
-        return {"total": total, "perPage": per_page, "pagesCount": pages, "entities": chunk}
+        return self.envelope(total, per_page, chunk)
 
     def m_images_embeddings_updated_at_update(self, body):
         entries = body["images"]
