@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 /* libjpeg reports fatal errors through a callback that must not return. */
 typedef struct error_jump {
@@ -20,11 +21,16 @@ static void on_error(j_common_ptr cinfo)
     longjmp(e->jump, 1);
 }
 
-/* Warnings (e.g. a truncated but still usable file) are not failures. */
+/* libjpeg only warns about missing or damaged entropy data and fills the
+ * rest of the picture with grey; a truncated download must not become a
+ * vector of half a picture, so those warnings fail the decode (stb_image
+ * refuses such files too).  Other warnings are harmless. */
 static void on_message(j_common_ptr cinfo, int level)
 {
-    (void)cinfo;
-    (void)level;
+    int code = cinfo->err->msg_code;
+    if (level < 0 && (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER ||
+                      code == JWRN_HUFF_BAD_CODE))
+        on_error(cinfo);
 }
 
 int jpeg_is_jpeg(const unsigned char *data, size_t len)

@@ -139,6 +139,23 @@ static void undecodable_is_refused(void **unused)
     free(e.data);
 }
 
+/* libjpeg would fill a cut-off JPEG with grey and call it a picture: a
+ * truncated download must be refused, not embedded as half an image. */
+static void truncated_jpeg_is_refused(void **unused)
+{
+    (void)unused;
+    float v[DESC_DIM];
+    const char *why = NULL;
+    uint8_t img[W * H * 3];
+    disc(img, 200, 30, 30, 20, 20, 200);
+    encoded e = {0};
+    stbi_write_jpg_to_func(collect, &e, W, H, 3, img, 90);
+    assert_int_equal(desc_from_image(e.data, e.len, v, &why), 0);
+    assert_int_equal(desc_from_image(e.data, e.len * 2 / 3, v, &why), -1);
+    assert_non_null(why);
+    free(e.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +163,7 @@ int main(void)
         cmocka_unit_test(near_duplicate_is_nearer),
         cmocka_unit_test(black_image_is_not_zero),
         cmocka_unit_test(undecodable_is_refused),
+        cmocka_unit_test(truncated_jpeg_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
