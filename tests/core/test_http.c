@@ -79,6 +79,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
     return reply(c, 404, "", NULL);
 }
 
+/* Connections the server has accepted, to see them reused. */
+static int connections;
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls, (void)c, (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        __atomic_add_fetch(&connections, 1, __ATOMIC_SEQ_CST);
+}
+
 static int setup(void **unused)
 {
     (void)unused;
@@ -87,7 +98,9 @@ static int setup(void **unused)
     es_http_global_init();
     server = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
                                   MHD_USE_THREAD_PER_CONNECTION,
-                              0, NULL, NULL, handler, NULL, MHD_OPTION_END);
+                              0, NULL, NULL, handler, NULL,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                              MHD_OPTION_END);
     assert_non_null(server);
     port = MHD_get_daemon_info(server, MHD_DAEMON_INFO_BIND_PORT)->port;
     return 0;
@@ -223,6 +236,71 @@ static void many_respects_parallel_limit(void **unused)
     assert_true(max_in_flight <= 3);
 }
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Fast answers, more requests than slots: each waiting request starts as
+ * soon as a slot frees.  Before, it waited for curl_multi_poll's 1 s
+ * timeout whenever no other transfer was running (7 waits here); the bound
+ * is loose on purpose, it only tells those two behaviours apart. */
+static void many_starts_a_waiting_request_when_a_slot_frees(void **unused)
+{
+    (void)unused;
+    enum { N = 8 };
+    char urls[N][128];
+    embsync_http_request reqs[N];
+    embsync_http_response resps[N];
+    int status[N];
+    for (int i = 0; i < N; i++) {
+        reqs[i] = get("/flaky", urls[i]);
+        resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
+    }
+    flaky_left = 0;
+    double started = seconds_now();
+    assert_int_equal(es_http_many("test", NULL, N, reqs, resps, status, 1),
+                     EMBSYNC_OK);
+    double took = seconds_now() - started;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(status[i], EMBSYNC_OK);
+        es_http_release(&resps[i]);
+    }
+    assert_true(took < 3.0);
+}
+
+/* A second batch from the same thread reuses the first one's connections
+ * instead of opening (and, over TLS, handshaking) new ones. */
+static void connections_are_reused_across_calls(void **unused)
+{
+    (void)unused;
+    enum { N = 4 };
+    char urls[N][128];
+    embsync_http_request reqs[N];
+    embsync_http_response resps[N];
+    int status[N];
+    flaky_left = 0;
+    int before = __atomic_load_n(&connections, __ATOMIC_SEQ_CST);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            reqs[i] = get("/flaky", urls[i]);
+            resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
+        }
+        assert_int_equal(es_http_many("test", NULL, N, reqs, resps, status, 2),
+                         EMBSYNC_OK);
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(status[i], EMBSYNC_OK);
+            es_http_release(&resps[i]);
+        }
+    }
+    int opened = __atomic_load_n(&connections, __ATOMIC_SEQ_CST) - before;
+    /* 12 requests, 2 at a time: at most the 2 parallel connections (one
+     * more if the server closed one in between), never one per request. */
+    assert_true(opened <= 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +310,8 @@ int main(void)
         cmocka_unit_test(no_retry_flag),
         cmocka_unit_test(connection_refused_is_retry),
         cmocka_unit_test(many_respects_parallel_limit),
+        cmocka_unit_test(many_starts_a_waiting_request_when_a_slot_frees),
+        cmocka_unit_test(connections_are_reused_across_calls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
