@@ -81,6 +81,10 @@ ok $rc "GET /metrics is well-formed Prometheus text with the expected families" 
 
 [ "$(get "$base/progress")" = 200 ] && grep -q '"state":"idle"' "$work/body"
 ok $? "GET /progress is idle between passes"
+get "$base/metrics" >/dev/null
+grep '^embsync_queue_depth{' "$work/body" >"$work/depths"
+[ -s "$work/depths" ] && ! grep -qv ' 0$' "$work/depths"
+ok $? "between passes every queue depth reads 0" || sed 's/^/# /' "$work/depths"
 
 [ "$(get -X POST "$base/run")" = 401 ]
 ok $? "POST /run without the token is refused (401)"
