@@ -46,6 +46,9 @@ static int engine_for(es_app *app, es_engine *e)
     /* bench/run compares the pipeline with one stage at a time. */
     const char *pipeline = getenv("EMBSYNC_PIPELINE");
     e->sequential = pipeline != NULL && strcmp(pipeline, "sequential") == 0;
+    if (e->sequential)
+        es_warn("EMBSYNC_PIPELINE=sequential: one stage at a time, for "
+                "comparison only (slower)");
     return 0;
 }
 

@@ -47,6 +47,18 @@ ok $? "second pass exits 0"
 grep -q "embedded" "$work/once2.log" && ! grep -E ": [1-9][0-9]* embedded" "$work/once2.log" >/dev/null
 ok $? "second pass embeds nothing (state persisted across restarts)"
 
+# The benchmarks' comparison mode (one stage at a time), from an empty
+# state of its own, syncs the same.
+main_ini=$ini
+ini="$work/sequential.ini"
+sed "s|^state_dir = .*|state_dir = $work/state-sequential|" "$main_ini" >"$ini"
+EMBSYNC_PIPELINE=sequential "$embsync" once -c "$ini" 2>"$work/seq.log" &&
+    grep -q "EMBSYNC_PIPELINE=sequential: one stage at a time" "$work/seq.log" &&
+    grep -qE ": [1-9][0-9]* embedded" "$work/seq.log" && store_matches_folder
+ok $? "with EMBSYNC_PIPELINE=sequential the engine runs one stage at a time and the store matches" ||
+    sed 's/^/# /' "$work/seq.log"
+ini=$main_ini
+
 # Change the folder: add, modify (other content, new size), delete.
 c1=$(echo "$collections" | head -n 1)
 files=$(find "$work/images/$c1" -type f -name '*.png' | sort)
