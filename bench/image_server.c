@@ -23,9 +23,17 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn,
                               const char *version, const char *upload,
                               size_t *upload_len, void **state)
 {
-    (void)cls, (void)version, (void)upload, (void)upload_len, (void)state;
+    (void)cls, (void)version, (void)upload, (void)upload_len;
+    static int headers_seen;
     if (strcmp(method, "GET") != 0)
         return MHD_NO;
+    /* Answer on the second call, once MHD knows the request is complete:
+     * a response queued with the headers alone makes it close the
+     * connection, and every download would pay a TCP connect. */
+    if (*state == NULL) {
+        *state = &headers_seen;
+        return MHD_YES;
+    }
     struct MHD_Response *r;
     if (strcmp(url, "/__count") == 0) {
         char text[32];

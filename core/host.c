@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "json_floats.h"
 #include "log.h"
 #include "metrics.h"
 #include "retry.h"
@@ -252,6 +253,7 @@ const embsync_host es_host_table = {
     .counter_add = host_counter_add,
     .stop_requested = host_stop_requested,
     .retry_wait = host_retry_wait,
+    .json_float_array = es_json_float_array,
 };
 
 static int (*open_op(const es_module *m))(const embsync_host *, embsync_ctx *,

@@ -28,6 +28,8 @@
  *   1.0  First stable ABI: descriptor, source/embedder/store tables, host
  *        table (log, errors, config, state dir, blobs, HTTP, metrics, stop
  *        and retry wait, secret registration).
+ *   1.1  Host: json_float_array() (vectors as shortest round-trip JSON
+ *        text); EMBSYNC_JSON_FLOAT_MAX, EMBSYNC_JSON_FLOAT_ARRAY_MAX.
  *
  * Ownership, in one sentence: whoever allocates frees; every pointer handed
  * to a call is borrowed for the duration of that call unless its comment says
@@ -47,7 +49,7 @@ extern "C" {
 #endif
 
 #define EMBSYNC_ABI_MAJOR 1
-#define EMBSYNC_ABI_MINOR 0
+#define EMBSYNC_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define EMBSYNC_EXPORT __attribute__((visibility("default")))
@@ -385,7 +387,27 @@ typedef struct embsync_host {
      *  returning early with non-zero when a stop is requested.  This is the
      *  one retry policy; plugins that poll (readiness waits) use it. */
     int (*retry_wait)(embsync_ctx *ctx, unsigned attempt, double at_least);
+
+    /* ---- added in 1.1 ---- */
+
+    /** Write the n floats of v as one JSON array ("[0.25,-1e-7,3]") into
+     *  out, which the caller owns and sizes: out_len must be at least
+     *  EMBSYNC_JSON_FLOAT_ARRAY_MAX(n).  Each value is the shortest decimal
+     *  that reads back (strtof) to exactly the same float.  Returns the
+     *  length written, not counting the terminating NUL, or 0 when out_len
+     *  is too small or a value is NaN or infinite (JSON has neither).
+     *  Thread-safe; needs no ctx.  This is the one way vectors become JSON
+     *  text: a store plugin speaking JSON uses it rather than printf. */
+    size_t (*json_float_array)(const float *v, size_t n, char *out,
+                               size_t out_len);
 } embsync_host;
+
+/** Most characters json_float_array() writes per value, comma included. */
+#define EMBSYNC_JSON_FLOAT_MAX 24u
+
+/** Buffer size that always fits json_float_array() of n values: brackets
+ *  and the terminating NUL included. */
+#define EMBSYNC_JSON_FLOAT_ARRAY_MAX(n) ((size_t)(n) * EMBSYNC_JSON_FLOAT_MAX + 3u)
 
 /* ------------------------------------------------------------------------ */
 /* Operation tables                                                          */

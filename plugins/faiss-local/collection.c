@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,11 +396,51 @@ static void remove_generation(fl_collection *c, uint64_t gen)
     }
 }
 
+/* IVF cells right for n points: 0 (exact flat) below the threshold, else
+ * about sqrt(n), so a query reads nprobe lists of about sqrt(n) vectors. */
+static size_t cells_for(const fl_collection *c, uint64_t n)
+{
+    if (c->ivf_threshold == 0 || n < c->ivf_threshold)
+        return 0;
+    return (size_t)llround(sqrt((double)n));
+}
+
+/* Rebuild the index when its shape no longer suits its size: flat past the
+ * threshold, IVF under half of it, or IVF cells off by more than sqrt(2)
+ * (the count doubled or halved since they were trained).  The hysteresis
+ * keeps a collection near a boundary from rebuilding at every compaction. */
+static int reshape(fl_collection *c, char *err, size_t errlen)
+{
+    uint64_t n = fl_index_count(c->index);
+    size_t cells = fl_index_cells(c->index), want;
+    if (cells == 0)
+        want = cells_for(c, n);
+    else if (c->ivf_threshold == 0 || n < c->ivf_threshold / 2)
+        want = 0;
+    else if ((double)n > 2.0 * (double)cells * (double)cells ||
+             (double)n < 0.5 * (double)cells * (double)cells)
+        want = (size_t)llround(sqrt((double)n));
+    else
+        want = cells;
+    if (want == cells)
+        return 0;
+    fl_index *rebuilt = fl_index_rebuild(c->index, want);
+    if (rebuilt == NULL)
+        return fail(err, errlen, "rebuilding the index with %zu cells: %s", want,
+                    fl_index_error());
+    fl_index_free(c->index);
+    c->index = rebuilt;
+    fl_collection_tune(c);
+    return 0;
+}
+
 /* Write generation gen in full, then make it current. */
 static int write_generation(fl_collection *c, uint64_t gen, char *err,
                             size_t errlen)
 {
     char path[4096];
+    /* A failed rebuild keeps the index it had: still correct, only slower. */
+    (void)reshape(c, err, errlen);
     path_of(c, path, sizeof path, "index", gen);
     if (fl_index_write(c->index, path) != 0)
         return fail(err, errlen, "writing %s: %s", path, fl_index_error());
@@ -426,6 +467,16 @@ static int write_generation(fl_collection *c, uint64_t gen, char *err,
     return 0;
 }
 
+int fl_collection_compact(fl_collection *c, char *err, size_t errlen)
+{
+    return write_generation(c, c->generation + 1, err, errlen);
+}
+
+void fl_collection_tune(fl_collection *c)
+{
+    fl_index_set_nprobe(c->index, c->nprobe);
+}
+
 static void maybe_compact(fl_collection *c)
 {
     uint64_t limit = (uint64_t)((double)c->snapshot_bytes * c->compact_ratio);
@@ -435,7 +486,7 @@ static void maybe_compact(fl_collection *c)
         return;
     char err[512];
     /* A failed compaction loses nothing: the log still holds everything. */
-    (void)write_generation(c, c->generation + 1, err, sizeof err);
+    (void)fl_collection_compact(c, err, sizeof err);
 }
 
 /* ---- public ----------------------------------------------------------------- */
@@ -457,6 +508,8 @@ static fl_collection *alloc_collection(const char *dir)
     c->log_fd = -1;
     c->compact_ratio = 1.0;
     c->durable = 1;
+    c->ivf_threshold = FL_IVF_THRESHOLD;
+    c->nprobe = FL_NPROBE;
     return c;
 }
 
@@ -508,6 +561,7 @@ fl_collection *fl_collection_open(const char *dir, char *err, size_t errlen)
              fl_index_dim(c->index), c->dim);
         goto fail;
     }
+    fl_collection_tune(c);
     if (read_payloads(c, err, errlen) != 0 || replay_log(c, err, errlen) != 0)
         goto fail;
     /* Leftovers of a compaction cut short by a crash, before or after its

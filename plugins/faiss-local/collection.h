@@ -12,7 +12,13 @@
  * acknowledged changes survive a crash; a torn or corrupt tail record was
  * never acknowledged and is cut off on load.  Compaction writes generation
  * G+1 in full, fsyncs it, then switches meta.json: a crash at any point
- * leaves either G or G+1 complete. */
+ * leaves either G or G+1 complete.
+ *
+ * Compaction is also when the index changes shape: a collection of
+ * ivf_threshold points or more gets an IVF index of about sqrt(count)
+ * cells, rebuilt when the count has since doubled or halved, and goes back
+ * to an exact flat index below half the threshold.  The shape travels in
+ * the snapshot, so a reload finds what was written. */
 #ifndef FL_COLLECTION_H
 #define FL_COLLECTION_H
 
@@ -20,6 +26,11 @@
 #include <stdint.h>
 
 #include "faiss_index.h"
+
+/* Defaults of the faiss-local keys ivf_threshold and nprobe: below 20,000
+ * points an exact scan already answers in a few milliseconds. */
+#define FL_IVF_THRESHOLD 20000u
+#define FL_NPROBE 16u
 
 typedef struct fl_payload {
     uint64_t key;
@@ -39,6 +50,8 @@ typedef struct fl_collection {
     uint64_t snapshot_bytes;
     double compact_ratio;    /* compact when log > ratio × snapshot */
     int durable;             /* fsync (off only for throwaway benchmarks) */
+    uint64_t ivf_threshold;  /* points from which compaction builds IVF; 0 = never */
+    size_t nprobe;           /* IVF cells a search reads */
 } fl_collection;
 
 /** Does a collection exist in dir? */
@@ -63,6 +76,13 @@ int fl_collection_upsert(fl_collection *c, size_t n, const uint64_t *ids,
 /** Durably remove n ids. */
 int fl_collection_remove(fl_collection *c, size_t n, const uint64_t *ids,
                          char *err, size_t errlen);
+
+/** Compact now: write the next generation in full (changing the index's
+ *  shape if its size calls for it) and start an empty log. */
+int fl_collection_compact(fl_collection *c, char *err, size_t errlen);
+
+/** Apply c->nprobe to the loaded index (after setting it). */
+void fl_collection_tune(fl_collection *c);
 
 /** The payload of id (borrowed), or NULL. */
 const char *fl_collection_payload(fl_collection *c, uint64_t id);

@@ -1,5 +1,8 @@
-/* A thin C interface over FAISS: an inner-product or L2 flat index with an
- * id map, so vectors are found, replaced and removed by 64-bit id. */
+/* A thin C interface over FAISS, so vectors are found, replaced and removed
+ * by 64-bit id.  Two kinds of index hold the same points: an exact flat
+ * index (every query reads every vector) and an IVF index (vectors grouped
+ * in k-means cells; a query reads the nprobe cells nearest to it), for
+ * collections too big to scan per query. */
 #ifndef FL_FAISS_INDEX_H
 #define FL_FAISS_INDEX_H
 
@@ -12,13 +15,24 @@ extern "C" {
 
 typedef struct fl_index fl_index;
 
-/** A new empty index; l2 = 0 for inner product, 1 for L2 distance.
+/** A new empty flat index; l2 = 0 for inner product, 1 for L2 distance.
  *  NULL when out of memory. */
 fl_index *fl_index_new(uint32_t dim, int l2);
 void fl_index_free(fl_index *ix);
 
 uint32_t fl_index_dim(const fl_index *ix);
 uint64_t fl_index_count(const fl_index *ix);
+
+/** IVF cells of the index, or 0 for a flat index. */
+size_t fl_index_cells(const fl_index *ix);
+
+/** A new index with every point of src: flat when cells is 0, else IVF
+ *  with `cells` k-means cells trained on a sample of src's vectors.  src
+ *  is left as it was.  NULL on error (fl_index_error()). */
+fl_index *fl_index_rebuild(const fl_index *src, size_t cells);
+
+/** Cells an IVF search reads (at least 1; a flat index ignores it). */
+void fl_index_set_nprobe(fl_index *ix, size_t nprobe);
 
 /** Insert n vectors, replacing any with the same id.  0 or -1. */
 int fl_index_upsert(fl_index *ix, size_t n, const uint64_t *ids,
@@ -28,8 +42,9 @@ int fl_index_upsert(fl_index *ix, size_t n, const uint64_t *ids,
 int fl_index_remove(fl_index *ix, size_t n, const uint64_t *ids);
 
 /** Up to k nearest ids to query, nearest first; scores are inner
- *  products (higher is nearer) or negated L2 distances.  Returns how many
- *  were found, or -1. */
+ *  products (higher is nearer) or negated L2 distances.  Exact on a flat
+ *  index; on an IVF index, the nearest among the nprobe cells read.
+ *  Returns how many were found, or -1. */
 long fl_index_search(const fl_index *ix, const float *query, size_t k,
                      uint64_t *ids, float *scores);
 

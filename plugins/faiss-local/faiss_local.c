@@ -18,6 +18,8 @@ typedef struct faiss_local {
     const char *root;
     double compact_ratio;
     int durable;
+    uint64_t ivf_threshold;
+    size_t nprobe;
     /* Open collections, by name; a handful per deployment. */
     struct {
         char *name;
@@ -29,6 +31,11 @@ typedef struct faiss_local {
 static const embsync_config_key keys[] = {
     {"compact_ratio", EMBSYNC_KEY_DOUBLE, "1.0", 0,
      "rewrite a collection's snapshot when its log exceeds this multiple of it"},
+    {"ivf_threshold", EMBSYNC_KEY_INT, "20000", 0,
+     "points from which a collection is searched through an IVF index "
+     "(k-means cells, built at compaction) instead of an exact scan; 0 = always exact"},
+    {"nprobe", EMBSYNC_KEY_INT, "16", 0,
+     "IVF cells a search reads: more is slower and nearer to exact"},
     {"fsync", EMBSYNC_KEY_BOOL, "true", 0,
      "fsync every change (false only for throwaway benchmarks: a crash can lose acknowledged data)"},
     {NULL, 0, NULL, 0, NULL},
@@ -93,6 +100,9 @@ static int remember(faiss_local *f, const char *name, fl_collection *c)
         return -1;
     c->compact_ratio = f->compact_ratio;
     c->durable = f->durable;
+    c->ivf_threshold = f->ivf_threshold;
+    c->nprobe = f->nprobe;
+    fl_collection_tune(c);
     f->open[f->n_open].name = copy;
     f->open[f->n_open].c = c;
     f->n_open++;
@@ -130,6 +140,25 @@ static fl_collection *get(faiss_local *f, const char *name, int *missing)
     return c;
 }
 
+/* A compaction may have rebuilt the index: say how searches work now. */
+static void log_shape_change(faiss_local *f, const char *name,
+                             const fl_collection *c, size_t cells_before)
+{
+    size_t cells = fl_index_cells(c->index);
+    if (cells == cells_before)
+        return;
+    if (cells == 0)
+        f->host->log(f->ctx, EMBSYNC_LOG_INFO,
+                     "collection %s: %llu points, searched exactly again", name,
+                     (unsigned long long)fl_index_count(c->index));
+    else
+        f->host->log(f->ctx, EMBSYNC_LOG_INFO,
+                     "collection %s: %llu points, searched through an IVF index "
+                     "of %zu cells, %zu read per query",
+                     name, (unsigned long long)fl_index_count(c->index), cells,
+                     c->nprobe < cells ? c->nprobe : cells);
+}
+
 static int fl_open(const embsync_host *host, embsync_ctx *ctx, void **state)
 {
     faiss_local *f = calloc(1, sizeof *f);
@@ -140,6 +169,8 @@ static int fl_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     f->root = host->state_dir(ctx);
     f->compact_ratio = host->config_double(ctx, "compact_ratio", 1.0);
     f->durable = host->config_bool(ctx, "fsync", 1);
+    long long threshold = host->config_int(ctx, "ivf_threshold", FL_IVF_THRESHOLD);
+    long long nprobe = host->config_int(ctx, "nprobe", FL_NPROBE);
     if (f->root == NULL) {
         host->set_error(ctx, "no state directory");
         free(f);
@@ -150,6 +181,20 @@ static int fl_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         free(f);
         return EMBSYNC_FATAL;
     }
+    /* Fewer points than that make cells too small to be worth training. */
+    if (threshold != 0 && threshold < 1000) {
+        host->set_error(ctx, "ivf_threshold must be 0 (always exact) or at least 1000, not %lld",
+                        threshold);
+        free(f);
+        return EMBSYNC_FATAL;
+    }
+    if (nprobe < 1 || nprobe > 65536) {
+        host->set_error(ctx, "nprobe must be from 1 to 65536, not %lld", nprobe);
+        free(f);
+        return EMBSYNC_FATAL;
+    }
+    f->ivf_threshold = (uint64_t)threshold;
+    f->nprobe = (size_t)nprobe;
     if (!f->durable)
         host->log(ctx, EMBSYNC_LOG_WARNING,
                   "fsync = false: a crash may lose acknowledged vectors");
@@ -268,9 +313,12 @@ static int fl_upsert(void *state, const char *name, size_t n,
         }
     }
     char err[512];
+    size_t cells = fl_index_cells(c->index);
     if (fl_collection_upsert(c, n, ids, vectors, payloads, err, sizeof err) != 0) {
         f->host->set_error(f->ctx, "collection %s: %s", name, err);
         rc = EMBSYNC_FAILED;
+    } else {
+        log_shape_change(f, name, c, cells);
     }
 out:
     free(ids);
@@ -287,10 +335,12 @@ static int fl_remove(void *state, const char *name, size_t n, const uint64_t *id
     if (c == NULL)
         return missing ? EMBSYNC_OK : EMBSYNC_FAILED; /* nothing to remove */
     char err[512];
+    size_t cells = fl_index_cells(c->index);
     if (fl_collection_remove(c, n, ids, err, sizeof err) != 0) {
         f->host->set_error(f->ctx, "collection %s: %s", name, err);
         return EMBSYNC_FAILED;
     }
+    log_shape_change(f, name, c, cells);
     return EMBSYNC_OK;
 }
 

@@ -6,7 +6,6 @@
  * the record is kept in the plugin's state directory instead).  Writes use
  * wait=true: an OK from upsert or remove means Qdrant applied it. */
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +141,11 @@ static int qd_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         return EMBSYNC_FATAL;
     q->client.host = host;
     q->client.ctx = ctx;
+    if (!EMBSYNC_HOST_HAS(host, json_float_array)) {
+        host->set_error(ctx, "needs a host with json_float_array (ABI 1.1)");
+        free(q);
+        return EMBSYNC_FATAL;
+    }
     const char *url = host->config_get(ctx, "url");
     q->client.base = strdup(url);
     size_t len = strlen(q->client.base);
@@ -412,36 +416,34 @@ static char *upsert_body(qdrant *q, size_t n, const embsync_point *points,
                          size_t stride, uint32_t dim, size_t *len)
 {
     char *text = NULL;
-    FILE *fp = open_memstream(&text, len);
-    if (fp == NULL)
+    size_t vector_cap = EMBSYNC_JSON_FLOAT_ARRAY_MAX(dim);
+    char *vector = malloc(vector_cap);
+    FILE *fp = vector != NULL ? open_memstream(&text, len) : NULL;
+    if (fp == NULL) {
+        free(vector);
         return NULL;
+    }
     fputs("{\"points\":[", fp);
     for (size_t i = 0; i < n; i++) {
         const embsync_point *p = (const embsync_point *)((const char *)points + i * stride);
-        char *payload = payload_with_id(p->payload, p->id);
+        size_t vector_len = HOST(q)->json_float_array(p->vector, dim, vector, vector_cap);
+        char *payload = vector_len > 0 ? payload_with_id(p->payload, p->id) : NULL;
         if (payload == NULL) {
-            HOST(q)->set_error(CTX(q), "point %" PRIu64 ": payload is not a JSON object",
-                               p->id);
+            HOST(q)->set_error(CTX(q), "point %" PRIu64 ": %s", p->id,
+                               vector_len == 0 ? "vector is not finite"
+                                               : "payload is not a JSON object");
             fclose(fp);
             free(text);
+            free(vector);
             return NULL;
         }
-        fprintf(fp, "%s{\"id\":%" PRIu64 ",\"vector\":[", i ? "," : "", p->id);
-        for (uint32_t d = 0; d < dim; d++) {
-            if (!isfinite(p->vector[d])) {
-                HOST(q)->set_error(CTX(q), "point %" PRIu64 ": vector is not finite",
-                                   p->id);
-                cJSON_free(payload);
-                fclose(fp);
-                free(text);
-                return NULL;
-            }
-            fprintf(fp, d ? ",%.9g" : "%.9g", (double)p->vector[d]);
-        }
-        fprintf(fp, "],\"payload\":%s}", payload);
+        fprintf(fp, "%s{\"id\":%" PRIu64 ",\"vector\":", i ? "," : "", p->id);
+        fwrite(vector, 1, vector_len, fp);
+        fprintf(fp, ",\"payload\":%s}", payload);
         cJSON_free(payload);
     }
     fputs("]}", fp);
+    free(vector);
     if (fclose(fp) != 0) {
         free(text);
         return NULL;
@@ -583,16 +585,20 @@ static int qd_search(void *state, const char *name, const float *vector,
     if (rc != EMBSYNC_OK)
         return rc;
     qdrant_reply r;
-    char *body = NULL;
-    size_t len;
-    FILE *fp = open_memstream(&body, &len);
-    if (fp == NULL)
+    size_t cap = EMBSYNC_JSON_FLOAT_ARRAY_MAX(dim) + 64;
+    char *body = malloc(cap);
+    if (body == NULL)
         return EMBSYNC_FAILED;
-    fputs("{\"query\":[", fp);
-    for (uint32_t d = 0; d < dim; d++)
-        fprintf(fp, d ? ",%.9g" : "%.9g", (double)vector[d]);
-    fprintf(fp, "],\"limit\":%zu,\"with_payload\":true}", k ? k : 1);
-    fclose(fp);
+    memcpy(body, "{\"query\":", 9);
+    size_t len = HOST(q)->json_float_array(vector, dim, body + 9, cap - 9);
+    if (len == 0) {
+        free(body);
+        HOST(q)->set_error(CTX(q), "query vector is not finite");
+        return EMBSYNC_FAILED;
+    }
+    len += 9;
+    len += (size_t)snprintf(body + len, cap - len, ",\"limit\":%zu,\"with_payload\":true}",
+                            k ? k : 1);
     rc = qdrant_call(&q->client, "POST", path, body, len, &r);
     free(body);
     if (rc == EMBSYNC_OK && r.status != 200)

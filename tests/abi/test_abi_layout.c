@@ -82,7 +82,7 @@ LAYOUT_FIELD(embsync_http_response, content_type, 32);
 LAYOUT_FIELD(embsync_http_response, retry_after, 40);
 LAYOUT_FIELD(embsync_http_response, attempts, 48);
 LAYOUT_FIELD(embsync_http_response, error, 56);
-LAYOUT_SIZE(embsync_host, 152);
+LAYOUT_SIZE(embsync_host, 160); /* 152 in 1.0 */
 LAYOUT_FIELD(embsync_host, abi, 0);
 LAYOUT_FIELD(embsync_host, log, 8);
 LAYOUT_FIELD(embsync_host, set_error, 16);
@@ -102,6 +102,7 @@ LAYOUT_FIELD(embsync_host, http_release, 120);
 LAYOUT_FIELD(embsync_host, counter_add, 128);
 LAYOUT_FIELD(embsync_host, stop_requested, 136);
 LAYOUT_FIELD(embsync_host, retry_wait, 144);
+LAYOUT_FIELD(embsync_host, json_float_array, 152); /* 1.1 */
 LAYOUT_SIZE(embsync_change_sink, 32);
 LAYOUT_FIELD(embsync_change_sink, abi, 0);
 LAYOUT_FIELD(embsync_change_sink, emit, 8);

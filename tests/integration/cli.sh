@@ -37,7 +37,7 @@ ok $? "each command has its own --help"
 ok $? "an unknown command exits 2"
 
 "$embsync" plugins -c "$work/e.ini" >"$work/out"
-grep -qE "^source +dir +version [^ ]+ +ABI 1\.0" "$work/out" &&
+grep -qE "^source +dir +version [^ ]+ +ABI 1\.[0-9]+" "$work/out" &&
     grep -qE "^embedder +descriptor " "$work/out" &&
     grep -qE "^store +faiss-local " "$work/out" && grep -q "root" "$work/out"
 ok $? "plugins lists kind, name, version, ABI and keys" || sed 's/^/# /' "$work/out"

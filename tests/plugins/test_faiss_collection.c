@@ -1,5 +1,6 @@
 /* faiss-local's on-disk collection: replace, remove, exact u64 ids,
- * persistence, torn and corrupt log tails, compaction, small writes. */
+ * persistence, torn and corrupt log tails, compaction, small writes, and
+ * the IVF index compaction builds for big collections. */
 #include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
@@ -219,6 +220,138 @@ static void small_change_writes_little(void **unused)
     fl_collection_close(c);
 }
 
+/* A random unit vector (xorshift): no near-duplicates among thousands. */
+static void random_unit(uint64_t *state, float *v)
+{
+    double n = 0;
+    for (int d = 0; d < DIM; d++) {
+        *state ^= *state << 13, *state ^= *state >> 7, *state ^= *state << 17;
+        v[d] = (float)((double)(*state >> 11) / 9007199254740992.0 - 0.5);
+        n += (double)v[d] * v[d];
+    }
+    for (int d = 0; d < DIM; d++)
+        v[d] = (float)(v[d] / sqrt(n));
+}
+
+enum { IVF_POINTS = 3000, IVF_THRESHOLD = 1000 };
+
+static float ivf_vectors[IVF_POINTS][DIM];
+
+/* Top 10 of the collection's index and of an exact scan agree (as sets). */
+static void assert_exact_top10(fl_collection *c, fl_index *exact, const float *q)
+{
+    uint64_t got[10], want[10];
+    float s[10];
+    assert_int_equal(fl_index_search(c->index, q, 10, got, s), 10);
+    assert_int_equal(fl_index_search(exact, q, 10, want, s), 10);
+    for (int i = 0; i < 10; i++) {
+        int found = 0;
+        for (int j = 0; j < 10; j++)
+            found |= got[i] == want[j];
+        if (!found)
+            fail_msg("hit %d (id %llu) is not in the exact top 10", i,
+                     (unsigned long long)got[i]);
+    }
+}
+
+static void big_collection_gets_ivf_and_keeps_every_point(void **unused)
+{
+    (void)unused;
+    char err[256];
+    fl_collection *c = fresh();
+    c->ivf_threshold = IVF_THRESHOLD;
+    c->nprobe = 4;
+    fl_collection_tune(c);
+    fl_index *exact = fl_index_new(DIM, 0);
+    assert_non_null(exact);
+    uint64_t rng = 42, ids[IVF_POINTS];
+    const char *payloads[IVF_POINTS];
+    for (uint64_t i = 0; i < IVF_POINTS; i++) {
+        ids[i] = i * 7919 + UINT64_C(9223372036854775808); /* ids >= 2^63 */
+        payloads[i] = "{\"k\":1}";
+        random_unit(&rng, ivf_vectors[i]);
+    }
+    assert_int_equal(fl_collection_upsert(c, IVF_POINTS, ids, &ivf_vectors[0][0],
+                                          payloads, err, sizeof err), 0);
+    assert_int_equal(fl_index_upsert(exact, IVF_POINTS, ids, &ivf_vectors[0][0]), 0);
+    assert_int_equal(fl_index_cells(c->index), 0); /* flat until compaction */
+
+    assert_int_equal(fl_collection_compact(c, err, sizeof err), 0);
+    assert_int_equal(fl_index_cells(c->index), 55); /* round(sqrt(3000)) */
+    assert_int_equal(fl_index_count(c->index), IVF_POINTS);
+    /* Each point is found first by its own vector, reading 4 of 55 cells:
+     * its own cell is the one nearest to it. */
+    for (size_t i = 0; i < IVF_POINTS; i += 7) {
+        uint64_t id;
+        float score;
+        assert_int_equal(fl_index_search(c->index, ivf_vectors[i], 1, &id, &score), 1);
+        assert_true(id == ids[i]);
+        assert_true(fabsf(score - 1.0f) < 1e-5f);
+    }
+    /* Reading every cell is an exact search. */
+    c->nprobe = 55;
+    fl_collection_tune(c);
+    for (int q = 0; q < 50; q++) {
+        float v[DIM];
+        random_unit(&rng, v);
+        assert_exact_top10(c, exact, v);
+    }
+
+    /* Replace and remove go through the IVF index, and through the log
+     * into a reloaded one. */
+    float moved[DIM];
+    random_unit(&rng, moved);
+    assert_int_equal(fl_collection_upsert(c, 1, &ids[5], moved, payloads, err, sizeof err), 0);
+    assert_int_equal(fl_collection_remove(c, 1, &ids[6], err, sizeof err), 0);
+    assert_int_equal(fl_index_upsert(exact, 1, &ids[5], moved), 0);
+    assert_int_equal(fl_index_remove(exact, 1, &ids[6]), 0);
+    c = reopen(c);
+    c->ivf_threshold = IVF_THRESHOLD;
+    c->nprobe = 55;
+    fl_collection_tune(c);
+    assert_int_equal(fl_index_cells(c->index), 55);
+    assert_int_equal(fl_index_count(c->index), IVF_POINTS - 1);
+    uint64_t id;
+    float score;
+    assert_int_equal(fl_index_search(c->index, moved, 1, &id, &score), 1);
+    assert_true(id == ids[5]);
+    assert_int_equal(fl_index_search(c->index, ivf_vectors[6], 1, &id, &score), 1);
+    assert_true(id != ids[6]);
+    assert_exact_top10(c, exact, ivf_vectors[100]);
+
+    /* Under half the threshold, compaction goes back to an exact index. */
+    assert_int_equal(fl_collection_remove(c, 2500, ids + 500, err, sizeof err), 0);
+    assert_int_equal(fl_index_remove(exact, 2500, ids + 500), 0);
+    assert_int_equal(fl_collection_compact(c, err, sizeof err), 0);
+    assert_int_equal(fl_index_cells(c->index), 0);
+    assert_int_equal(fl_index_count(c->index), 499);
+    c = reopen(c);
+    assert_int_equal(fl_index_cells(c->index), 0);
+    assert_exact_top10(c, exact, ivf_vectors[7]);
+    fl_index_free(exact);
+    fl_collection_close(c);
+}
+
+static void no_ivf_when_threshold_is_zero(void **unused)
+{
+    (void)unused;
+    char err[256];
+    fl_collection *c = fresh();
+    c->ivf_threshold = 0;
+    uint64_t rng = 7, ids[IVF_POINTS];
+    const char *payloads[IVF_POINTS];
+    for (uint64_t i = 0; i < IVF_POINTS; i++) {
+        ids[i] = i;
+        payloads[i] = "{}";
+        random_unit(&rng, ivf_vectors[i]);
+    }
+    assert_int_equal(fl_collection_upsert(c, IVF_POINTS, ids, &ivf_vectors[0][0],
+                                          payloads, err, sizeof err), 0);
+    assert_int_equal(fl_collection_compact(c, err, sizeof err), 0);
+    assert_int_equal(fl_index_cells(c->index), 0);
+    fl_collection_close(c);
+}
+
 int main(void)
 {
     fl_index_single_threaded();
@@ -228,6 +361,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(corrupt_record_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(compaction_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(small_change_writes_little, setup, teardown),
+        cmocka_unit_test_setup_teardown(big_collection_gets_ivf_and_keeps_every_point, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_ivf_when_threshold_is_zero, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
