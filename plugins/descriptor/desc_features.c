@@ -77,6 +77,21 @@ static void layout(const uint8_t *rgb, float *out)
     }
 }
 
+/* The bin of a gradient's unsigned orientation (0 to pi in eight equal
+ * bins), found by comparing against the tangents of the bin edges rather
+ * than with atan2f, which was a tenth of the descriptor's time. */
+static int orientation_bin(float gx, float gy)
+{
+    _Static_assert(DESC_ORIENT_BINS == 8, "edges below are for eight bins");
+    const float tan_22_5 = 0.41421356f, tan_67_5 = 2.41421356f;
+    if (gy < 0) /* the same orientation, pointing the other way */
+        gx = -gx, gy = -gy;
+    if (gx > 0)
+        return gy < gx * tan_22_5 ? 0 : gy < gx ? 1 : gy < gx * tan_67_5 ? 2 : 3;
+    float a = -gx;
+    return gy > a * tan_67_5 ? 4 : gy > a ? 5 : gy > a * tan_22_5 ? 6 : 7;
+}
+
 /* Histograms of gradient orientation (unsigned, magnitude-weighted) per
  * cell: the shapes and textures. */
 static void edges(const float *grey, float *out)
@@ -94,13 +109,8 @@ static void edges(const float *grey, float *out)
             float mag = sqrtf(gx * gx + gy * gy);
             if (mag <= 0)
                 continue;
-            float angle = atan2f(gy, gx);
-            if (angle < 0)
-                angle += (float)M_PI;
-            int bin = (int)(angle / (float)M_PI * DESC_ORIENT_BINS);
-            bin = bin >= DESC_ORIENT_BINS ? DESC_ORIENT_BINS - 1 : bin;
-            out[((y / cell) * DESC_GRID + x / cell) * DESC_ORIENT_BINS + bin] +=
-                mag;
+            out[((y / cell) * DESC_GRID + x / cell) * DESC_ORIENT_BINS +
+                orientation_bin(gx, gy)] += mag;
         }
     }
     for (int i = 0; i < DESC_EDGE_DIM; i++)

@@ -9,7 +9,7 @@
 
 /* Bump when the computation changes: the identity carries it, so stored
  * collections are rebuilt instead of mixing two descriptors. */
-#define DESC_VERSION 2
+#define DESC_VERSION 3
 
 #define DESC_SIDE 64            /* working image: DESC_SIDE² RGB pixels */
 #define DESC_HUE_BINS 8

@@ -1,5 +1,7 @@
 #include "jpeg_scaled.h"
 
+#include <stdint.h>
+
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,12 +62,15 @@ unsigned char *jpeg_decode_scaled(const unsigned char *data, size_t len,
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
     cinfo.out_color_space = JCS_RGB;
-    cinfo.scale_num = 1;
-    cinfo.scale_denom = 1;
-    for (unsigned denom = 8; denom > 1; denom /= 2)
-        if ((int)(cinfo.image_width / denom) >= min_side &&
-            (int)(cinfo.image_height / denom) >= min_side) {
-            cinfo.scale_denom = denom;
+    /* libjpeg-turbo scales by N/8 for N = 1..16; the smallest N that keeps
+     * min_side pixels a side (224 -> 84 for 64) decodes and resizes the
+     * fewest pixels. */
+    cinfo.scale_num = 8;
+    cinfo.scale_denom = 8;
+    for (unsigned num = 1; num < 8; num++)
+        if ((uint64_t)cinfo.image_width * num / 8 >= (uint64_t)min_side &&
+            (uint64_t)cinfo.image_height * num / 8 >= (uint64_t)min_side) {
+            cinfo.scale_num = num;
             break;
         }
     jpeg_start_decompress(&cinfo);

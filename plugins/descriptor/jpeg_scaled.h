@@ -7,9 +7,9 @@
 /** Is data a JPEG (by its signature)? */
 int jpeg_is_jpeg(const unsigned char *data, size_t len);
 
-/** Decode a JPEG to RGB at the smallest of 1/1, 1/2, 1/4, 1/8 scale that
- *  keeps both sides at least min_side pixels (libjpeg-turbo scales in the
- *  DCT domain, so a smaller output is also a cheaper decode).  Returns a
+/** Decode a JPEG to RGB at the smallest scale N/8 (N = 1..8) that keeps
+ *  both sides at least min_side pixels (libjpeg-turbo scales in the DCT
+ *  domain, so a smaller output is also a cheaper decode).  Returns a
  *  malloc'd w × h × 3 buffer, or NULL with *why set. */
 unsigned char *jpeg_decode_scaled(const unsigned char *data, size_t len,
                                   int min_side, int *w, int *h,
