@@ -1,8 +1,9 @@
 /* The floor under benchmark 2: the CPU one libcurl GET costs on its own.
- * Fetches URL n times, `parallel` at a time, over kept connections and
- * reused handles (as core/http.c does), discarding the bodies, and prints
- * CPU microseconds per request — what any client making one request per
- * image pays before doing anything with the image.
+ * Fetches URL0, URL1, ... URL<n-1> (a URL per image, as a source has),
+ * `parallel` at a time, over kept connections and reused handles (as
+ * core/http.c does), discarding the bodies, and prints CPU microseconds per
+ * request: what any client making one request per image pays before doing
+ * anything with the image.
  *
  *   http_floor URL N PARALLEL */
 #include <stdio.h>
@@ -16,6 +17,13 @@ static size_t discard(char *data, size_t size, size_t nmemb, void *bytes)
     (void)data;
     *(size_t *)bytes += size * nmemb;
     return size * nmemb;
+}
+
+static void set_url(CURL *e, const char *base, long i)
+{
+    char url[2048];
+    snprintf(url, sizeof url, "%s%ld", base, i);
+    curl_easy_setopt(e, CURLOPT_URL, url); /* libcurl copies it */
 }
 
 static double cpu_seconds(void)
@@ -44,7 +52,7 @@ int main(int argc, char **argv)
     double cpu0 = cpu_seconds();
     for (long i = 0; i < parallel && started < n; i++, started++) {
         CURL *e = curl_easy_init();
-        curl_easy_setopt(e, CURLOPT_URL, argv[1]);
+        set_url(e, argv[1], started);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &bytes);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -63,7 +71,7 @@ int main(int argc, char **argv)
             finished++;
             curl_multi_remove_handle(multi, e);
             if (started < n) {
-                started++;
+                set_url(e, argv[1], started++);
                 curl_multi_add_handle(multi, e);
             } else {
                 curl_easy_cleanup(e);
