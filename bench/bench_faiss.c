@@ -98,6 +98,40 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+typedef struct figures {
+    double mean_ms, p99_ms, exact_ms, recall;
+} figures;
+
+/* Latency of ix, and of an exact scan, on QUERIES new points; recall@10 =
+ * the share of the exact top 10 that ix found.  query is scratch space. */
+static int measure(const fl_index *ix, const fl_index *exact, float *query,
+                   figures *out)
+{
+    double lat[QUERIES];
+    uint64_t hit[K], truth[K];
+    float score[K];
+    *out = (figures){0};
+    for (int q = 0; q < QUERIES; q++) {
+        point(query);
+        double t = now();
+        if (fl_index_search(ix, query, K, hit, score) != K)
+            return -1;
+        lat[q] = (now() - t) * 1000;
+        t = now();
+        if (fl_index_search(exact, query, K, truth, score) != K)
+            return -1;
+        out->exact_ms += (now() - t) * 1000 / QUERIES;
+        for (int i = 0; i < K; i++)
+            for (int j = 0; j < K; j++)
+                out->recall += hit[i] == truth[j] ? 1.0 / (K * QUERIES) : 0;
+    }
+    qsort(lat, QUERIES, sizeof lat[0], cmp_double);
+    for (int q = 0; q < QUERIES; q++)
+        out->mean_ms += lat[q] / QUERIES;
+    out->p99_ms = lat[QUERIES * 99 / 100];
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char dir[] = "/tmp/embsync-bench-faiss.XXXXXX";
@@ -154,29 +188,11 @@ int main(int argc, char **argv)
             return 1;
     }
 
-    /* Latency of the collection's own index, and of an exact scan, on the
-     * same queries; recall@10 = share of the exact top 10 it found. */
-    double lat[QUERIES], exact_ms = 0, recall = 0;
-    uint64_t hit[K], truth[K];
-    float score[K];
-    for (int q = 0; q < QUERIES; q++) {
-        point(vecs);
-        double t = now();
-        if (fl_index_search(c->index, vecs, K, hit, score) != K)
-            return 1;
-        lat[q] = (now() - t) * 1000;
-        t = now();
-        if (fl_index_search(exact, vecs, K, truth, score) != K)
-            return 1;
-        exact_ms += (now() - t) * 1000 / QUERIES;
-        for (int i = 0; i < K; i++)
-            for (int j = 0; j < K; j++)
-                recall += hit[i] == truth[j] ? 1.0 / (K * QUERIES) : 0;
-    }
-    qsort(lat, QUERIES, sizeof lat[0], cmp_double);
-    double mean = 0;
-    for (int q = 0; q < QUERIES; q++)
-        mean += lat[q] / QUERIES;
+    figures loaded;
+    if (measure(c->index, exact, vecs, &loaded) != 0)
+        return 1;
+
+    size_t cells = fl_index_cells(c->index);
 
     /* A 100-point change: 50 replaced, 50 new. */
     for (int i = 0; i < CHANGE; i++) {
@@ -185,19 +201,37 @@ int main(int argc, char **argv)
         point(vecs + (size_t)i * DIM);
         payloads[i] = payload_text[i];
     }
-    unsigned long long before = written();
+    unsigned long long written_before = written();
     if (fl_collection_upsert(c, CHANGE, ids, vecs, payloads, err, sizeof err))
         return 1;
-    unsigned long long change_bytes = written() - before;
+    unsigned long long change_bytes = written() - written_before;
+    if (fl_index_upsert(exact, CHANGE, ids, vecs) != 0)
+        return 1;
+
+    /* A compaction now rebuilds the IVF index for 100,000 points (its
+     * cells were trained at the first compaction past the threshold):
+     * the pause an operator sees once each time a collection doubles. */
+    double t_compact = now();
+    if (fl_collection_compact(c, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_faiss: %s\n", err);
+        return 1;
+    }
+    double compact_s = now() - t_compact;
+    figures after;
+    if (measure(c->index, exact, vecs, &after) != 0)
+        return 1;
 
     printf("faiss_upsert_points_per_s=%.0f faiss_points=%d dim=%d batch=%d "
            "data=%s ivf_cells=%zu nprobe=%zu "
            "faiss_query_ms_mean=%.2f faiss_query_ms_p99=%.2f "
            "faiss_exact_ms_mean=%.2f faiss_recall_at_10=%.3f "
-           "faiss_change_bytes=%llu change_points=%d\n",
+           "faiss_change_bytes=%llu change_points=%d "
+           "faiss_rebuild_s=%.1f rebuilt_cells=%zu "
+           "faiss_rebuilt_query_ms_mean=%.2f faiss_rebuilt_recall_at_10=%.3f\n",
            N / upsert_s, N, DIM, BATCH, uniform ? "uniform" : "clustered",
-           fl_index_cells(c->index), c->nprobe, mean, lat[QUERIES * 99 / 100],
-           exact_ms, recall, change_bytes, CHANGE);
+           cells, c->nprobe, loaded.mean_ms, loaded.p99_ms, loaded.exact_ms,
+           loaded.recall, change_bytes, CHANGE, compact_s,
+           fl_index_cells(c->index), after.mean_ms, after.recall);
     fl_index_free(exact);
     free(centres);
     fl_collection_close(c);
