@@ -67,6 +67,17 @@ write_ini "plugin = no-such-plugin"
 [ $? -eq 2 ] && grep -q "no-such-plugin: cannot load plugin" "$work/err"
 ok $? "a missing plugin is reported with the search path"
 
+write_ini "plugin = descriptor"
+printf 'ivf_threshold = 500\n' >>"$work/e.ini"
+"$embsync" check -c "$work/e.ini" >"$work/out" 2>&1
+[ $? -ne 0 ] && grep -q "faiss-local.*ivf_threshold must be 0 (always exact) or at least 1000, not 500" "$work/out"
+ok $? "faiss-local refuses an IVF threshold too small to train cells on" || sed 's/^/# /' "$work/out"
+write_ini "plugin = descriptor"
+printf 'ivf_threshold = 0\nnprobe = 0\n' >>"$work/e.ini"
+"$embsync" check -c "$work/e.ini" >"$work/out" 2>&1
+[ $? -ne 0 ] && grep -q "faiss-local.*nprobe must be from 1 to 65536, not 0" "$work/out"
+ok $? "faiss-local refuses nprobe 0" || sed 's/^/# /' "$work/out"
+
 # A model change rebuilds the collection instead of mixing vectors.
 write_ini "plugin = descriptor"
 "$embsync" once -c "$work/e.ini" 2>/dev/null
