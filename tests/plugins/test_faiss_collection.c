@@ -332,6 +332,40 @@ static void big_collection_gets_ivf_and_keeps_every_point(void **unused)
     fl_collection_close(c);
 }
 
+/* Euclidean collections get L2 cells: each point is still found first by
+ * its own vector, at distance 0 (score -0). */
+static void euclidean_collection_gets_l2_cells(void **unused)
+{
+    (void)unused;
+    char err[256];
+    fl_collection *c = fl_collection_create(dir, DIM, 3 /* EUCLID */, "test:l2",
+                                            err, sizeof err);
+    assert_non_null(c);
+    c->ivf_threshold = IVF_THRESHOLD;
+    c->nprobe = 2;
+    uint64_t rng = 99, ids[IVF_POINTS];
+    const char *payloads[IVF_POINTS];
+    for (uint64_t i = 0; i < IVF_POINTS; i++) {
+        ids[i] = i + 1;
+        payloads[i] = "{}";
+        random_unit(&rng, ivf_vectors[i]);
+        for (int d = 0; d < DIM; d++) /* not unit length: L2 sees the scale */
+            ivf_vectors[i][d] *= (float)(1 + i % 5);
+    }
+    assert_int_equal(fl_collection_upsert(c, IVF_POINTS, ids, &ivf_vectors[0][0],
+                                          payloads, err, sizeof err), 0);
+    assert_int_equal(fl_collection_compact(c, err, sizeof err), 0);
+    assert_int_equal(fl_index_cells(c->index), 55);
+    for (size_t i = 0; i < IVF_POINTS; i += 11) {
+        uint64_t id;
+        float score;
+        assert_int_equal(fl_index_search(c->index, ivf_vectors[i], 1, &id, &score), 1);
+        assert_true(id == ids[i]);
+        assert_true(fabsf(score) < 1e-4f);
+    }
+    fl_collection_close(c);
+}
+
 static void no_ivf_when_threshold_is_zero(void **unused)
 {
     (void)unused;
@@ -362,6 +396,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(compaction_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(small_change_writes_little, setup, teardown),
         cmocka_unit_test_setup_teardown(big_collection_gets_ivf_and_keeps_every_point, setup, teardown),
+        cmocka_unit_test_setup_teardown(euclidean_collection_gets_l2_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(no_ivf_when_threshold_is_zero, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
