@@ -390,7 +390,7 @@ typedef struct embsync_host {
 
     /* ---- added in 1.1 ---- */
 
-    /** Write the n floats of v as one JSON array ("[0.25,-1e-7,3]") into
+    /** Write the n floats of v as one JSON array ("[0.25,-1e-07,3]") into
      *  out, which the caller owns and sizes: out_len must be at least
      *  EMBSYNC_JSON_FLOAT_ARRAY_MAX(n).  Each value is the shortest decimal
      *  that reads back (strtof) to exactly the same float.  Returns the
