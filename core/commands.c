@@ -275,14 +275,11 @@ int es_cmd_check(es_app *app, const es_options *opt)
         char err[2048];
         const es_module *m = es_app_module(app, kind);
         if (es_app_open(app, kind, err, sizeof err) != 0) {
-            /* The line already names kind and plugin: drop the
-             * "<kind> plugin <name>: " that opens the loader's message. */
-            char clean[2048], named[256];
-            int n = snprintf(named, sizeof named, "%s plugin %s: ",
-                             es_kind_name(kind), m->desc.name);
-            const char *why = n > 0 && strncmp(err, named, (size_t)n) == 0 ? err + n : err;
+            /* err already says what failed ("cannot open: ..." or the
+             * file, line and key of a bad setting). */
+            char clean[2048];
             printf("%-8s %s: %s\n", es_kind_name(kind), m->desc.name,
-                   es_redact(why, clean, sizeof clean));
+                   es_redact(err, clean, sizeof clean));
             bad++;
             continue;
         }

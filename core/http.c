@@ -489,7 +489,7 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
 
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].easy != NULL) {
-            curl_multi_remove_handle(t->multi, jobs[i].easy);
+            curl_multi_remove_handle(multi, jobs[i].easy);
             easy_give_back(t, jobs[i].easy);
         }
         curl_slist_free_all(jobs[i].headers);

@@ -396,32 +396,25 @@ static void remove_generation(fl_collection *c, uint64_t gen)
     }
 }
 
-/* IVF cells right for n points: 0 (exact flat) below the threshold, else
- * about sqrt(n), so a query reads nprobe lists of about sqrt(n) vectors. */
-static size_t cells_for(const fl_collection *c, uint64_t n)
-{
-    if (c->ivf_threshold == 0 || n < c->ivf_threshold)
-        return 0;
-    return (size_t)llround(sqrt((double)n));
-}
-
 /* Rebuild the index when its shape no longer suits its size: flat past the
  * threshold, IVF under half of it, or IVF cells off by more than sqrt(2)
- * (the count doubled or halved since they were trained).  The hysteresis
- * keeps a collection near a boundary from rebuilding at every compaction. */
+ * from sqrt(n) (the count doubled or halved since they were trained), so a
+ * query reads nprobe lists of about sqrt(n) vectors.  The hysteresis keeps
+ * a collection near a boundary from rebuilding at every compaction. */
 static int reshape(fl_collection *c, char *err, size_t errlen)
 {
     uint64_t n = fl_index_count(c->index);
-    size_t cells = fl_index_cells(c->index), want;
-    if (cells == 0)
-        want = cells_for(c, n);
-    else if (c->ivf_threshold == 0 || n < c->ivf_threshold / 2)
+    size_t cells = fl_index_cells(c->index), want = cells;
+    size_t ideal = (size_t)llround(sqrt((double)n));
+    double squared = (double)cells * (double)cells;
+    if (c->ivf_threshold == 0)
         want = 0;
-    else if ((double)n > 2.0 * (double)cells * (double)cells ||
-             (double)n < 0.5 * (double)cells * (double)cells)
-        want = (size_t)llround(sqrt((double)n));
-    else
-        want = cells;
+    else if (cells == 0 && n >= c->ivf_threshold)
+        want = ideal;
+    else if (cells > 0 && n < c->ivf_threshold / 2)
+        want = 0;
+    else if (cells > 0 && ((double)n > 2.0 * squared || (double)n < 0.5 * squared))
+        want = ideal;
     if (want == cells)
         return 0;
     fl_index *rebuilt = fl_index_rebuild(c->index, want);

@@ -585,20 +585,23 @@ static int qd_search(void *state, const char *name, const float *vector,
     if (rc != EMBSYNC_OK)
         return rc;
     qdrant_reply r;
-    size_t cap = EMBSYNC_JSON_FLOAT_ARRAY_MAX(dim) + 64;
-    char *body = malloc(cap);
-    if (body == NULL)
+    size_t cap = EMBSYNC_JSON_FLOAT_ARRAY_MAX(dim), len = 0;
+    char *query = malloc(cap), *body = NULL;
+    if (query == NULL)
         return EMBSYNC_FAILED;
-    memcpy(body, "{\"query\":", 9);
-    size_t len = HOST(q)->json_float_array(vector, dim, body + 9, cap - 9);
-    if (len == 0) {
-        free(body);
+    if (HOST(q)->json_float_array(vector, dim, query, cap) == 0) {
+        free(query);
         HOST(q)->set_error(CTX(q), "query vector is not finite");
         return EMBSYNC_FAILED;
     }
-    len += 9;
-    len += (size_t)snprintf(body + len, cap - len, ",\"limit\":%zu,\"with_payload\":true}",
-                            k ? k : 1);
+    FILE *fp = open_memstream(&body, &len);
+    if (fp == NULL) {
+        free(query);
+        return EMBSYNC_FAILED;
+    }
+    fprintf(fp, "{\"query\":%s,\"limit\":%zu,\"with_payload\":true}", query, k ? k : 1);
+    fclose(fp);
+    free(query);
     rc = qdrant_call(&q->client, "POST", path, body, len, &r);
     free(body);
     if (rc == EMBSYNC_OK && r.status != 200)

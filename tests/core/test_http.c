@@ -212,26 +212,34 @@ static void connection_refused_is_retry(void **unused)
     es_http_release(&resp);
 }
 
-static void many_respects_parallel_limit(void **unused)
+/* GET path n times (at most MANY) through es_http_many, `parallel` at a
+ * time; every request succeeds with HTTP 200. */
+enum { MANY = 8 };
+static void get_many(const char *path, int n, unsigned parallel)
 {
-    (void)unused;
-    enum { N = 8 };
-    char urls[N][128];
-    embsync_http_request reqs[N];
-    embsync_http_response resps[N];
-    int status[N];
-    for (int i = 0; i < N; i++) {
-        reqs[i] = get("/slow", urls[i]);
+    char urls[MANY][128];
+    embsync_http_request reqs[MANY];
+    embsync_http_response resps[MANY];
+    int status[MANY];
+    assert_true(n <= MANY);
+    for (int i = 0; i < n; i++) {
+        reqs[i] = get(path, urls[i]);
         resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
     }
-    max_in_flight = 0;
-    assert_int_equal(es_http_many("test", NULL, N, reqs, resps, status, 3),
+    assert_int_equal(es_http_many("test", NULL, (size_t)n, reqs, resps, status, parallel),
                      EMBSYNC_OK);
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
         assert_int_equal(status[i], EMBSYNC_OK);
         assert_int_equal(resps[i].status, 200);
         es_http_release(&resps[i]);
     }
+}
+
+static void many_respects_parallel_limit(void **unused)
+{
+    (void)unused;
+    max_in_flight = 0;
+    get_many("/slow", 8, 3);
     assert_true(max_in_flight >= 2);
     assert_true(max_in_flight <= 3);
 }
@@ -250,25 +258,10 @@ static double seconds_now(void)
 static void many_starts_a_waiting_request_when_a_slot_frees(void **unused)
 {
     (void)unused;
-    enum { N = 8 };
-    char urls[N][128];
-    embsync_http_request reqs[N];
-    embsync_http_response resps[N];
-    int status[N];
-    for (int i = 0; i < N; i++) {
-        reqs[i] = get("/flaky", urls[i]);
-        resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
-    }
     flaky_left = 0;
     double started = seconds_now();
-    assert_int_equal(es_http_many("test", NULL, N, reqs, resps, status, 1),
-                     EMBSYNC_OK);
-    double took = seconds_now() - started;
-    for (int i = 0; i < N; i++) {
-        assert_int_equal(status[i], EMBSYNC_OK);
-        es_http_release(&resps[i]);
-    }
-    assert_true(took < 3.0);
+    get_many("/flaky", 8, 1);
+    assert_true(seconds_now() - started < 3.0);
 }
 
 /* A second batch from the same thread reuses the first one's connections
@@ -276,25 +269,10 @@ static void many_starts_a_waiting_request_when_a_slot_frees(void **unused)
 static void connections_are_reused_across_calls(void **unused)
 {
     (void)unused;
-    enum { N = 4 };
-    char urls[N][128];
-    embsync_http_request reqs[N];
-    embsync_http_response resps[N];
-    int status[N];
     flaky_left = 0;
     int before = __atomic_load_n(&connections, __ATOMIC_SEQ_CST);
-    for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < N; i++) {
-            reqs[i] = get("/flaky", urls[i]);
-            resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
-        }
-        assert_int_equal(es_http_many("test", NULL, N, reqs, resps, status, 2),
-                         EMBSYNC_OK);
-        for (int i = 0; i < N; i++) {
-            assert_int_equal(status[i], EMBSYNC_OK);
-            es_http_release(&resps[i]);
-        }
-    }
+    for (int round = 0; round < 3; round++)
+        get_many("/flaky", 4, 2);
     int opened = __atomic_load_n(&connections, __ATOMIC_SEQ_CST) - before;
     /* 12 requests, 2 at a time: at most the 2 parallel connections (one
      * more if the server closed one in between), never one per request. */
