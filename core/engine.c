@@ -648,6 +648,10 @@ static int ensure_collection(es_engine *e, const char *collection,
     } while (again(e, rc, &attempt, "ensure collection"));
     if (rc != EMBSYNC_OK)
         return rc;
+    if (result == EMBSYNC_ENSURE_ADOPTED)
+        es_info("collection %s: adopted the store's existing collection "
+                "(right size and metric, no model record) for %s; its points "
+                "are kept", collection, e->model.identity);
     if (result != EMBSYNC_ENSURE_MISMATCH)
         return EMBSYNC_OK;
 

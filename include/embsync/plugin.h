@@ -30,6 +30,9 @@
  *        and retry wait, secret registration).
  *   1.1  Host: json_float_array() (vectors as shortest round-trip JSON
  *        text); EMBSYNC_JSON_FLOAT_MAX, EMBSYNC_JSON_FLOAT_ARRAY_MAX.
+ *   1.2  Source: exists() and items() (optional), for resolving a crash's
+ *        in-flight record and for reconciliation.  Store: list_ids() and
+ *        contains() (optional).  EMBSYNC_ENSURE_ADOPTED.
  *
  * Ownership, in one sentence: whoever allocates frees; every pointer handed
  * to a call is borrowed for the duration of that call unless its comment says
@@ -49,7 +52,7 @@ extern "C" {
 #endif
 
 #define EMBSYNC_ABI_MAJOR 1
-#define EMBSYNC_ABI_MINOR 1
+#define EMBSYNC_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define EMBSYNC_EXPORT __attribute__((visibility("default")))
@@ -241,9 +244,15 @@ typedef struct embsync_collection_spec {
 typedef enum embsync_ensure_result {
     EMBSYNC_ENSURE_EXISTS = 1,   /**< present and matching */
     EMBSYNC_ENSURE_CREATED = 2,  /**< was missing, now created */
-    EMBSYNC_ENSURE_MISMATCH = 3  /**< present with another dim/metric/identity;
+    EMBSYNC_ENSURE_MISMATCH = 3, /**< present with another dim/metric/identity;
                                       nothing was changed: the core drops,
                                       re-creates and re-embeds */
+    EMBSYNC_ENSURE_ADOPTED = 4   /**< (1.2) present with the right dim and
+                                      metric but no record of a model (made
+                                      by another writer); the store recorded
+                                      spec->identity without touching a
+                                      point.  The core goes on as for
+                                      EXISTS and says so in the log. */
 } embsync_ensure_result;
 
 /* ------------------------------------------------------------------------ */
@@ -495,6 +504,32 @@ typedef struct embsync_source_ops {
     /** Close the run begun by begin(); run_status is the run's outcome
      *  (OK, or the status that failed it).  Clears in-progress marks. */
     int (*end)(void *state, const char *collection, int run_status);
+
+    /* ---- added in 1.2; optional (NULL: the source cannot) ---- */
+
+    /** Say which of n items still exist at the source: present[i] = 1 when
+     *  item i is still an item of the collection (changes() would keep it,
+     *  not delete it), 0 when it is gone (deleted, disabled, moved out).
+     *  items[i].id is always set; items[i].ref is the ref changes() gave
+     *  with it when the core knows it, NULL otherwise (an id read back from
+     *  the store).  items is borrowed; present[] is host-owned, n ints.
+     *  Returns OK when present[] says it all, or RETRY/FAILED/FATAL for the
+     *  whole call (the core then decides nothing).  Changes nothing at the
+     *  source.  The core asks it after a crash about the items that were on
+     *  their way to the store, and in reconciliation about store ids. */
+    int (*exists)(void *state, const char *collection, size_t n,
+                  const embsync_change *items, int *present);
+
+    /** Stream every item the collection holds now through sink->emit(),
+     *  as UPSERT changes with the ref, version and payload changes() would
+     *  give them, whatever has been applied; changes nothing at the source
+     *  (the items are not reset).  Reconciliation uses it to find items
+     *  the store lacks; those are fetched, embedded, stored and
+     *  acknowledged like any change.  Runs like changes(): concurrently
+     *  with fetch() and ack() of the same collection, never with itself,
+     *  and between a begin() and its end(). */
+    int (*items)(void *state, const char *collection,
+                 embsync_change_sink *sink);
 } embsync_source_ops;
 
 /**
@@ -566,6 +601,23 @@ typedef struct embsync_store_ops {
 
     /** Delete the collection and everything in it (missing: OK). */
     int (*drop)(void *state, const char *collection);
+
+    /* ---- added in 1.2; optional (NULL: the store cannot) ---- */
+
+    /** Write into ids (host-owned, room for max) the ids of the
+     *  collection's points that are >= start, in ascending order, at most
+     *  max of them, and their number into *n.  *n < max means there are no
+     *  more; the host asks again from the last id + 1 otherwise.  A missing
+     *  collection has no ids (OK, *n = 0).  Reads neither vectors nor
+     *  payloads: reconciliation pages through a million points with it. */
+    int (*list_ids)(void *state, const char *collection, uint64_t start,
+                    size_t max, uint64_t *ids, size_t *n);
+
+    /** present[i] = 1 when the collection has a point with id ids[i], else
+     *  0 (also for a missing collection).  ids is borrowed; present[] is
+     *  host-owned, n ints. */
+    int (*contains)(void *state, const char *collection, size_t n,
+                    const uint64_t *ids, int *present);
 } embsync_store_ops;
 
 /* ------------------------------------------------------------------------ */

@@ -108,7 +108,7 @@ LAYOUT_FIELD(embsync_change_sink, abi, 0);
 LAYOUT_FIELD(embsync_change_sink, emit, 8);
 LAYOUT_FIELD(embsync_change_sink, set_total, 16);
 LAYOUT_FIELD(embsync_change_sink, host_private, 24);
-LAYOUT_SIZE(embsync_source_ops, 88);
+LAYOUT_SIZE(embsync_source_ops, 104); /* 88 in 1.0 and 1.1 */
 LAYOUT_FIELD(embsync_source_ops, abi, 0);
 LAYOUT_FIELD(embsync_source_ops, open, 8);
 LAYOUT_FIELD(embsync_source_ops, close, 16);
@@ -120,6 +120,8 @@ LAYOUT_FIELD(embsync_source_ops, fetch, 56);
 LAYOUT_FIELD(embsync_source_ops, ack, 64);
 LAYOUT_FIELD(embsync_source_ops, reset, 72);
 LAYOUT_FIELD(embsync_source_ops, end, 80);
+LAYOUT_FIELD(embsync_source_ops, exists, 88); /* 1.2 */
+LAYOUT_FIELD(embsync_source_ops, items, 96);  /* 1.2 */
 LAYOUT_SIZE(embsync_embedder_ops, 56);
 LAYOUT_FIELD(embsync_embedder_ops, abi, 0);
 LAYOUT_FIELD(embsync_embedder_ops, open, 8);
@@ -128,7 +130,7 @@ LAYOUT_FIELD(embsync_embedder_ops, check, 24);
 LAYOUT_FIELD(embsync_embedder_ops, info, 32);
 LAYOUT_FIELD(embsync_embedder_ops, embed_images, 40);
 LAYOUT_FIELD(embsync_embedder_ops, embed_text, 48);
-LAYOUT_SIZE(embsync_store_ops, 80);
+LAYOUT_SIZE(embsync_store_ops, 96); /* 80 in 1.0 and 1.1 */
 LAYOUT_FIELD(embsync_store_ops, abi, 0);
 LAYOUT_FIELD(embsync_store_ops, open, 8);
 LAYOUT_FIELD(embsync_store_ops, close, 16);
@@ -139,6 +141,8 @@ LAYOUT_FIELD(embsync_store_ops, remove, 48);
 LAYOUT_FIELD(embsync_store_ops, count, 56);
 LAYOUT_FIELD(embsync_store_ops, search, 64);
 LAYOUT_FIELD(embsync_store_ops, drop, 72);
+LAYOUT_FIELD(embsync_store_ops, list_ids, 80); /* 1.2 */
+LAYOUT_FIELD(embsync_store_ops, contains, 88); /* 1.2 */
 LAYOUT_SIZE(embsync_plugin, 64);
 LAYOUT_FIELD(embsync_plugin, abi, 0);
 LAYOUT_FIELD(embsync_plugin, kind, 8);
@@ -159,6 +163,9 @@ _Static_assert(EMBSYNC_OK == 0 && EMBSYNC_RETRY == 1 &&
 _Static_assert(EMBSYNC_KIND_SOURCE == 1 && EMBSYNC_KIND_EMBEDDER == 2 &&
                    EMBSYNC_KIND_STORE == 3,
                "kinds are part of the ABI");
+_Static_assert(EMBSYNC_ENSURE_EXISTS == 1 && EMBSYNC_ENSURE_CREATED == 2 &&
+                   EMBSYNC_ENSURE_MISMATCH == 3 && EMBSYNC_ENSURE_ADOPTED == 4,
+               "ensure results are part of the ABI");
 
 int main(void)
 {
