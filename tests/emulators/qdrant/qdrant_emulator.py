@@ -185,9 +185,10 @@ class Handler(BaseHTTPRequestHandler):
     # ---- plumbing ----------------------------------------------------------
 
     def send(self, status, body, content_type="application/json", record=None):
+        # Compact, as Qdrant's serde_json writes it.
         data = body if isinstance(body, bytes) else (
-            json.dumps(body).encode() if content_type == "application/json"
-            else body.encode())
+            json.dumps(body, separators=(",", ":")).encode()
+            if content_type == "application/json" else body.encode())
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))

@@ -1,0 +1,308 @@
+/* Collections: create, check against the embedder, adopt, drop; and the
+ * model record, kept in the collection's metadata (1.16+) or, on older
+ * servers, in a file of the plugin's state directory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "qdrant_store.h"
+
+int qdrant_collection_path(qdrant *q, const char *name, const char *suffix,
+                           char *out, size_t len)
+{
+    char full[1024], escaped[3100];
+    if (snprintf(full, sizeof full, "%s%s", q->prefix, name) >= (int)sizeof full ||
+        qdrant_escape(full, escaped, sizeof escaped) != 0 ||
+        snprintf(out, len, "/collections/%s%s", escaped, suffix) >= (int)len) {
+        HOST(q)->set_error(CTX(q), "collection name too long: %s", name);
+        return -1;
+    }
+    return 0;
+}
+
+int qdrant_has_metadata(const qdrant *q)
+{
+    return q->server_major > 1 || (q->server_major == 1 && q->server_minor >= 16);
+}
+
+void qdrant_remember_dim(qdrant *q, const char *name, uint32_t dim)
+{
+    snprintf(q->known_name, sizeof q->known_name, "%s", name);
+    q->known_dim = dim;
+}
+
+static int metric_of(const char *distance)
+{
+    if (strcmp(distance, "Cosine") == 0)
+        return EMBSYNC_METRIC_COSINE;
+    if (strcmp(distance, "Dot") == 0)
+        return EMBSYNC_METRIC_DOT;
+    return EMBSYNC_METRIC_EUCLID;
+}
+
+/* Where the model record lives on servers without collection metadata;
+ * mode NULL removes it. */
+static FILE *local_record(qdrant *q, const char *name, const char *mode)
+{
+    char escaped[3100], path[4096];
+    if (q->state_dir == NULL || qdrant_escape(name, escaped, sizeof escaped) != 0)
+        return NULL;
+    snprintf(path, sizeof path, "%s/%s%s.model", q->state_dir, q->prefix, escaped);
+    if (mode == NULL) {
+        remove(path);
+        return NULL;
+    }
+    return fopen(path, mode);
+}
+
+static int write_local_record(qdrant *q, const char *name, const char *identity)
+{
+    FILE *fp = local_record(q, name, "w");
+    int rc = EMBSYNC_OK;
+    if (fp == NULL || fprintf(fp, "%s\n", identity) < 0)
+        rc = EMBSYNC_FAILED;
+    if (fp != NULL && fclose(fp) != 0)
+        rc = EMBSYNC_FAILED;
+    if (rc != EMBSYNC_OK)
+        HOST(q)->set_error(CTX(q), "cannot keep the model record of %s", name);
+    return rc;
+}
+
+/* The model a collection records: its metadata's, else the local file's
+ * (copied into buf), else NULL. */
+static const char *recorded_model(qdrant *q, const char *name, const cJSON *config,
+                                  char *buf, size_t len)
+{
+    const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(config, "metadata"), "embsync_model"));
+    if (model != NULL)
+        return model;
+    FILE *fp = local_record(q, name, "r");
+    if (fp == NULL)
+        return NULL;
+    buf[0] = '\0';
+    if (fgets(buf, (int)len, fp) != NULL)
+        buf[strcspn(buf, "\n")] = '\0';
+    fclose(fp);
+    return buf[0] != '\0' ? buf : NULL;
+}
+
+/* The collection's info (result.config) into *reply; 404 is an answer. */
+static int get_info(qdrant *q, const char *name, qdrant_reply *reply)
+{
+    char path[4096];
+    if (qdrant_collection_path(q, name, "", path, sizeof path) != 0) {
+        memset(reply, 0, sizeof *reply);
+        return EMBSYNC_FAILED;
+    }
+    int rc = qdrant_call(&q->client, "GET", path, NULL, 0, reply);
+    if (rc == EMBSYNC_OK && reply->status != 200 && reply->status != 404)
+        rc = qdrant_failure(&q->client, reply, "get collection");
+    return rc;
+}
+
+/* The metadata object embsync records. */
+static cJSON *model_metadata(const embsync_collection_spec *spec)
+{
+    cJSON *meta = cJSON_CreateObject();
+    cJSON_AddStringToObject(meta, "embsync_model", spec->identity);
+    cJSON_AddNumberToObject(meta, "embsync_dim", spec->dim);
+    cJSON_AddStringToObject(meta, "embsync_version", QDRANT_PLUGIN_VERSION);
+    return meta;
+}
+
+/* After metadata was sent (with the create, or by PATCH), read it back:
+ * a server that dropped it gets the local record instead (qdrant-rest.md,
+ * section 7).  Where it is known to keep none, the local record at once. */
+static int confirm_record(qdrant *q, const char *name,
+                          const embsync_collection_spec *spec)
+{
+    if (!qdrant_has_metadata(q))
+        return write_local_record(q, name, spec->identity);
+    qdrant_reply r;
+    int rc = get_info(q, name, &r);
+    if (rc == EMBSYNC_OK && r.status != 200)
+        rc = qdrant_failure(&q->client, &r, "get collection");
+    const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(qdrant_result(&r), "config"), "metadata"),
+        "embsync_model"));
+    if (rc == EMBSYNC_OK && (model == NULL || strcmp(model, spec->identity) != 0)) {
+        HOST(q)->log(CTX(q), EMBSYNC_LOG_WARNING,
+                     "Qdrant kept no metadata for %s%s: the model record is "
+                     "kept in the state directory", q->prefix, name);
+        rc = write_local_record(q, name, spec->identity);
+    }
+    qdrant_reply_free(&r);
+    return rc;
+}
+
+static int create_payload_index(qdrant *q, const char *name)
+{
+    char path[4200], body[256];
+    if (qdrant_collection_path(q, name, "/index?wait=true", path, sizeof path) != 0)
+        return EMBSYNC_FAILED;
+    snprintf(body, sizeof body, "{\"field_name\":\"%s\",\"field_schema\":\"%s\"}",
+             q->index_field, q->index_type);
+    qdrant_reply r;
+    int rc = qdrant_call(&q->client, "PUT", path, body, strlen(body), &r);
+    if (rc == EMBSYNC_OK && r.status != 200)
+        rc = qdrant_failure(&q->client, &r, "create payload index");
+    qdrant_reply_free(&r);
+    return rc;
+}
+
+static int create_collection(qdrant *q, const char *name,
+                             const embsync_collection_spec *spec)
+{
+    char path[4096];
+    if (qdrant_collection_path(q, name, "", path, sizeof path) != 0)
+        return EMBSYNC_FAILED;
+    cJSON *body = cJSON_CreateObject();
+    cJSON *vectors = cJSON_AddObjectToObject(body, "vectors");
+    cJSON_AddNumberToObject(vectors, "size", spec->dim);
+    cJSON_AddStringToObject(vectors, "distance", q->distance);
+    cJSON_AddItemToObject(body, "metadata", model_metadata(spec));
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    qdrant_reply r;
+    int rc = qdrant_call(&q->client, "PUT", path, text, strlen(text), &r);
+    cJSON_free(text);
+    /* 409: a create whose answer was lost, retried; it exists now. */
+    if (rc == EMBSYNC_OK && r.status != 200 && r.status != 409)
+        rc = qdrant_failure(&q->client, &r, "create collection");
+    qdrant_reply_free(&r);
+    if (rc == EMBSYNC_OK && q->index_field[0] != '\0')
+        rc = create_payload_index(q, name);
+    if (rc == EMBSYNC_OK)
+        rc = confirm_record(q, name, spec);
+    return rc;
+}
+
+/* A collection of the right shape that records no model: what the
+ * Embeddings Generator (or the service embsync replaces) creates for every
+ * project, holding vectors of the deployment's one CLIP model.  Record the
+ * model beside the points, touching none of them. */
+static int adopt_collection(qdrant *q, const char *name,
+                            const embsync_collection_spec *spec, const cJSON *info)
+{
+    int rc = EMBSYNC_OK;
+    if (qdrant_has_metadata(q)) {
+        char path[4096];
+        if (qdrant_collection_path(q, name, "", path, sizeof path) != 0)
+            return EMBSYNC_FAILED;
+        /* PATCH merges into whatever metadata the collection has. */
+        cJSON *body = cJSON_CreateObject();
+        cJSON_AddItemToObject(body, "metadata", model_metadata(spec));
+        char *text = cJSON_PrintUnformatted(body);
+        cJSON_Delete(body);
+        qdrant_reply r;
+        rc = qdrant_call(&q->client, "PATCH", path, text, strlen(text), &r);
+        cJSON_free(text);
+        if (rc == EMBSYNC_OK && r.status != 200)
+            rc = qdrant_failure(&q->client, &r, "record the model in the metadata");
+        qdrant_reply_free(&r);
+    }
+    if (rc == EMBSYNC_OK)
+        rc = confirm_record(q, name, spec);
+    /* The index only speeds up filters; creating it rewrites no point. */
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(info, "payload_schema");
+    if (rc == EMBSYNC_OK && q->index_field[0] != '\0' &&
+        cJSON_GetObjectItemCaseSensitive(schema, q->index_field) == NULL)
+        rc = create_payload_index(q, name);
+    if (rc == EMBSYNC_OK) {
+        const cJSON *count = cJSON_GetObjectItemCaseSensitive(info, "points_count");
+        HOST(q)->log(CTX(q), EMBSYNC_LOG_INFO,
+                     "adopted Qdrant collection %s%s (size %u, %s, no model "
+                     "record): recorded %s in its %s; its %.0f points are kept",
+                     q->prefix, name, spec->dim, q->distance, spec->identity,
+                     qdrant_has_metadata(q) ? "metadata" : "local record",
+                     cJSON_IsNumber(count) ? count->valuedouble : 0.0);
+    }
+    return rc;
+}
+
+int qdrant_ensure(void *state, const char *name,
+                  const embsync_collection_spec *spec, int *result)
+{
+    qdrant *q = state;
+    qdrant_reply r;
+    int rc = get_info(q, name, &r);
+    if (rc != EMBSYNC_OK) {
+        qdrant_reply_free(&r);
+        return rc;
+    }
+    if (r.status == 404) {
+        qdrant_reply_free(&r);
+        if (metric_of(q->distance) != spec->metric &&
+            !(spec->metric == EMBSYNC_METRIC_COSINE && strcmp(q->distance, "Dot") == 0))
+            HOST(q)->log(CTX(q), EMBSYNC_LOG_WARNING,
+                         "distance %s differs from the embedder's metric",
+                         q->distance);
+        rc = create_collection(q, name, spec);
+        if (rc == EMBSYNC_OK) {
+            *result = EMBSYNC_ENSURE_CREATED;
+            qdrant_remember_dim(q, name, spec->dim);
+        }
+        return rc;
+    }
+    const cJSON *info = qdrant_result(&r);
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(info, "config");
+    const cJSON *vectors = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(config, "params"), "vectors");
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(vectors, "size");
+    const char *distance = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(vectors, "distance"));
+    char buf[256];
+    const char *model = recorded_model(q, name, config, buf, sizeof buf);
+    if (!cJSON_IsNumber(size) || distance == NULL) {
+        HOST(q)->set_error(CTX(q), "collection %s has no single unnamed vector", name);
+        *result = EMBSYNC_ENSURE_MISMATCH;
+    } else if ((uint32_t)size->valuedouble != spec->dim ||
+               strcmp(distance, q->distance) != 0 ||
+               (model != NULL && strcmp(model, spec->identity) != 0)) {
+        HOST(q)->set_error(CTX(q), "Qdrant collection holds %s (size %.0f, %s)",
+                           model ? model : "an unrecorded model",
+                           size->valuedouble, distance);
+        *result = EMBSYNC_ENSURE_MISMATCH;
+    } else if (model == NULL && !q->adopt) {
+        /* The strict reading: vectors of an unrecorded model are never
+         * trusted, the collection is rebuilt. */
+        HOST(q)->set_error(CTX(q), "Qdrant collection holds an unrecorded model "
+                           "(size %.0f, %s) and adopt = false", size->valuedouble,
+                           distance);
+        *result = EMBSYNC_ENSURE_MISMATCH;
+    } else if (model == NULL) {
+        rc = adopt_collection(q, name, spec, info);
+        if (rc == EMBSYNC_OK) {
+            *result = EMBSYNC_ENSURE_ADOPTED;
+            qdrant_remember_dim(q, name, spec->dim);
+        }
+    } else {
+        *result = EMBSYNC_ENSURE_EXISTS;
+        qdrant_remember_dim(q, name, spec->dim);
+    }
+    qdrant_reply_free(&r);
+    return rc;
+}
+
+int qdrant_drop(void *state, const char *name)
+{
+    qdrant *q = state;
+    char path[4096];
+    if (qdrant_collection_path(q, name, "", path, sizeof path) != 0)
+        return EMBSYNC_FAILED;
+    qdrant_reply r;
+    int rc = qdrant_call(&q->client, "DELETE", path, NULL, 0, &r);
+    /* result false: it was already gone, which is what we wanted. */
+    if (rc == EMBSYNC_OK && r.status != 200)
+        rc = qdrant_failure(&q->client, &r, "delete collection");
+    qdrant_reply_free(&r);
+    if (rc == EMBSYNC_OK) {
+        local_record(q, name, NULL);
+        q->known_dim = 0;
+    }
+    return rc;
+}

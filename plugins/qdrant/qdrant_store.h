@@ -1,0 +1,62 @@
+/* The qdrant store's instance and the operations its files share:
+ * qdrant.c (keys, open, check, the descriptor), qdrant_collections.c
+ * (ensure, adoption, drop, the model record) and qdrant_points.c (writes,
+ * search, id listing). */
+#ifndef QDRANT_STORE_H
+#define QDRANT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <embsync/plugin.h>
+
+#include "qdrant_client.h"
+
+#define QDRANT_PLUGIN_VERSION "1.1"
+
+typedef struct qdrant {
+    qdrant_client client;
+    const char *prefix;
+    const char *distance;     /* Cosine, Dot, Euclid, Manhattan */
+    long batch_size;
+    char index_field[128];
+    char index_type[32];
+    const char *state_dir;
+    int server_major, server_minor;
+    int adopt;                /* adopt collections that record no model */
+    /* The vector size of the last collection ensured: upserts need it and
+     * the host serialises calls, so one entry saves a request per batch. */
+    char known_name[1024];
+    uint32_t known_dim;
+} qdrant;
+
+#define HOST(q) ((q)->client.host)
+#define CTX(q) ((q)->client.ctx)
+
+/** "/collections/<prefix+name, escaped><suffix>" into out; -1 (error set)
+ *  when it does not fit. */
+int qdrant_collection_path(qdrant *q, const char *name, const char *suffix,
+                           char *out, size_t len);
+
+/** Whether the server keeps collection metadata (1.16+). */
+int qdrant_has_metadata(const qdrant *q);
+
+/** Remember the vector size of the collection just ensured. */
+void qdrant_remember_dim(qdrant *q, const char *name, uint32_t dim);
+
+int qdrant_ensure(void *state, const char *name,
+                  const embsync_collection_spec *spec, int *result);
+int qdrant_drop(void *state, const char *name);
+
+int qdrant_upsert(void *state, const char *name, size_t n,
+                  const embsync_point *points);
+int qdrant_remove(void *state, const char *name, size_t n, const uint64_t *ids);
+int qdrant_count(void *state, const char *name, uint64_t *count);
+int qdrant_search(void *state, const char *name, const float *vector,
+                  size_t k, embsync_hit_cb cb, void *arg);
+int qdrant_list_ids(void *state, const char *name, uint64_t start, size_t max,
+                    uint64_t *ids, size_t *n);
+int qdrant_contains(void *state, const char *name, size_t n,
+                    const uint64_t *ids, int *present);
+
+#endif
