@@ -10,6 +10,7 @@ silent.
 
     qdrant_emulator.py --port 0 --port-file F [--api-key K] [--read-only-key K]
                        [--max-body BYTES] [--record FILE] [--version V]
+                       [--absent-fields omit|null] [--scroll-cap N]
 """
 import argparse
 import json
@@ -67,6 +68,27 @@ def normalise(vector):
     if norm == 0 or abs(norm - 1.0) < 1e-6:
         return [f32(v) for v in vector]
     return [f32(v / norm) for v in vector]
+
+
+def id_order(pid):
+    """Qdrant orders integer ids before UUIDs, each by value."""
+    return (0, pid, "") if isinstance(pid, int) else (1, 0, pid)
+
+
+def select_payload(payload, selector):
+    """The payload as with_payload selects it, or None when not asked for."""
+    if selector is True:
+        return payload
+    if selector is None or selector is False:
+        return None
+    if isinstance(selector, list):
+        return {k: payload[k] for k in selector if k in payload}
+    if isinstance(selector, dict) and "include" in selector:
+        return {k: payload[k] for k in selector["include"] if k in payload}
+    if isinstance(selector, dict) and "exclude" in selector:
+        return {k: v for k, v in payload.items() if k not in selector["exclude"]}
+    raise ApiError(400, "Format error in JSON body: data did not match any "
+                   "variant of untagged enum WithPayloadInterface")
 
 
 class Collection:
@@ -162,6 +184,7 @@ class State:
         self.operation_id = 0
         self.faults = []            # list of dicts, see README
         self.counts = {}            # "METHOD /template" -> n
+        self.log = []               # every API request: method, path, status
         self.record = open(args.record, "a") if args.record else None
         self.record_lock = threading.Lock()
 
@@ -189,6 +212,12 @@ class Handler(BaseHTTPRequestHandler):
         data = body if isinstance(body, bytes) else (
             json.dumps(body, separators=(",", ":")).encode()
             if content_type == "application/json" else body.encode())
+        if record is not None and not record.get("control"):
+            # Logged before the answer leaves: a client that has its answer
+            # finds the request in the log.
+            with self.state.lock:
+                self.state.log.append({"method": record["method"],
+                                       "path": record["path"], "status": status})
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -408,6 +437,12 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 return {"collections": [{"name": n} for n in
                                         sorted(self.state.collections)]}
+        point = re.fullmatch(r"/points/([^/]+)", rest)
+        if method == "GET" and point and point.group(1) not in (
+                "delete", "count", "query", "scroll"):
+            self.count("GET /collections/{name}/points/{id}")
+            self.check_query(query)
+            return self.get_point(name, point.group(1))
         key = f"{method} /collections/{{name}}{rest}"
         self.count(key)
         handler = {
@@ -421,6 +456,8 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "/points/delete"): self.delete_points,
             ("POST", "/points/count"): self.count_points,
             ("POST", "/points/query"): self.query,
+            ("POST", "/points"): self.retrieve,
+            ("POST", "/points/scroll"): self.scroll,
         }.get((method, rest))
         if handler is None:
             self.send(404, b"", "text/plain", record=record)
@@ -631,14 +668,91 @@ class Handler(BaseHTTPRequestHandler):
             points = []
             for score, pid, vec, payload, version in page:
                 point = {"id": pid, "version": version, "score": score}
-                if with_payload is True:
-                    point["payload"] = payload
-                elif isinstance(with_payload, list):
-                    point["payload"] = {k: payload[k] for k in with_payload if k in payload}
+                selected = select_payload(payload, with_payload)
+                if selected is not None:
+                    point["payload"] = selected
                 if with_vector:
                     point["vector"] = vec
                 points.append(point)
         return {"points": points}
+
+    # ---- reading records (retrieve, scroll) --------------------------------
+
+    def record_of(self, pid, vector, payload, with_payload, with_vector):
+        """A Record: payload and vector when asked for; otherwise omitted or
+        null, as --absent-fields says (the reference does not settle it)."""
+        rec = {"id": pid}
+        selected = select_payload(payload, with_payload)
+        if selected is not None:
+            rec["payload"] = selected
+        elif self.state.args.absent_fields == "null":
+            rec["payload"] = None
+        if with_vector:
+            rec["vector"] = vector
+        elif self.state.args.absent_fields == "null":
+            rec["vector"] = None
+        return rec
+
+    def retrieve(self, name, query, raw):
+        body = self.parse_json(raw)
+        if "ids" not in body:
+            raise ApiError(400, "Format error in JSON body: missing field `ids`")
+        if not isinstance(body["ids"], list):
+            raise ApiError(400, "Format error in JSON body: invalid type: expected a sequence")
+        wanted = [parse_id(i) for i in body["ids"]]
+        with_payload = body.get("with_payload", True)
+        with_vector = body.get("with_vector", False)
+        with self.state.lock:
+            c = self.collection(name)
+            out, seen = [], set()
+            for pid in wanted:
+                if pid in c.points and pid not in seen:
+                    seen.add(pid)
+                    vec, payload, _ = c.points[pid]
+                    out.append(self.record_of(pid, vec, payload, with_payload,
+                                              with_vector))
+        return out
+
+    def get_point(self, name, raw_id):
+        pid = parse_id(int(raw_id) if re.fullmatch(r"[0-9]+", raw_id) else raw_id)
+        with self.state.lock:
+            c = self.collection(name)
+            if pid not in c.points:
+                raise ApiError(404, f"Not found: No point with id {pid} found")
+            vec, payload, _ = c.points[pid]
+            return self.record_of(pid, vec, payload, True, True)
+
+    def scroll(self, name, query, raw):
+        body = self.parse_json(raw, required=False) or {}
+        limit = body.get("limit")
+        limit = 10 if limit is None else limit
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ApiError(422, "Validation error in JSON body: [limit: value "
+                           f"{limit} invalid, must be 1 or more]")
+        cap = self.state.args.scroll_cap
+        if cap:
+            limit = min(limit, cap)  # a server-side cap below what was asked
+        offset = body.get("offset")
+        start = id_order(parse_id(offset)) if offset is not None else None
+        with_payload = body.get("with_payload", True)
+        with_vector = body.get("with_vector", False)
+        flt = body.get("filter")
+        with self.state.lock:
+            c = self.collection(name)
+            ordered = sorted(c.points, key=id_order)
+            page, next_offset = [], None
+            for pid in ordered:
+                if start is not None and id_order(pid) < start:
+                    continue
+                vec, payload, _ = c.points[pid]
+                if not match_filter(flt, pid, payload):
+                    continue
+                if len(page) == limit:
+                    next_offset = pid
+                    break
+                page.append(self.record_of(pid, vec, payload, with_payload,
+                                           with_vector))
+        return {"points": page, "next_page_offset": next_offset}
 
     # ---- control ------------------------------------------------------------
 
@@ -653,6 +767,14 @@ class Handler(BaseHTTPRequestHandler):
                     f.setdefault("remaining", 1)
                     st.faults.append(f)
             self.send(200, {"faults": st.faults})
+        elif path == "/__emulator/log" and method == "GET":
+            with st.lock:
+                out = {"requests": list(st.log)}
+            self.send(200, out)
+        elif path == "/__emulator/log" and method == "DELETE":
+            with st.lock:
+                st.log = []
+            self.send(200, {"requests": []})
         elif path == "/__emulator/state" and method == "GET":
             with st.lock:
                 out = {"requests": dict(st.counts), "collections": {
@@ -676,6 +798,10 @@ def main():
     ap.add_argument("--record", help="append every exchange to FILE (JSON lines)")
     ap.add_argument("--version", default="1.19.0")
     ap.add_argument("--not-ready", action="store_true")
+    ap.add_argument("--absent-fields", choices=("omit", "null"), default="omit",
+                    help="records read without payload/vector: keys omitted or null")
+    ap.add_argument("--scroll-cap", type=int, default=0,
+                    help="answer at most N points per scroll, whatever the limit")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     args.version_tuple = tuple(int(x) for x in args.version.split(".")[:2])

@@ -126,6 +126,61 @@ def main():
         check("payload index idempotent and listed in payload_schema",
               s == 200 and s2 == 200 and b3["result"]["payload_schema"]["dataset_id"]["data_type"] == "keyword"
               and b3["result"]["config"]["metadata"] == {"m": "x"})
+        s, b, _ = call(base, "PATCH", "/collections/c", {"metadata": {"m": None, "k": 1}})
+        s2, b2, _ = call(base, "GET", "/collections/c")
+        check("PATCH metadata merges, a null deletes a key",
+              s == 200 and b["result"] is True and b2["result"]["config"]["metadata"] == {"k": 1})
+        s, b, _ = call(base, "PUT", "/collections/plain", {"vectors": {"size": 3, "distance": "Cosine"}})
+        s2, b2, _ = call(base, "GET", "/collections/plain")
+        check("created without metadata: config has no metadata key",
+              s == 200 and "metadata" not in b2["result"]["config"])
+        s, b, _ = call(base, "PATCH", "/collections/nope", {"metadata": {"k": 1}})
+        check("PATCH of a missing collection: 404", s == 404)
+        # Reading records back: retrieve, one point, scroll.
+        call(base, "PUT", "/collections/c/points?wait=true",
+             {"points": [{"id": 2**53 + 1, "vector": [1, 1, 0], "payload": {"a": 1}},
+                         {"id": 5, "vector": [0, 1, 1], "payload": {"a": 2, "b": 3}}]})
+        s, b, _ = call(base, "POST", "/collections/c/points",
+                       {"ids": [5, 2**53 + 1, 999, 5], "with_payload": False, "with_vector": False})
+        check("retrieve: asked ids found in order, missing ones absent, no payload or vector keys",
+              s == 200 and [r["id"] for r in b["result"]] == [5, 2**53 + 1]
+              and all(set(r) == {"id"} for r in b["result"]))
+        s, b, _ = call(base, "POST", "/collections/c/points", {"ids": [5], "with_vector": True})
+        r = b["result"][0]
+        check("retrieve defaults: payload on, vector when asked (normalised)",
+              r["payload"] == {"a": 2, "b": 3} and abs(sum(v * v for v in r["vector"]) - 1) < 1e-6)
+        s, b, _ = call(base, "POST", "/collections/c/points", {"with_payload": True})
+        check("retrieve without ids: 400", s == 400)
+        s, b, _ = call(base, "GET", f"/collections/c/points/{2**53 + 1}")
+        s2, b2, _ = call(base, "GET", "/collections/c/points/424242")
+        check("GET one point; a missing one is 404 'No point with id N found'",
+              s == 200 and b["result"]["id"] == 2**53 + 1 and s2 == 404
+              and b2["status"]["error"] == "Not found: No point with id 424242 found")
+        s, b, _ = call(base, "POST", "/collections/c/points/scroll",
+                       {"limit": 2, "with_payload": False, "with_vector": False})
+        first = b["result"]
+        s2, b2, _ = call(base, "POST", "/collections/c/points/scroll",
+                         {"limit": 10, "offset": first["next_page_offset"],
+                          "with_payload": ["a"]})
+        ids = [p["id"] for p in first["points"] + b2["result"]["points"]]
+        check("scroll: integer ids ascending then UUIDs, offset inclusive, next_page_offset, null at the end",
+              ids == [5, 7, 2**53 + 1, big, "5c56c793-69f3-4fbf-87e6-c4bf54c28c26"]
+              and all(set(p) == {"id"} for p in first["points"])
+              and b2["result"]["next_page_offset"] is None
+              and b2["result"]["points"][0]["payload"] == {"a": 1})
+        s, b, _ = call(base, "POST", "/collections/c/points/scroll", {})
+        check("scroll defaults: payload on, limit 10",
+              s == 200 and all("payload" in p and "vector" not in p for p in b["result"]["points"]))
+        s, b, _ = call(base, "POST", "/collections/c/points/scroll",
+                       {"filter": {"must": [{"key": "a", "match": {"value": 2}}]}})
+        check("scroll honours the filter", [p["id"] for p in b["result"]["points"]] == [5])
+        s, b, _ = call(base, "POST", "/collections/nope/points/scroll", {})
+        s2, b2, _ = call(base, "POST", "/collections/nope/points", {"ids": [1]})
+        check("scroll and retrieve of a missing collection: 404", s == 404 and s2 == 404)
+        s, b, _ = call(base, "GET", "/__emulator/log")
+        check("the request log lists API requests with their status",
+              {"method": "GET", "path": "/collections/c/points/424242", "status": 404} in b["requests"]
+              and not any(r["path"].startswith("/__emulator") for r in b["requests"]))
         s, b, _ = call(base, "PUT", "/collections/c/points?wait=yes", {"points": []})
         check("non-boolean wait: 400", s == 400)
         s, b, _ = call(base, "DELETE", "/collections/c")
@@ -165,6 +220,21 @@ def main():
                        headers={"api-key": "rw"})
         check("body over the limit: 400 Payload error", s == 400 and
               b["status"]["error"].startswith("Payload error: JSON payload (202 bytes) is larger than allowed"))
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    proc, base = start("--absent-fields", "null", "--scroll-cap", "2")
+    try:
+        call(base, "PUT", "/collections/c", {"vectors": {"size": 2, "distance": "Dot"}})
+        call(base, "PUT", "/collections/c/points?wait=true",
+             {"points": [{"id": i, "vector": [1, 0]} for i in (9, 3, 2**64 - 1, 4)]})
+        s, b, _ = call(base, "POST", "/collections/c/points/scroll",
+                       {"limit": 3, "offset": 4, "with_payload": False})
+        check("--scroll-cap 2: two points whatever the limit; --absent-fields null: keys present and null",
+              [p["id"] for p in b["result"]["points"]] == [4, 9]
+              and b["result"]["next_page_offset"] == 2**64 - 1
+              and all(p["payload"] is None and p["vector"] is None for p in b["result"]["points"]))
     finally:
         proc.terminate()
         proc.wait()
