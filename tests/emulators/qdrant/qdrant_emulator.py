@@ -213,11 +213,12 @@ class Handler(BaseHTTPRequestHandler):
             json.dumps(body, separators=(",", ":")).encode()
             if content_type == "application/json" else body.encode())
         if record is not None and not record.get("control"):
-            # Logged before the answer leaves: a client that has its answer
-            # finds the request in the log.
+            # Logged and recorded before the answer leaves: a client that
+            # has its answer finds the request in both.
             with self.state.lock:
                 self.state.log.append({"method": record["method"],
                                        "path": record["path"], "status": status})
+            self.write_record(record, status, body, content_type)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -226,8 +227,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        if record is not None:
-            self.write_record(record, status, body, content_type)
 
     def write_record(self, record, status, body, content_type):
         st = self.state
