@@ -343,7 +343,8 @@ int qdrant_list_ids(void *state, const char *name, uint64_t start, size_t max,
         /* Go by next_page_offset, not by the page's length: a server may cap
          * the limit below what was asked. */
         more = rc == EMBSYNC_OK && got > 0 && cJSON_IsNumber(next);
-        for (size_t i = 0; rc == EMBSYNC_OK && i < got; i++) {
+        /* Never more than asked, whatever the server sent: ids[] holds max. */
+        for (size_t i = 0; rc == EMBSYNC_OK && i < got && *n < max; i++) {
             if (!recs[i].has_int_id) {
                 more = 0; /* UUIDs sort after every integer id */
                 break;
