@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Self-test of the Qdrant emulator against qdrant-rest.md: envelopes, status
-codes and texts, idempotency edges, ids, cosine scoring, filters, auth.
+codes and texts, idempotency edges, ids, cosine scoring, filters, auth,
+metadata, reading records back (retrieve, scroll), the request log; and
+every exchange of it validated against qdrant-openapi.json.
 Starts the emulator itself; prints TAP."""
 import json
 import os
@@ -50,7 +52,8 @@ def call(base, method, path, body=None, headers=None, raw=None):
 
 
 def main():
-    proc, base = start()
+    record = tempfile.mktemp(suffix=".jsonl")
+    proc, base = start("--record", record)
     try:
         s, b, _ = call(base, "GET", "/")
         check("GET / is unenveloped with title and version",
@@ -200,6 +203,17 @@ def main():
     finally:
         proc.terminate()
         proc.wait()
+
+    # Every exchange of the first run, errors included, against the spec.
+    contract = subprocess.run([sys.executable, os.path.join(HERE, "contract.py"),
+                               "--bad-requests-on-purpose",
+                               os.path.join(HERE, "qdrant-openapi.json"), record],
+                              capture_output=True, text=True)
+    os.unlink(record)
+    sys.stdout.write("".join(f"# {line}\n" for line in contract.stdout.splitlines()
+                             if line.startswith("not ok") or line.startswith("# ")))
+    check("every exchange of the self-test validates against qdrant-openapi.json",
+          contract.returncode == 0)
 
     proc, base = start("--api-key", "rw", "--read-only-key", "ro", "--max-body", "100")
     try:
