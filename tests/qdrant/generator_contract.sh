@@ -81,6 +81,29 @@ PY
     ok $rc "project $name: the Generator reads all $want points (scroll, search by dataset, retrieve) as records of exactly the four keys"
 done
 
+# seed_generator.py --images writes, for the same images, the very payloads
+# embsync wrote: what a migration test seeds is what the original left.
+curl -s -X POST "http://127.0.0.1:$sly_port/public/api/v3/images.list" -H "x-api-key: $token" \
+    -H 'Content-Type: application/json' -d '{"projectId": 42, "page": 1, "per_page": 1000}' |
+    "$PYTHON3" -c 'import json, sys; json.dump(json.load(sys.stdin)["entities"], sys.stdout)' \
+    >"$work/images-42.json" &&
+    "$PYTHON3" "$emus/qdrant/seed_generator.py" --url "$qdrant" --collection seeded-42 \
+        --images "$work/images-42.json" >/dev/null &&
+    curl -s "$qdrant/__emulator/state" >"$work/state.json" &&
+    "$PYTHON3" - "$work/state.json" <<'PY'
+import json, sys
+cols = json.load(open(sys.argv[1]))["collections"]
+ours, seeded = cols["42"], cols["seeded-42"]
+assert seeded["metadata"] is None and seeded["size"] == 512, seeded["metadata"]
+assert seeded["payload_schema"] == {"dataset_id": "keyword"}, seeded["payload_schema"]
+mine = {k: p["payload"] for k, p in ours["points"].items()}
+theirs = {k: p["payload"] for k, p in seeded["points"].items()}
+for k in sorted(set(mine) | set(theirs)):
+    assert mine.get(k) == theirs.get(k), (k, mine.get(k), theirs.get(k))
+print(f"# {len(theirs)} seeded payloads equal to the ones embsync wrote")
+PY
+ok $? "seed_generator.py --images reproduces the payloads embsync writes for the same images"
+
 # The reader is not blind: a fifth key (what embsync used to add) fails it.
 "$PYTHON3" "$emus/qdrant/seed_generator.py" --url "$qdrant" --collection 900 --count 3 >/dev/null
 "$PYTHON3" - "$emus/qdrant" "$qdrant" <<'PY'
