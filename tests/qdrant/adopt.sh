@@ -20,13 +20,14 @@ seed="$emus/qdrant/seed_generator.py"
 export EMBSYNC_RETRY_SCALE=0.02
 record="$work/exchanges.jsonl"
 
-# Folders 42 (two images) and 43 (one): the dir source's collections; 44
-# comes later.
-for c in 42 43 44; do mkdir -p "$work/images/$c"; done
+# Folders 42 (two images), 43 and 45 (one each): the dir source's
+# collections; 44 comes later.
+for c in 42 43 44 45; do mkdir -p "$work/images/$c"; done
 cp "$top_srcdir/samples/shapes/target.png" "$work/images/42/a.png"
 cp "$top_srcdir/samples/shapes/target-copy.jpg" "$work/images/42/b.jpg"
 cp "$top_srcdir/samples/shapes/target.png" "$work/images/43/a.png"
 cp "$top_srcdir/samples/shapes/target.png" "$work/images/44/a.png"
+cp "$top_srcdir/samples/shapes/target.png" "$work/images/45/a.png"
 chmod -R u+w "$work/images"
 mv "$work/images/44" "$work/later-44"
 
@@ -69,8 +70,9 @@ import json, sys; print(json.dumps(json.load(sys.stdin)['collections'].get('$1')
 
 start_qdrant
 "$PYTHON3" "$seed" --url "$qdrant" --collection 42 --count 30 --datasets 7,8 >/dev/null &&
-    "$PYTHON3" "$seed" --url "$qdrant" --collection 43 --count 5 --size 256 >/dev/null
-ok $? "seeded 42 (30 points, 512 Cosine, no metadata) and 43 (size 256) as the Generator does"
+    "$PYTHON3" "$seed" --url "$qdrant" --collection 43 --count 5 --size 256 >/dev/null &&
+    "$PYTHON3" "$seed" --url "$qdrant" --collection 45 --count 5 --distance Dot >/dev/null
+ok $? "seeded 42 (30 points, 512 Cosine, no metadata), 43 (size 256) and 45 (Dot) as the Generator does"
 snapshot 42 "$work/before.json"
 curl -s -X DELETE "$qdrant/__emulator/log" >/dev/null
 seeded=$(wc -l <"$record")
@@ -89,11 +91,11 @@ deletes = [r["path"] for r in log if r["method"] == "DELETE"]
 creates = [r["path"] for r in log if r["method"] == "PUT" and r["path"].count("/") == 2]
 patches = [r["path"] for r in log if r["method"] == "PATCH"]
 print(f"# DELETE {deletes}, create {creates}, PATCH {patches}")
-assert deletes == ["/collections/43"], deletes
-assert creates == ["/collections/43"], creates
+assert deletes == ["/collections/43", "/collections/45"], deletes
+assert creates == ["/collections/43", "/collections/45"], creates
 assert patches == ["/collections/42"], patches
 PY
-ok $? "no collection dropped but the wrong-size 43 (which is rebuilt); 42 gets one PATCH"
+ok $? "no collection dropped but the wrong-size 43 and the wrong-distance 45 (rebuilt); 42 gets one PATCH"
 "$PYTHON3" - "$record" "$seeded" <<'PY'
 import json, sys
 ids = set()
@@ -117,8 +119,12 @@ ok $? "42 records the model in its metadata, keeps its index, holds 30 + 2 point
 collection 43 | "$PYTHON3" -c '
 import json, sys
 c = json.load(sys.stdin)
-assert c["size"] == 512 and c["metadata"]["embsync_model"] == "null:512" and len(c["points"]) == 1, c'
-ok $? "the wrong-size 43 is a mismatch: rebuilt at 512 with its one image"
+assert c["size"] == 512 and c["metadata"]["embsync_model"] == "null:512" and len(c["points"]) == 1, c' &&
+    collection 45 | "$PYTHON3" -c '
+import json, sys
+c = json.load(sys.stdin)
+assert c["distance"] == "Cosine" and c["metadata"]["embsync_model"] == "null:512" and len(c["points"]) == 1, c'
+ok $? "the wrong-size 43 and the Dot 45 are mismatches: rebuilt as 512 Cosine with their one image"
 
 curl -s -X DELETE "$qdrant/__emulator/log" >/dev/null
 "$embsync" once -c "$work/a.ini" 2>"$work/once.log"
