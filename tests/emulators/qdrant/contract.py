@@ -23,6 +23,9 @@ import warnings
 import jsonschema
 
 
+LEGACY_SEARCH = re.compile(r"^/collections/[^/]+/points/search$")
+
+
 def convert(node):
     """OpenAPI 3.0 schema -> JSON Schema: `nullable` becomes a null type."""
     if isinstance(node, list):
@@ -83,6 +86,12 @@ def main():
         ex = json.loads(line)
         match = next(((t, op) for rx, m, t, op in ops
                       if m == ex["method"] and rx.match(ex["path"])), None)
+        if match is None and ex["method"] == "POST" and LEGACY_SEARCH.match(ex["path"]):
+            # Dropped from the 1.19 spec, still served (qdrant-rest.md,
+            # 4.10): nothing to validate against; shown as such.
+            results.setdefault(f'POST {LEGACY_SEARCH.pattern} -> {ex["status"]} '
+                               '(legacy, not in the 1.19 spec)', [])
+            continue
         label = f'{ex["method"]} {match[0] if match else ex["path"]} -> {ex["status"]}'
         problems = results.setdefault(label, [])
         if match is None:
@@ -122,7 +131,8 @@ def main():
             for p in sorted(set(problems))[:5]:
                 print(f"# {p}")
         else:
-            print(f"ok {n} - {label} matches qdrant-openapi.json")
+            print(f"ok {n} - {label}" + ("" if "legacy" in label
+                                           else " matches qdrant-openapi.json"))
     print(f"# {validated} request and response bodies validated against the spec")
     print(f"1..{n}")
     return 1 if failures else 0

@@ -438,7 +438,7 @@ class Handler(BaseHTTPRequestHandler):
                                         sorted(self.state.collections)]}
         point = re.fullmatch(r"/points/([^/]+)", rest)
         if method == "GET" and point and point.group(1) not in (
-                "delete", "count", "query", "scroll"):
+                "delete", "count", "query", "scroll", "search"):
             self.count("GET /collections/{name}/points/{id}")
             self.check_query(query)
             return self.get_point(name, point.group(1))
@@ -455,6 +455,7 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "/points/delete"): self.delete_points,
             ("POST", "/points/count"): self.count_points,
             ("POST", "/points/query"): self.query,
+            ("POST", "/points/search"): self.search_legacy,
             ("POST", "/points"): self.retrieve,
             ("POST", "/points/scroll"): self.scroll,
         }.get((method, rest))
@@ -631,8 +632,29 @@ class Handler(BaseHTTPRequestHandler):
             q = q.get("nearest")
         limit = body.get("limit", 10)
         offset = body.get("offset", 0)
-        if not isinstance(limit, int) or limit < 1:
+        return {"points": self.nearest(name, q, body, limit, offset)}
+
+    def search_legacy(self, name, query, raw):
+        """The pre-1.10 search, dropped from the 1.19 spec but still routed
+        (qdrant-rest.md, 4.10); clients such as the Embeddings Generator's
+        may still call it.  The answer is a bare list of scored points."""
+        body = self.parse_json(raw)
+        limit = body.get("limit", body.get("top"))
+        if limit is None:
+            raise ApiError(400, "Format error in JSON body: missing field `limit`")
+        vector = body.get("vector")
+        if isinstance(vector, dict):
+            vector = vector.get("vector")
+        if not isinstance(vector, list):
+            raise ApiError(400, "Format error in JSON body: missing field `vector`")
+        return self.nearest(name, vector, body, limit, body.get("offset", 0))
+
+    def nearest(self, name, q, body, limit, offset):
+        """Scored points nearest to q (a vector or a point id), as query and
+        the legacy search answer them."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ApiError(422, "Validation error in JSON body: [limit: value 0 invalid, must be 1 or more]")
+        offset = offset or 0
         with self.state.lock:
             c = self.collection(name)
             if isinstance(q, (int, str)) and not isinstance(q, bool):
@@ -673,7 +695,7 @@ class Handler(BaseHTTPRequestHandler):
                 if with_vector:
                     point["vector"] = vec
                 points.append(point)
-        return {"points": points}
+        return points
 
     # ---- reading records (retrieve, scroll) --------------------------------
 

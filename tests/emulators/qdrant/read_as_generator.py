@@ -11,8 +11,9 @@ This script does the same three reads through the REST API:
 
   1. scroll the whole collection with payloads and vectors (projections,
      diverse sampling), page by page on next_page_offset;
-  2. one search per dataset, filtered by `dataset_id` (a keyword match),
-     with the vector of one of its points (search by image);
+  2. per dataset, a search filtered by `dataset_id` (a keyword match) with
+     the vector of one of its points (search by image), through both
+     /points/query and the legacy /points/search that older clients call;
   3. retrieve every point by id, with payloads and vectors.
 
     read_as_generator.py --url URL --collection NAME [--api-key K]
@@ -99,10 +100,13 @@ def main():
 
     searched = 0
     for dataset_id, vector in sorted(vectors.items()):
+        flt = {"must": [{"key": "dataset_id", "match": {"value": dataset_id}}]}
         hits = answer(*call(base, "POST", path + "/points/query", {
-            "query": vector, "limit": 20, "with_payload": True,
-            "filter": {"must": [{"key": "dataset_id", "match": {"value": dataset_id}}]}},
+            "query": vector, "limit": 20, "with_payload": True, "filter": flt},
             args.api_key), "query")["points"]
+        hits += answer(*call(base, "POST", path + "/points/search", {
+            "vector": vector, "limit": 20, "with_payload": True, "filter": flt},
+            args.api_key), "search")
         for hit in hits:
             rec = as_record(hit, failures, "search")
             if rec is not None:

@@ -102,6 +102,12 @@ def main():
               and pts_[0]["score"] >= pts_[1]["score"])
         s, b, _ = call(base, "POST", "/collections/c/points/query", {"query": [1, 0, 0]})
         check("query defaults: no payload key", "payload" not in b["result"]["points"][0])
+        s, b2, _ = call(base, "POST", "/collections/c/points/search",
+                        {"vector": [1, 0, 0], "limit": 2, "with_payload": True})
+        s3, b3, _ = call(base, "POST", "/collections/c/points/search", {"vector": [1, 0, 0]})
+        check("legacy search: a bare list of the same hits; limit required",
+              s == 200 and [p["id"] for p in b2["result"]] == [p["id"] for p in pts_]
+              and b2["result"][0]["payload"] == pts_[0]["payload"] and s3 == 400)
         s, b, _ = call(base, "POST", "/collections/c/points/query",
                        {"query": [0, 1, 0], "limit": 1, "with_payload": True})
         check("UUID ids echoed lowercase hyphenated",
