@@ -142,6 +142,10 @@ static void reload(es_daemon *d)
     }
     if (strcmp(next->cfg.listen, d->app->cfg.listen) != 0)
         es_warn("reload: a new control port address takes a restart");
+    if (strcmp(next->cfg.autoupdater_listen, d->app->cfg.autoupdater_listen) != 0 ||
+        next->cfg.autoupdater_without_token != d->app->cfg.autoupdater_without_token)
+        es_warn("reload: a new autoupdater_listen or autoupdater_without_token "
+                "takes a restart");
     pthread_mutex_lock(&d->lock);
     es_app *old = d->app;
     es_engine *old_engine = d->engine;

@@ -23,35 +23,6 @@ free_port() {
     "$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# The Generator's GET /is_ready, ready unless $work/generator-down exists.
-cat >"$work/generator.py" <<'PY'
-import argparse, json, os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-ap = argparse.ArgumentParser()
-ap.add_argument("--port", type=int, default=0)
-ap.add_argument("--port-file")
-ap.add_argument("--down-file")
-args = ap.parse_args()
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-    def do_GET(self):
-        down = os.path.exists(args.down_file)
-        if self.path != "/is_ready":
-            status, body = 404, {"detail": "Not Found"}
-        else:
-            status, body = (503, {"status": "not ready"}) if down else (200, {"status": "ready"})
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-srv = ThreadingHTTPServer(("127.0.0.1", args.port), H)
-with open(args.port_file, "w") as f:
-    f.write(str(srv.server_address[1]))
-srv.serve_forever()
-PY
 cat >"$work/fixture.json" <<'JSON'
 {"teams": [{"id": 3, "name": "Vision", "plan": "pro"}],
  "projects": [{"id": 41, "name": "small", "teamId": 3, "images": 3},
@@ -63,7 +34,8 @@ start_emulator sly "$top_srcdir/tests/emulators/supervisely/supervisely_emulator
 start_emulator clip "$top_srcdir/tests/emulators/clip/clip_emulator.py" --dim 64 \
     --batch-cost-ms 150
 start_emulator qd "$top_srcdir/tests/emulators/qdrant/qdrant_emulator.py" --api-key qd-key-123456
-start_emulator gen "$work/generator.py" --down-file "$work/generator-down"
+start_emulator gen "$top_srcdir/tests/integration/generator_standin.py" \
+    --down-file "$work/generator-down"
 printf '%s\n' "$sly_token" >"$work/sly-token"
 printf 'qd-key-123456\n' >"$work/qd-key"
 secret="control-Secret-$(date +%s)-token"
