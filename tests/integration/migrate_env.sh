@@ -43,11 +43,13 @@ start_emulator gen "$top_srcdir/tests/integration/generator_standin.py" \
     --down-file "$work/generator-down" --record "$work/generator.jsonl"
 
 # The shipped file, with only what a test cannot use rewritten: the state
-# and plugin directories, and the listen address (30303 may be taken).
+# and plugin directories, the autorestart record's path, and the listen
+# address (30303 may be taken).
 # The source's autorestart_file is kept when the plugin declares it.
 ini="$work/supervisely.ini"
 sed -e "s|^state_dir = .*|state_dir = $work/state|" \
     -e "s|^autoupdater_listen = .*|autoupdater_listen = 127.0.0.1:$aport|" \
+    -e "s|^autorestart_file = .*|autorestart_file = $work/run/state/current_project.json|" \
     -e "s|^\[core\]|[core]\nplugin_path = $top_builddir/plugins|" \
     "$top_srcdir/conf/supervisely.ini" >"$ini"
 mkdir -p "$work/run/state"
