@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,7 +262,9 @@ static unsigned processing_progress(es_autoupdater *a, const char *arg,
     }
     char name[32] = "";
     int64_t id = 0;
-    if (cJSON_IsNumber(pid) && pid->valuedouble == (double)(int64_t)pid->valuedouble) {
+    /* An integer, within the range where a double holds every one. */
+    if (cJSON_IsNumber(pid) && fabs(pid->valuedouble) <= 9007199254740992.0 &&
+        pid->valuedouble == (double)(int64_t)pid->valuedouble) {
         id = (int64_t)pid->valuedouble;
         snprintf(name, sizeof name, "%" PRId64, id);
     }
@@ -271,10 +274,12 @@ static unsigned processing_progress(es_autoupdater *a, const char *arg,
                 (run.running ||
                  (run.status != ES_PROGRESS_NONE && run.status != EMBSYNC_SKIP));
     if (!known) {
-        char *shown = *name ? NULL : cJSON_PrintUnformatted(pid);
+        /* Printed as the original's f-string prints it: a text as is. */
+        char *shown = *name || cJSON_IsString(pid) ? NULL : cJSON_PrintUnformatted(pid);
         snprintf(message, sizeof message,
-                 "No processing progress found for project %s",
-                 *name ? name : shown ? shown : "?");
+                 "No processing progress found for project %.200s",
+                 *name ? name : cJSON_IsString(pid) ? pid->valuestring
+                 : shown ? shown : "?");
         free(shown);
         cJSON_Delete(body);
         return no_progress(message, out);

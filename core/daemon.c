@@ -469,7 +469,8 @@ void es_daemon_stop_run(es_daemon *d, const char *collection, double wait_s,
     out->end_status = ES_PROGRESS_NONE;
     pthread_mutex_lock(&d->lock);
     es_engine *e = d->engine;
-    const char *state_dir = d->app->cfg.state_dir;
+    char state_dir[4096];
+    snprintf(state_dir, sizeof state_dir, "%s", d->app->cfg.state_dir);
     pthread_mutex_lock(&e->progress.lock);
     uint64_t ended_before = e->progress.ended;
     pthread_mutex_unlock(&e->progress.lock);

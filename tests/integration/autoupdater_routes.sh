@@ -168,6 +168,12 @@ keep progress-null
 call POST /processing_progress '{"state": {}}'
 expect 200 "assert B['progress'] is None and B['message'].startswith('Project ID is not specified.'), B"
 ok $? "POST /processing_progress without project_id reads as null"
+call POST /processing_progress '{"state": {"project_id": "42"}}'
+expect 200 "assert B == {'message': 'No processing progress found for project 42', 'progress': None}, B"
+ok $? "POST /processing_progress with the id as a text: not the project in flight (the original compares it as is)"
+call POST /processing_progress '{"state": {"project_id": 1e300}}'
+expect 200 "assert B['progress'] is None and B['message'].startswith('No processing progress found for project '), B"
+ok $? "POST /processing_progress with an id out of range: no progress, no crash"
 call POST /processing_progress '{}'
 expect 500 "assert set(B) == {'message'} and type(B['message']) is str and B['message'], B"
 ok $? "POST /processing_progress without state: 500 {\"message\": ...}"
