@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "http.h"
+#include "log.h"
 
 #define READY_TIMEOUT_MS 3000
 
@@ -36,8 +37,9 @@ int es_generator_ready(const char *base_url, char *why, size_t whylen)
     int ready = 0;
     if (es_http_many("generator", NULL, 1, &req, &resp, &status, 1) != EMBSYNC_OK ||
         resp.status == 0) {
-        snprintf(why, whylen, "%s",
-                 resp.error != NULL ? resp.error : "no answer from /is_ready");
+        /* A transport error may quote the URL: no secret leaves in it. */
+        es_redact(resp.error != NULL ? resp.error : "no answer from /is_ready",
+                  why, whylen);
     } else if (resp.status != 200) {
         snprintf(why, whylen, "/is_ready answered HTTP %ld", resp.status);
     } else {

@@ -328,6 +328,15 @@ rm -f "$work/generator-down"
 code=$(curl -s -o "$work/body" -w '%{http_code}' -H "$auth" "$ctl/health")
 expect 200 "assert B['generator'] == {'url': 'http://127.0.0.1:$gen_port', 'status': 'up'}, B"
 ok $? "... and up again once it is ready"
+kill "$gen_pid"
+wait "$gen_pid" 2>/dev/null
+call GET /health
+expect 503 "
+g = B['checks']['generator']
+assert B['status'] == 'degraded' and g.startswith('unhealthy: ') and len(g) > 20, B
+"
+ok $? "Generator unreachable: GET /health 503, checks.generator 'unhealthy: <transport error>'"
+keep health-generator-unreachable
 stop_daemon
 
 # ---- the explicit opt-out: no token, and a warning ----------------------------
