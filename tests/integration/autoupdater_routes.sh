@@ -35,7 +35,7 @@ start_emulator clip "$top_srcdir/tests/emulators/clip/clip_emulator.py" --dim 64
     --batch-cost-ms 150
 start_emulator qd "$top_srcdir/tests/emulators/qdrant/qdrant_emulator.py" --api-key qd-key-123456
 start_emulator gen "$top_srcdir/tests/integration/generator_standin.py" \
-    --down-file "$work/generator-down"
+    --down-file "$work/generator-down" --body-file "$work/generator-body"
 printf '%s\n' "$sly_token" >"$work/sly-token"
 printf 'qd-key-123456\n' >"$work/qd-key"
 secret="control-Secret-$(date +%s)-token"
@@ -325,6 +325,15 @@ assert B['status'] == 'degraded' and 'plugins' in B and 'scheduler' in B, B
 "
 ok $? "embsync's own GET /health keeps its shape and shows the Generator down"
 rm -f "$work/generator-down"
+printf '{"status": "starting"}' >"$work/generator-body"
+call GET /health
+expect 503 "assert B['checks']['generator'] == 'unhealthy: /is_ready answered a status other than \"ready\"', B"
+ok $? "Generator answering another status: checks.generator names it"
+printf 'oops' >"$work/generator-body"
+call GET /health
+expect 503 "assert B['checks']['generator'] == 'unhealthy: /is_ready answered a body that is not JSON', B"
+ok $? "Generator answering a body that is not JSON: checks.generator names it"
+rm -f "$work/generator-body"
 code=$(curl -s -o "$work/body" -w '%{http_code}' -H "$auth" "$ctl/health")
 expect 200 "assert B['generator'] == {'url': 'http://127.0.0.1:$gen_port', 'status': 'up'}, B"
 ok $? "... and up again once it is ready"

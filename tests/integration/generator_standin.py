@@ -4,13 +4,15 @@
 original Auto-Updater's routes and of the move from its container:
 
   GET  /is_ready           {"status": "ready"}, or 503 {"status": "not ready"}
-                           while the --down-file exists
+                           while the --down-file exists, or 200 with the
+                           --body-file's bytes as they are while that exists
   POST /task_status        {"message": "", "status": "no_task", "is_running": false}
   POST /cancel_embeddings  {"message": "Nothing to cancel"}
 
 Every POST body is appended to --record (one JSON line: route and body).
 
-    generator_standin.py --port 0 --port-file F --down-file F [--record F]
+    generator_standin.py --port 0 --port-file F --down-file F [--body-file F]
+                         [--record F]
 """
 import argparse
 import json
@@ -22,6 +24,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--port", type=int, default=0)
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--down-file", required=True)
+ap.add_argument("--body-file")
 ap.add_argument("--record")
 args = ap.parse_args()
 record_lock = threading.Lock()
@@ -44,6 +47,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, {"detail": "Not Found"})
         if os.path.exists(args.down_file):
             return self.send(503, {"status": "not ready"})
+        if args.body_file and os.path.exists(args.body_file):
+            with open(args.body_file, "rb") as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
         self.send(200, {"status": "ready"})
 
     def do_POST(self):
