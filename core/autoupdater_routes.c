@@ -275,7 +275,8 @@ static unsigned processing_progress(es_autoupdater *a, const char *arg,
                  (run.status != ES_PROGRESS_NONE && run.status != EMBSYNC_SKIP));
     if (!known) {
         /* Printed as the original's f-string prints it: a text as is. */
-        char *shown = *name || cJSON_IsString(pid) ? NULL : cJSON_PrintUnformatted(pid);
+        char *shown = *name || cJSON_IsString(pid) ? NULL
+                                                    : cJSON_PrintUnformatted(pid);
         snprintf(message, sizeof message,
                  "No processing progress found for project %.200s",
                  *name ? name : cJSON_IsString(pid) ? pid->valuestring
@@ -421,8 +422,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
         cJSON_Delete(out);
         return es_control_answer(conn, status, "application/json", body);
     }
-    return path_known ? detail(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed")
-                      : detail(conn, MHD_HTTP_NOT_FOUND, "Not Found");
+    return path_known
+               ? detail(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed")
+               : detail(conn, MHD_HTTP_NOT_FOUND, "Not Found");
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -163,26 +163,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     if (strcmp(url, "/health") == 0 && get) {
         int healthy;
         char *body = es_daemon_health(c->daemon, &healthy);
-        return es_control_answer(conn, healthy ? 200 : 503, "application/json", body);
+        return es_control_answer(conn, healthy ? 200 : 503,
+                                 "application/json", body);
     }
     if (strcmp(url, "/metrics") == 0 && get)
-        return es_control_answer(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
-                      metrics_text());
+        return es_control_answer(conn, 200,
+                                 "text/plain; version=0.0.4; charset=utf-8",
+                                 metrics_text());
     if (strcmp(url, "/progress") == 0 && get) {
         const char *only = MHD_lookup_connection_value(conn,
                                                        MHD_GET_ARGUMENT_KIND,
                                                        "collection");
         return es_control_answer(conn, 200, "application/json",
-                      es_daemon_progress(c->daemon, only));
+                                 es_daemon_progress(c->daemon, only));
     }
     if (strcmp(url, "/run") == 0 && post)
         return es_control_answer(conn, 202, "application/json",
-                      es_daemon_request_run(c->daemon));
+                                 es_daemon_request_run(c->daemon));
     if (stop_route(url, id, sizeof id) && post) {
         int status;
         char *body = es_daemon_stop_collection(c->daemon, id, STOP_WAIT_S,
                                                &status);
-        return es_control_answer(conn, (unsigned)status, "application/json", body);
+        return es_control_answer(conn, (unsigned)status, "application/json",
+                                 body);
     }
     if (strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
         strcmp(url, "/progress") == 0 || strcmp(url, "/run") == 0 ||

@@ -44,7 +44,8 @@ int es_generator_ready(const char *base_url, char *why, size_t whylen)
         snprintf(why, whylen, "/is_ready answered HTTP %ld", resp.status);
     } else {
         cJSON *body = cJSON_ParseWithLength(resp.body, resp.body_len);
-        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "status"));
+        const char *s =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "status"));
         ready = s != NULL && strcmp(s, "ready") == 0;
         if (!ready)
             snprintf(why, whylen, "/is_ready answered %s",
