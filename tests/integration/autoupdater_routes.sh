@@ -110,10 +110,12 @@ start_daemon() {
     done
     return 1
 }
-stop_daemon() {
+stop_daemon() { # SIGTERM; the daemon must exit 0 (under ASan: no leak)
     kill -TERM "$pid"
     wait "$pid"
+    _rc=$?
     pid=""
+    ok $_rc "SIGTERM: embsync run exits 0" || sed 's/^/# /' "$work/daemon.log" | tail -20
 }
 
 # ---- without autoupdater_without_token: the control token on every route --

@@ -171,6 +171,7 @@ grep -q "a pass every 7 minute(s)" "$work/daemon.log" &&
 ok $? "UPDATE_INTERVAL=7 sets the interval; the token-free routes are warned about"
 kill -TERM "$pid"
 wait "$pid"
+ok $? "SIGTERM: embsync run exits 0" || sed 's/^/# /' "$work/daemon.log" | tail -20
 pid=""
 
 ! grep -qF -e "$sly_token" -e "$access_token" -e "${clip_auth#Bearer }" \
