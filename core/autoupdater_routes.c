@@ -147,13 +147,14 @@ static unsigned health(es_autoupdater *a, const char *arg, const request *rq,
  *   clear_in_progress_flag  the source's end() for that run succeeded; for
  *                           the supervisely source that call sets
  *                           embeddingsInProgress false and removes the
- *                           custom-data stamp, so one answer covers both
- *   clear_update_flag       (a failure of either fails both keys);
+ *                           custom-data stamp, and answers once for both
+ *   clear_update_flag       (when it fails, both keys read "failed", though
+ *                           one of the two steps may have been done);
  *   clear_autorestart       embsync's in-flight record (state_dir) no longer
  *                           names the project, so a restart does not resume
  *                           it.
- * A key reads "failed" when its step did not happen; `success` follows
- * clear_in_progress_flag, as in the original (false: HTTP 400).
+ * Otherwise a key reads "failed" when its step did not happen.  `success`
+ * follows clear_in_progress_flag, as in the original (false: HTTP 400).
  */
 static unsigned stop_update(es_autoupdater *a, const char *arg,
                             const request *rq, cJSON **out)

@@ -264,6 +264,36 @@ call POST /processing_progress '{"state": {"project_id": 41}}'
 expect 200 "assert B == {'message': 'No processing progress found for project 41', 'progress': None}, B"
 ok $? "project 41, which ran before 42 in that pass, has no progress any more"
 
+# A stop whose end of run cannot clear the in-progress flag: 400.
+sly_ctl() { curl -s -X POST "http://127.0.0.1:$sly_port/__emulator/$1" -d "$2" >/dev/null; }
+sly_ctl images '{"add": {"project": 42, "count": 120, "dataset": 7}}'
+curl -s -o /dev/null -X POST -H "$auth" "$ctl/run"
+running=no
+for _ in $(seq 1 300); do
+    call POST /processing_progress '{"state": {"project_id": 42}}'
+    grep -q '"status":"processing"' "$work/body" && grep -q '"current":[1-9]' "$work/body" &&
+        { running=yes; break; }
+    sleep 0.05
+done
+sly_ctl faults '{"add": [{"match": "^projects.embeddings-in-progress.update$", "status": 400, "remaining": 3}]}'
+call POST /stop-embeddings-update/42
+keep stop-flag-not-cleared
+sly_ctl faults '{"clear": true}'
+expect 400 "
+assert B == {'project_id': 42, 'is_current_task': True, 'success': False,
+             'message': B['message'],
+             'details': {'cancel_task': 'success', 'clear_current_task': 'success',
+                         'clear_in_progress_flag': 'failed', 'clear_update_flag': 'failed',
+                         'clear_autorestart': 'success'}}, B
+assert 'in-progress flag failed' in B['message'], B
+"
+ok $? "POST /stop-embeddings-update when the in-progress flag cannot be cleared: 400, success false, those steps failed (was running: $running)"
+sly_state
+"$PYTHON3" -c "
+import json; p = json.load(open('$work/sly.json'))['projects']['42']
+assert p['embeddingsInProgress'] is True, p"
+ok $? "... and indeed project 42 is still marked in progress"
+
 # ---- probes, unknown routes, wrong methods ---------------------------------
 probes_ok=0
 for probe in "GET /livez alive" "GET /is_alive alive" "GET /readyz ready" \
