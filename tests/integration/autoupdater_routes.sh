@@ -26,7 +26,7 @@ free_port() {
 cat >"$work/fixture.json" <<'JSON'
 {"teams": [{"id": 3, "name": "Vision", "plan": "pro"}],
  "projects": [{"id": 41, "name": "small", "teamId": 3, "images": 3},
-              {"id": 42, "name": "big", "teamId": 3, "images": 200, "datasets": [7, 8]}]}
+              {"id": 42, "name": "big", "teamId": 3, "images": 300, "datasets": [7, 8]}]}
 JSON
 sly_token="sly-api-token-$(date +%s)"
 start_emulator sly "$top_srcdir/tests/emulators/supervisely/supervisely_emulator.py" \
@@ -124,7 +124,7 @@ autoupdater_listen = 127.0.0.1:$aport"
 start_daemon
 ok $? "embsync run serves the original routes on autoupdater_listen" || sed 's/^/# /' "$work/daemon.log"
 
-# The first pass: project 41 (3 images), then 42 (200, slow CLIP).
+# The first pass: project 41 (3 images), then 42 (300, slow CLIP).
 running=no
 for _ in $(seq 1 300); do
     call POST /processing_progress '{"state": {"project_id": 42}}'
@@ -139,7 +139,7 @@ p = B['progress']
 assert set(B) == {'progress'} and set(p) == {'project_id', 'total', 'current', 'status'}, B
 assert p['project_id'] == 42 and p['status'] == 'processing', p
 assert all(type(p[k]) is int for k in ('project_id', 'total', 'current')), p
-assert 0 < p['current'] < 200 and (p['total'] == 0 or p['total'] >= p['current']), p
+assert 0 < p['current'] < 300 and (p['total'] == 0 or p['total'] >= p['current']), p
 "
 ok $? "POST /processing_progress for the project in flight: 200, its progress, status processing"
 keep progress-in-flight
@@ -229,7 +229,7 @@ PY
 ok $? "project 42: in-progress flag false, custom-data stamp removed, project stamp not moved"
 after=$(stamped 42)
 sleep 1
-[ "$(stamped 42)" = "$after" ] && [ "$after" -lt 200 ]
+[ "$(stamped 42)" = "$after" ] && [ "$after" -lt 300 ]
 ok $? "the run stopped at once: no image stamped after the answer ($before before, $after after)"
 [ ! -s "$work/state/inflight" ] || ! grep -q '^42' "$work/state/inflight"
 ok $? "the in-flight record does not name project 42 (no resume on restart)"
@@ -244,7 +244,7 @@ keep progress-stopped
 
 # A pass with nothing to stop it: 42 completes, and stays the last one.
 curl -s -o /dev/null -X POST -H "$auth" "$ctl/run"
-for _ in $(seq 1 400); do
+for _ in $(seq 1 1200); do
     call POST /processing_progress '{"state": {"project_id": 42}}'
     grep -q '"status":"completed"' "$work/body" && break
     sleep 0.05
@@ -252,13 +252,13 @@ done
 expect 200 "
 assert set(B) == {'progress'}, B
 p = B['progress']
-assert p == {'project_id': 42, 'total': p['total'], 'current': 200 - $after,
+assert p == {'project_id': 42, 'total': p['total'], 'current': 300 - $after,
              'status': 'completed'}, p
-assert p['total'] in (0, 200 - $after), p
+assert p['total'] in (0, 300 - $after), p
 "
-ok $? "the next run completes: 200, status completed, current = the $((200 - after)) images left"
+ok $? "the next run completes: 200, status completed, current = the $((300 - after)) images left"
 keep progress-completed
-[ "$(stamped 42)" = 200 ]
+[ "$(stamped 42)" = 300 ]
 ok $? "every image of project 42 is stamped"
 call POST /processing_progress '{"state": {"project_id": 41}}'
 expect 200 "assert B == {'message': 'No processing progress found for project 41', 'progress': None}, B"
