@@ -71,41 +71,89 @@ static char *read_line(char *buf, int size, void *stream)
     return buf;
 }
 
-/* Expand ${NAME} from the environment; NULL (with the error set) when a
- * variable is unset or the syntax is broken. */
+/* The "}" closing the reference that opens at s ("${"), nested references
+ * in a default counted; NULL when there is none. */
+static const char *reference_end(const char *s)
+{
+    int depth = 0;
+    for (const char *c = s; *c != '\0'; c++) {
+        if (c[0] == '$' && c[1] == '{') {
+            depth++;
+            c++;
+        } else if (*c == '}' && --depth == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Expand ${NAME} and ${NAME:-DEFAULT} from the environment.  ${NAME} needs
+ * NAME set (empty is allowed); ${NAME:-DEFAULT} takes DEFAULT, itself
+ * expanded, when NAME is unset or empty, as a shell does.  *unset is set
+ * when the value is nothing but such references and came out empty: the
+ * key is then left out, so an empty variable reads as an absent setting
+ * (the original Auto-Updater's rule for its environment).  NULL (with the
+ * error set) when a variable is unset or the syntax is broken. */
 static char *expand_env(parser *p, const char *section, const char *key,
-                        const char *value)
+                        const char *value, int *unset)
 {
     size_t cap = strlen(value) + 1, len = 0;
+    int refs = 0, plain_refs = 0;
     char *out = malloc(cap);
     if (out == NULL)
         return NULL;
     for (const char *s = value; *s != '\0';) {
         const char *piece = s;
         size_t piece_len = 1;
+        char *expanded = NULL;
         if (s[0] == '$' && s[1] == '{') {
-            const char *close = strchr(s + 2, '}');
+            const char *close = reference_end(s);
             if (close == NULL) {
                 fail(p, section, key, "unterminated ${ in value");
                 free(out);
                 return NULL;
             }
+            const char *body = s + 2;
+            const char *dflt = strstr(body, ":-");
+            if (dflt != NULL && dflt > close)
+                dflt = NULL;
             char name[256];
-            size_t nlen = (size_t)(close - (s + 2));
-            if (nlen == 0 || nlen >= sizeof name) {
+            size_t nlen = (size_t)((dflt ? dflt : close) - body);
+            if (nlen == 0 || nlen >= sizeof name ||
+                memchr(body, '{', nlen) != NULL) {
                 fail(p, section, key, "bad variable name in ${...}");
                 free(out);
                 return NULL;
             }
-            memcpy(name, s + 2, nlen);
+            memcpy(name, body, nlen);
             name[nlen] = '\0';
+            refs++;
             piece = getenv(name);
-            if (piece == NULL) {
+            if (dflt != NULL && (piece == NULL || *piece == '\0')) {
+                size_t dlen = (size_t)(close - (dflt + 2));
+                char *text = malloc(dlen + 1);
+                int ignored;
+                if (text == NULL) {
+                    free(out);
+                    return NULL;
+                }
+                memcpy(text, dflt + 2, dlen);
+                text[dlen] = '\0';
+                expanded = expand_env(p, section, key, text, &ignored);
+                free(text);
+                if (expanded == NULL) {
+                    free(out);
+                    return NULL;
+                }
+                piece = expanded;
+            } else if (piece == NULL) {
                 fail(p, section, key, "environment variable %s is not set",
                      name);
                 free(out);
                 return NULL;
             }
+            if (dflt == NULL)
+                plain_refs++;
             piece_len = strlen(piece);
             s = close + 1;
         } else {
@@ -115,6 +163,7 @@ static char *expand_env(parser *p, const char *section, const char *key,
             cap = (len + piece_len + 1) * 2;
             char *bigger = realloc(out, cap);
             if (bigger == NULL) {
+                free(expanded);
                 free(out);
                 return NULL;
             }
@@ -122,8 +171,10 @@ static char *expand_env(parser *p, const char *section, const char *key,
         }
         memcpy(out + len, piece, piece_len);
         len += piece_len;
+        free(expanded);
     }
     out[len] = '\0';
+    *unset = len == 0 && refs > 0 && plain_refs == 0;
     return out;
 }
 
@@ -204,12 +255,12 @@ es_section *es_config_section(es_config *cfg, int kind)
 enum core_key {
     CK_INTERVAL, CK_STATE_DIR, CK_PLUGIN_PATH, CK_BATCH_SIZE, CK_LOG_LEVEL,
     CK_LOG_FORMAT, CK_LISTEN, CK_CONTROL_TOKEN, CK_CONTROL_TOKEN_FILE,
-    CK_STALE_AFTER, CK_COUNT
+    CK_STALE_AFTER, CK_AU_LISTEN, CK_AU_WITHOUT_TOKEN, CK_COUNT
 };
 static const char *const core_keys[CK_COUNT] = {
     "interval", "state_dir", "plugin_path", "batch_size", "log_level",
     "log_format", "listen", "control_token", "control_token_file",
-    "stale_after",
+    "stale_after", "autoupdater_listen", "autoupdater_without_token",
 };
 
 static int int_in_range(parser *p, const char *key, const char *value,
@@ -247,6 +298,8 @@ static void core_key(parser *p, const char *key, char *value)
         goto out;
     }
     p->seen_core_keys |= 1 << k;
+    if (value == NULL)
+        return;
     switch (k) {
     case CK_INTERVAL:
         int_in_range(p, key, value, 1, 1440, &c->interval_min);
@@ -277,6 +330,13 @@ static void core_key(parser *p, const char *key, char *value)
     case CK_LISTEN:
         replace(&c->listen, value);
         return;
+    case CK_AU_LISTEN:
+        replace(&c->autoupdater_listen, value);
+        return;
+    case CK_AU_WITHOUT_TOKEN:
+        if (es_parse_bool(value, &c->autoupdater_without_token) != 0)
+            fail(p, "core", key, "expected true or false, got '%s'", value);
+        break;
     case CK_CONTROL_TOKEN:
         es_secret_add(value);
         replace(&c->control_token, value);
@@ -306,7 +366,7 @@ static void section_key(parser *p, es_section *sec, const char *key,
             free(value);
             return;
         }
-        sec->plugin = value;
+        sec->plugin = value; /* NULL when left unset: reported as missing */
         return;
     }
     for (size_t i = 0; i < sec->n_entries; i++) {
@@ -343,11 +403,17 @@ static int on_key(void *user, const char *section, const char *key,
         fail(p, "", NULL, "key '%s' outside of any [section]", key);
         return 1;
     }
-    char *value = expand_env(p, section, key, raw);
+    int unset = 0;
+    char *value = expand_env(p, section, key, raw, &unset);
     if (value == NULL) {
         if (!p->failed)
             fail(p, section, key, "out of memory");
         return 1;
+    }
+    if (unset) {
+        /* Checked like any key, then left at its default. */
+        free(value);
+        value = NULL;
     }
     if (strcmp(section, "core") == 0) {
         core_key(p, key, value);
@@ -386,6 +452,7 @@ int es_config_parse(const char *path, es_config *cfg, char *err, size_t errlen)
     cfg->state_dir = dup_or_null("/var/lib/embsync");
     cfg->plugin_path = dup_or_null(ES_PLUGINDIR);
     cfg->listen = dup_or_null("");
+    cfg->autoupdater_listen = dup_or_null("");
     cfg->source.name = dup_or_null("source");
     cfg->embedder.name = dup_or_null("embedder");
     cfg->store.name = dup_or_null("store");
@@ -445,6 +512,7 @@ void es_config_free(es_config *cfg)
     free(cfg->state_dir);
     free(cfg->plugin_path);
     free(cfg->listen);
+    free(cfg->autoupdater_listen);
     free(cfg->control_token);
     section_free(&cfg->source);
     section_free(&cfg->embedder);
@@ -530,6 +598,8 @@ int es_plugin_config_build(const es_config *cfg, const es_section *sec,
                      cfg->path, en->line, sec->name, en->key, packed[idx].name);
             goto fail;
         }
+        if (en->value == NULL)
+            continue; /* left unset by an empty ${NAME:-} */
         char *value;
         if (from_file) {
             char why[512];

@@ -9,7 +9,7 @@
 /** One `key = value` line, after ${ENV} expansion. */
 typedef struct es_entry {
     char *key;
-    char *value;
+    char *value;       /* NULL: an empty ${NAME:-...} left the key unset */
     int line;
 } es_entry;
 
@@ -35,6 +35,8 @@ typedef struct es_config {
     char *control_token;     /* secret */
     int stale_after_min;     /* health: a collection older than this is
                                 degraded; 0 = 3 × interval */
+    char *autoupdater_listen;  /* the original Auto-Updater's routes, "" = off */
+    int autoupdater_without_token; /* serve them without the control token */
     es_section source, embedder, store;
 } es_config;
 

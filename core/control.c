@@ -25,8 +25,8 @@ struct es_control {
     int loopback;
 };
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss,
-                        int *loopback)
+int es_control_parse_listen(const char *listen, struct sockaddr_storage *ss,
+                            int *loopback)
 {
     char host[256];
     const char *colon = strrchr(listen, ':');
@@ -73,18 +73,21 @@ static int token_matches(const char *given, const char *want)
     return diff == 0;
 }
 
-static int authorised(es_control *c, struct MHD_Connection *conn)
+int es_control_bearer_ok(struct MHD_Connection *conn, const char *token)
 {
-    if (c->token == NULL)
-        return 1;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
     return auth != NULL && strncmp(auth, "Bearer ", 7) == 0 &&
-           token_matches(auth + 7, c->token);
+           token_matches(auth + 7, token);
 }
 
-static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status,
-                              const char *type, char *body)
+static int authorised(es_control *c, struct MHD_Connection *conn)
+{
+    return c->token == NULL || es_control_bearer_ok(conn, c->token);
+}
+
+enum MHD_Result es_control_answer(struct MHD_Connection *conn, unsigned status,
+                                  const char *type, char *body)
 {
     if (body == NULL) {
         body = strdup("{\"error\":\"out of memory\"}");
@@ -105,7 +108,7 @@ static enum MHD_Result error(struct MHD_Connection *conn, unsigned status,
     char *body = malloc(strlen(message) + 32);
     if (body != NULL)
         sprintf(body, "{\"error\":\"%s\"}", message);
-    return answer(conn, status, "application/json", body);
+    return es_control_answer(conn, status, "application/json", body);
 }
 
 static char *metrics_text(void)
@@ -160,26 +163,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     if (strcmp(url, "/health") == 0 && get) {
         int healthy;
         char *body = es_daemon_health(c->daemon, &healthy);
-        return answer(conn, healthy ? 200 : 503, "application/json", body);
+        return es_control_answer(conn, healthy ? 200 : 503,
+                                 "application/json", body);
     }
     if (strcmp(url, "/metrics") == 0 && get)
-        return answer(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
-                      metrics_text());
+        return es_control_answer(conn, 200,
+                                 "text/plain; version=0.0.4; charset=utf-8",
+                                 metrics_text());
     if (strcmp(url, "/progress") == 0 && get) {
         const char *only = MHD_lookup_connection_value(conn,
                                                        MHD_GET_ARGUMENT_KIND,
                                                        "collection");
-        return answer(conn, 200, "application/json",
-                      es_daemon_progress(c->daemon, only));
+        return es_control_answer(conn, 200, "application/json",
+                                 es_daemon_progress(c->daemon, only));
     }
     if (strcmp(url, "/run") == 0 && post)
-        return answer(conn, 202, "application/json",
-                      es_daemon_request_run(c->daemon));
+        return es_control_answer(conn, 202, "application/json",
+                                 es_daemon_request_run(c->daemon));
     if (stop_route(url, id, sizeof id) && post) {
         int status;
         char *body = es_daemon_stop_collection(c->daemon, id, STOP_WAIT_S,
                                                &status);
-        return answer(conn, (unsigned)status, "application/json", body);
+        return es_control_answer(conn, (unsigned)status, "application/json",
+                                 body);
     }
     if (strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
         strcmp(url, "/progress") == 0 || strcmp(url, "/run") == 0 ||
@@ -193,7 +199,7 @@ es_control *es_control_start(es_daemon *d, const char *listen,
 {
     struct sockaddr_storage ss;
     int loopback = 0;
-    if (parse_listen(listen, &ss, &loopback) != 0) {
+    if (es_control_parse_listen(listen, &ss, &loopback) != 0) {
         snprintf(err, errlen, "listen = %s: expected HOST:PORT", listen);
         return NULL;
     }

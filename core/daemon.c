@@ -10,8 +10,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "autoupdater_routes.h"
 #include "commands.h"
 #include "control.h"
+#include "generator.h"
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
@@ -140,6 +142,10 @@ static void reload(es_daemon *d)
     }
     if (strcmp(next->cfg.listen, d->app->cfg.listen) != 0)
         es_warn("reload: a new control port address takes a restart");
+    if (strcmp(next->cfg.autoupdater_listen, d->app->cfg.autoupdater_listen) != 0 ||
+        next->cfg.autoupdater_without_token != d->app->cfg.autoupdater_without_token)
+        es_warn("reload: a new autoupdater_listen or autoupdater_without_token "
+                "takes a restart");
     pthread_mutex_lock(&d->lock);
     es_app *old = d->app;
     es_engine *old_engine = d->engine;
@@ -214,6 +220,18 @@ int es_daemon_run(es_app *app, const char *config_path)
             return ES_EXIT_FAILED;
         }
     }
+    es_autoupdater *autoupdater = NULL;
+    if (app->cfg.autoupdater_listen[0] != '\0' &&
+        (autoupdater = es_autoupdater_start(&d, app->cfg.autoupdater_listen,
+                                            app->cfg.control_token,
+                                            app->cfg.autoupdater_without_token,
+                                            err, sizeof err)) == NULL) {
+        es_error("original Auto-Updater routes: %s", err);
+        es_control_stop(control);
+        es_engine_destroy(d.engine);
+        free(d.engine);
+        return ES_EXIT_FAILED;
+    }
     es_signals_set_hooks(on_stop, on_reload, &d);
     es_info("embsync %s running: a pass every %d minute(s)%s%s",
             PACKAGE_VERSION, app->cfg.interval_min,
@@ -255,6 +273,7 @@ int es_daemon_run(es_app *app, const char *config_path)
     }
 
     es_signals_set_hooks(NULL, NULL, NULL);
+    es_autoupdater_stop(autoupdater);
     es_control_stop(control);
     es_engine_destroy(d.engine);
     free(d.engine);
@@ -362,6 +381,26 @@ char *es_daemon_health(es_daemon *d, int *healthy)
         .state_dir = d->app->cfg.state_dir,
     };
     es_status_each(d->app->cfg.state_dir, add_collection, &w);
+    pthread_mutex_unlock(&d->lock);
+    char *generator = es_daemon_source_value(d, "generator_url");
+    if (generator != NULL) {
+        /* The Generator shares the collections: its readiness is ours to
+         * report (supervisely-ai-search.md, section 2). */
+        char why[256] = "";
+        int ready = es_generator_ready(generator, why, sizeof why);
+        cJSON *g = cJSON_AddObjectToObject(o, "generator");
+        cJSON_AddStringToObject(g, "url", generator);
+        cJSON_AddStringToObject(g, "status", ready ? "up" : "down");
+        if (!ready) {
+            char reason[400];
+            cJSON_AddStringToObject(g, "error", why);
+            snprintf(reason, sizeof reason, "generator is down: %s", why);
+            cJSON_AddItemToArray(reasons, cJSON_CreateString(reason));
+            degraded = 1;
+        }
+        free(generator);
+    }
+    pthread_mutex_lock(&d->lock);
     if (d->last_pass_end == 0) {
         /* Nothing is known to be in sync before one pass has ended. */
         degraded = 1;
@@ -423,31 +462,61 @@ static void match_status(const es_collection_status *s, void *arg)
     }
 }
 
+void es_daemon_stop_run(es_daemon *d, const char *collection, double wait_s,
+                        es_stopped_run *out)
+{
+    memset(out, 0, sizeof *out);
+    out->end_status = ES_PROGRESS_NONE;
+    pthread_mutex_lock(&d->lock);
+    es_engine *e = d->engine;
+    char state_dir[4096];
+    snprintf(state_dir, sizeof state_dir, "%s", d->app->cfg.state_dir);
+    pthread_mutex_lock(&e->progress.lock);
+    uint64_t ended_before = e->progress.ended;
+    pthread_mutex_unlock(&e->progress.lock);
+    out->was_running = es_engine_stop_collection(e, collection);
+    pthread_mutex_unlock(&d->lock);
+    if (!out->was_running)
+        return;
+    /* Wait for the run to wind down: the batch in flight is stored and
+     * acknowledged, the source state cleared by end(). */
+    struct timespec step = {0, 20 * 1000 * 1000};
+    for (double waited = 0; waited < wait_s; waited += 0.02) {
+        pthread_mutex_lock(&e->progress.lock);
+        /* The pass moves on at once: the outcome is in the ended record. */
+        if (e->progress.ended != ended_before &&
+            strcmp(e->progress.ended_collection, collection) == 0) {
+            out->ended = 1;
+            out->end_status = e->progress.ended_end_status;
+        }
+        pthread_mutex_unlock(&e->progress.lock);
+        if (out->ended)
+            break;
+        nanosleep(&step, NULL);
+    }
+    /* The engine drops its in-flight record just after the run ends. */
+    char inflight[256];
+    for (int i = 0; out->ended && i < 100; i++) {
+        if (!es_status_inflight(state_dir, inflight, sizeof inflight) ||
+            strcmp(inflight, collection) != 0) {
+            out->inflight_cleared = 1;
+            break;
+        }
+        nanosleep(&step, NULL);
+    }
+}
+
 char *es_daemon_stop_collection(es_daemon *d, const char *collection,
                                 double wait_s, int *status)
 {
-    pthread_mutex_lock(&d->lock);
-    es_engine *e = d->engine;
-    int running = es_engine_stop_collection(e, collection);
-    pthread_mutex_unlock(&d->lock);
+    es_stopped_run run;
+    es_daemon_stop_run(d, collection, wait_s, &run);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "collection", collection);
-    if (!running) {
+    if (!run.was_running) {
         *status = 409;
         cJSON_AddStringToObject(o, "error", "collection is not being synced now");
         return print_json(o);
-    }
-    /* Wait for the run to wind down: the batch in flight is stored and
-     * acknowledged, the source state cleared by end(). */
-    struct timespec step = {0, 50 * 1000 * 1000};
-    for (double waited = 0; waited < wait_s; waited += 0.05) {
-        pthread_mutex_lock(&e->progress.lock);
-        int still = strcmp(e->progress.stage, "idle") != 0 &&
-                    strcmp(e->progress.collection, collection) == 0;
-        pthread_mutex_unlock(&e->progress.lock);
-        if (!still)
-            break;
-        nanosleep(&step, NULL);
     }
     find_status f = {.name = collection};
     es_status_each(d->app->cfg.state_dir, match_status, &f);
@@ -475,4 +544,58 @@ char *es_daemon_request_run(es_daemon *d)
     if (running)
         cJSON_AddStringToObject(o, "note", "a pass is already running");
     return print_json(o);
+}
+
+/* ---- facts for the original Auto-Updater's routes ------------------------ */
+
+void es_daemon_run_view(es_daemon *d, es_run_view *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&d->lock);
+    es_progress *p = &d->engine->progress;
+    pthread_mutex_lock(&p->lock);
+    snprintf(out->collection, sizeof out->collection, "%s", p->collection);
+    out->running = strcmp(p->stage, "idle") != 0;
+    out->status = !out->running && strcmp(p->ended_collection, p->collection) == 0
+                      ? p->ended_status
+                      : ES_PROGRESS_NONE;
+    out->total = p->total;
+    out->done = p->done;
+    out->failed = p->failed;
+    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&d->lock);
+}
+
+void es_daemon_backends(es_daemon *d, int status[3], char error[3][256])
+{
+    if (pthread_mutex_trylock(&d->pass_lock) == 0) {
+        refresh_backends(d);
+        pthread_mutex_unlock(&d->pass_lock);
+    }
+    pthread_mutex_lock(&d->lock);
+    for (int i = 0; i < 3; i++) {
+        status[i] = d->backend_status[i];
+        snprintf(error[i], 256, "%s", d->backend_error[i]);
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+int es_daemon_scheduler_running(es_daemon *d)
+{
+    pthread_mutex_lock(&d->lock);
+    int running = !d->stopping;
+    pthread_mutex_unlock(&d->lock);
+    return running;
+}
+
+char *es_daemon_source_value(es_daemon *d, const char *key)
+{
+    char *value = NULL;
+    pthread_mutex_lock(&d->lock);
+    const es_section *sec = &d->app->cfg.source;
+    for (size_t i = 0; i < sec->n_entries; i++)
+        if (strcmp(sec->entries[i].key, key) == 0 && sec->entries[i].value != NULL)
+            value = strdup(sec->entries[i].value);
+    pthread_mutex_unlock(&d->lock);
+    return value;
 }

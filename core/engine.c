@@ -624,8 +624,27 @@ static void set_stage(es_engine *e, const char *collection, const char *stage)
         snprintf(p->collection, sizeof p->collection, "%s", collection);
         p->total = p->done = p->failed = 0;
         p->started = mono_now();
+        p->end_status = ES_PROGRESS_NONE;
     }
     p->stage = stage;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void note_end(es_engine *e, int end_rc)
+{
+    pthread_mutex_lock(&e->progress.lock);
+    e->progress.end_status = end_rc;
+    pthread_mutex_unlock(&e->progress.lock);
+}
+
+static void note_ended(es_engine *e, const char *collection, int status)
+{
+    es_progress *p = &e->progress;
+    pthread_mutex_lock(&p->lock);
+    snprintf(p->ended_collection, sizeof p->ended_collection, "%s", collection);
+    p->ended_status = status;
+    p->ended_end_status = p->end_status;
+    p->ended++;
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -864,6 +883,7 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
     if (rc == EMBSYNC_SKIP) {
         res->status = EMBSYNC_SKIP;
         es_info("collection %s: skipped (in progress elsewhere)", collection);
+        note_ended(e, collection, EMBSYNC_SKIP);
         set_stage(e, NULL, "idle");
         if (e->state_dir != NULL)
             es_status_clear_inflight(e->state_dir);
@@ -890,6 +910,7 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
     /* end() runs on every path after a successful begin(). */
     es_call_begin();
     int end_rc = src->end(e->source->state, collection, rc);
+    note_end(e, end_rc);
     if (end_rc != EMBSYNC_OK && rc == EMBSYNC_OK) {
         rc = end_rc;
         snprintf(res->error, sizeof res->error, "end: %s",
@@ -902,6 +923,7 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
 
 report:
     res->seconds = mono_now() - start;
+    note_ended(e, collection, res->status);
     set_stage(e, NULL, "idle");
     record_metrics(collection, res);
     if (e->state_dir != NULL)
@@ -1025,6 +1047,7 @@ int es_engine_init(es_engine *e, es_instance *source, es_instance *embedder,
     e->stop = stop;
     pthread_mutex_init(&e->progress.lock, NULL);
     e->progress.stage = "idle";
+    e->progress.end_status = ES_PROGRESS_NONE;
     e->model.abi = (embsync_abi)EMBSYNC_ABI_INIT(embsync_model_info);
     es_call_begin();
     int rc = embedder->module->ops.embedder.info(embedder->state, &e->model);

@@ -20,7 +20,17 @@ typedef struct es_progress {
     uint64_t done;         /* changes applied and acknowledged */
     uint64_t failed;
     double started;        /* monotonic seconds */
+    int end_status;        /* the source's end() in this run, or
+                              ES_PROGRESS_NONE before it answered */
+    /* The last run that ended (a pass goes on at once, so a stop request
+     * reads its outcome here): its collection, how it ended, what end()
+     * answered; `ended` counts the runs ended. */
+    char ended_collection[256];
+    int ended_status, ended_end_status;
+    uint64_t ended;
 } es_progress;
+
+#define ES_PROGRESS_NONE (-1)
 
 /** How one collection's run ended. */
 typedef struct es_run_result {

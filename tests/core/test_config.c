@@ -213,6 +213,67 @@ static void secret_from_file_is_redacted(void **unused)
     assert_non_null(strstr(err, "[source] token_file: cannot read"));
 }
 
+/* ${NAME:-DEFAULT}: the default when NAME is unset or empty (nested
+ * references expanded); a value made only of such references that comes
+ * out empty leaves its key unset, so the plugin's default applies. */
+static void env_defaults(void **unused)
+{
+    (void)unused;
+    setenv("ES_TEST_ROOT", "/from/env", 1);
+    setenv("ES_TEST_EMPTY", "", 1);
+    unsetenv("ES_TEST_UNSET");
+    es_config cfg;
+    char err[1024];
+    write_ini("[core]\ninterval = ${ES_TEST_UNSET:-25}\n"
+              "log_level = ${ES_TEST_EMPTY:-}\n"
+              "autoupdater_listen = ${ES_TEST_UNSET:-127.0.0.1:30303}\n"
+              "autoupdater_without_token = yes\n" PLUGINS
+              "root = ${ES_TEST_UNSET:-/dflt}\n"
+              "a = ${ES_TEST_EMPTY:-/d2}\n"
+              "b = ${ES_TEST_ROOT:-/unused}\n"
+              "c = ${ES_TEST_UNSET:-${ES_TEST_ROOT}/n}\n"
+              "d = ${ES_TEST_EMPTY}\n"
+              "e = ${ES_TEST_UNSET:-}${ES_TEST_EMPTY:-}\n"
+              "f = x${ES_TEST_UNSET:-}\n");
+    assert_int_equal(es_config_load(path, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.interval_min, 25);
+    assert_int_equal(cfg.log_level, EMBSYNC_LOG_INFO);
+    assert_string_equal(cfg.autoupdater_listen, "127.0.0.1:30303");
+    assert_int_equal(cfg.autoupdater_without_token, 1);
+    assert_int_equal(cfg.store.n_entries, 7);
+    assert_string_equal(cfg.store.entries[0].value, "/dflt");
+    assert_string_equal(cfg.store.entries[1].value, "/d2");
+    assert_string_equal(cfg.store.entries[2].value, "/from/env");
+    assert_string_equal(cfg.store.entries[3].value, "/from/env/n");
+    assert_string_equal(cfg.store.entries[4].value, ""); /* plain: kept */
+    assert_null(cfg.store.entries[5].value);             /* left unset */
+    assert_string_equal(cfg.store.entries[6].value, "x");
+    es_config_free(&cfg);
+    unlink(path);
+
+    /* A key left unset is still checked, and takes the plugin default. */
+    expect_error("[core]\nintervl = ${ES_TEST_UNSET:-}\n" PLUGINS,
+                 ":2: [core] intervl:", "unknown key");
+    es_plugin_config pc;
+    assert_int_equal(build("root = /r\nsize = ${ES_TEST_EMPTY:-}\n", &pc, err,
+                           sizeof err), 0);
+    assert_string_equal(es_plugin_config_get(&pc, "size", NULL), "224");
+    es_plugin_config_free(&pc);
+    assert_int_equal(build("root = ${ES_TEST_UNSET:-}\n", &pc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[source] root: required by plugin dir"));
+    assert_int_equal(build("root = /r\nsise = ${ES_TEST_UNSET:-}\n", &pc, err,
+                           sizeof err), -1);
+    assert_non_null(strstr(err, "[source] sise: unknown key for plugin dir"));
+
+    expect_error(PLUGINS "root = ${ES_TEST_UNSET:-${ES_TEST_ROOT}\n", ":7:",
+                 "unterminated");
+    expect_error(PLUGINS "root = ${:-x}\n", ":7:", "bad variable name");
+    expect_error(PLUGINS "root = ${ES_TEST_UNSET:-${ES_TEST_UNSET}}\n",
+                 ":7: [store] root:", "ES_TEST_UNSET is not set");
+    expect_error("[core]\nautoupdater_without_token = sometimes\n" PLUGINS,
+                 ":2: [core] autoupdater_without_token:", "'sometimes'");
+}
+
 static void line_too_long(void **unused)
 {
     (void)unused;
@@ -239,6 +300,7 @@ int main(void)
         cmocka_unit_test(plugin_keys_validated),
         cmocka_unit_test(secret_from_file_is_redacted),
         cmocka_unit_test(line_too_long),
+        cmocka_unit_test(env_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
