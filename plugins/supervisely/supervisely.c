@@ -3,11 +3,15 @@
  * section 6, expressed through the ABI).
  *
  * Differences from the original service, on purpose:
- *  - image lists are streamed with keyset paging (id > last, sorted by id),
- *    so acknowledging images while listing cannot shift a page;
- *  - an image listed as "changed since the project stamp" that still exists
- *    was modified, not deleted: it is re-embedded in the same run instead of
- *    losing its vector for an interval. */
+ *  - every list is streamed with keyset paging (id > last, sorted by id),
+ *    so acknowledging images while listing cannot shift a page and a
+ *    server-side page cap cannot end a listing early (sly_list_each);
+ *  - modified images are found whichever way the server reads the two
+ *    unsettled points of section 2.7 (see sly_changes), and re-embedded in
+ *    the same run instead of losing their vector for an interval;
+ *  - the project stamp is the server's clock as of before the listing, not
+ *    the client's after it, so a change made during a run is seen by the
+ *    next one (see run_stamp). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,8 +25,11 @@
 #include <embsync/plugin.h>
 
 #include "sly_api.h"
+#include "sly_generator.h"
+#include "sly_marks.h"
 
 #define ACK_BATCH 50
+#define EXISTS_BATCH 50 /* ids per `id in` filter, as the original's helper */
 #define STAMP_KEY "embeddings_update_started_at"
 #define MAX_IDS 64
 
@@ -30,24 +37,27 @@ typedef struct sly_project {
     int64_t id;
     int64_t team;
     char *embedded_at;      /* project embeddingsUpdatedAt, or NULL */
+    char *created_at;       /* project createdAt, or NULL */
     int in_progress;
+    int64_t next_stamp;     /* what end() writes on success, us; -1: nothing */
 } sly_project;
 
 typedef struct supervisely {
     sly_api api;
+    sly_generator gen;
     char *origin;           /* scheme://host[:port] of the storage URLs' server */
     char *imgproxy;
     long image_size;
     unsigned concurrency;
     long page_size;
     double stale_after_h;
-    const char *generator;
     int64_t project_ids[MAX_IDS], team_ids[MAX_IDS];
     size_t n_project_ids, n_team_ids;
     sly_project *projects;  /* stb_ds array from the last listing */
-    const char *state_dir;  /* our own in-flight marks, for crash recovery */
+    const char *state_dir;  /* our marks: in-flight runs, rebuilt projects */
+    const char *autorestart;/* the original's record, or NULL */
+    int64_t resume;         /* project the record named at start; 0: none */
     pthread_mutex_t lock;   /* projects: changes/fetch/ack run concurrently */
-    int64_t forced;         /* project whose next changes() lists everything */
 } supervisely;
 
 static const embsync_config_key keys[] = {
@@ -63,9 +73,13 @@ static const embsync_config_key keys[] = {
     {"download_concurrency", EMBSYNC_KEY_INT, "8", 0, "parallel image downloads"},
     {"page_size", EMBSYNC_KEY_INT, "1000", 0, "list page size"},
     {"generator_url", EMBSYNC_KEY_STRING, NULL, 0,
-     "Embeddings Generator service, asked before clearing a stale in-progress flag"},
+     "Embeddings Generator app: asked before touching an in-progress project, "
+     "told when a stale one is cleared, and part of check()"},
     {"stale_after", EMBSYNC_KEY_DOUBLE, "12", 0,
      "hours after which an in-progress flag with an old stamp is cleared"},
+    {"autorestart_file", EMBSYNC_KEY_STRING, NULL, 0,
+     "the original service's record (./state/current_project.json): the "
+     "project it names is synced first, once, then the record is reset to {}"},
     {"team_ids", EMBSYNC_KEY_STRING, NULL, 0, "only these teams (comma-separated)"},
     {"project_ids", EMBSYNC_KEY_STRING, NULL, 0, "only these projects (comma-separated)"},
     {"verify_tls", EMBSYNC_KEY_BOOL, "true", 0, "verify the server certificate"},
@@ -101,13 +115,19 @@ static int listed(const int64_t *ids, size_t n, int64_t id)
     return 0;
 }
 
-static cJSON *filter_cond(const char *field, const char *op, cJSON *value)
+static int64_t entity_id(const cJSON *e)
 {
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "field", field);
-    cJSON_AddStringToObject(c, "operator", op);
-    cJSON_AddItemToObject(c, "value", value);
-    return c;
+    return (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "id"));
+}
+
+static const char *entity_text(const cJSON *e, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, key));
+}
+
+static char *dup_opt(const char *text)
+{
+    return text ? strdup(text) : NULL;
 }
 
 static sly_project *find_project(supervisely *s, int64_t id)
@@ -120,8 +140,10 @@ static sly_project *find_project(supervisely *s, int64_t id)
 
 static void forget_projects(supervisely *s)
 {
-    for (ptrdiff_t i = 0; i < arrlen(s->projects); i++)
+    for (ptrdiff_t i = 0; i < arrlen(s->projects); i++) {
         free(s->projects[i].embedded_at);
+        free(s->projects[i].created_at);
+    }
     arrfree(s->projects);
     s->projects = NULL;
 }
@@ -190,38 +212,6 @@ static int edit_project(supervisely *s, int64_t id, const char *field,
     return rc;
 }
 
-/* ---- our in-flight marks ------------------------------------------------- */
-
-/* A run of ours that a crash cut short leaves its project "in progress"
- * with our mark beside it: that one we may take back at once. */
-static void inflight_path(const supervisely *s, int64_t id, char *out, size_t len)
-{
-    snprintf(out, len, "%s/inflight-%" PRId64, s->state_dir ? s->state_dir : ".", id);
-}
-
-static void mark_inflight(const supervisely *s, int64_t id, int on)
-{
-    char path[4096];
-    inflight_path(s, id, path, sizeof path);
-    if (!on) {
-        remove(path);
-        return;
-    }
-    FILE *fp = fopen(path, "w");
-    if (fp != NULL)
-        fclose(fp);
-}
-
-static int was_ours(const supervisely *s, int64_t id)
-{
-    char path[4096];
-    inflight_path(s, id, path, sizeof path);
-    FILE *fp = fopen(path, "r");
-    if (fp != NULL)
-        fclose(fp);
-    return fp != NULL;
-}
-
 /* ---- open / close / check ------------------------------------------------- */
 
 static void sly_close(void *state)
@@ -234,6 +224,7 @@ static void sly_close(void *state)
     free(s->api.key_header);
     free(s->origin);
     free(s->imgproxy);
+    free((char *)s->gen.url);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -272,8 +263,14 @@ static int sly_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     s->concurrency = (unsigned)host->config_int(ctx, "download_concurrency", 8);
     s->page_size = host->config_int(ctx, "page_size", 1000);
     s->stale_after_h = host->config_double(ctx, "stale_after", 12);
-    s->generator = host->config_get(ctx, "generator_url");
     s->state_dir = host->state_dir(ctx);
+    s->gen = (sly_generator){.host = host, .ctx = ctx, .flags = s->api.flags};
+    const char *generator = host->config_get(ctx, "generator_url");
+    s->gen.url = generator && *generator ? strip_slash(generator) : NULL;
+    s->autorestart = host->config_get(ctx, "autorestart_file");
+    if (s->autorestart != NULL && *s->autorestart == '\0')
+        s->autorestart = NULL;
+    s->resume = sly_autorestart_read(s->autorestart);
     s->n_project_ids = parse_ids(host->config_get(ctx, "project_ids"), s->project_ids, MAX_IDS);
     s->n_team_ids = parse_ids(host->config_get(ctx, "team_ids"), s->team_ids, MAX_IDS);
     if (s->image_size < 16 || s->concurrency < 1 || s->page_size < 1 ||
@@ -321,12 +318,12 @@ static int sly_check(void *state)
     int rc = sly_call(&s->api, "instance.version", body, &answer, NULL);
     cJSON_Delete(body);
     cJSON_Delete(answer);
-    return rc;
+    return rc == EMBSYNC_OK ? sly_generator_ready(&s->gen) : rc;
 }
 
 /* ---- collections: projects with AI Search on ------------------------------ */
 
-/* Is the team on the free plan?  (Cached per listing.) */
+/* Is the team on the free plan? */
 static int team_is_free(supervisely *s, int64_t team, int *free_plan)
 {
     cJSON *body = cJSON_CreateObject(), *info;
@@ -341,43 +338,186 @@ static int team_is_free(supervisely *s, int64_t team, int *free_plan)
 }
 
 /* Section 6.7: an in-progress flag whose stamp is older than stale_after
- * hours, and that no generator task holds, is cleared. */
+ * hours, and that no Generator task holds, is cleared; the Generator is
+ * told first (/cancel_embeddings), as the original tells it. */
 static void clear_if_stale(supervisely *s, int64_t id)
 {
     cJSON *body = cJSON_CreateObject(), *info;
     cJSON_AddNumberToObject(body, "id", (double)id);
     int rc = sly_call(&s->api, "projects.info", body, &info, NULL);
     cJSON_Delete(body);
-    const char *stamp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(info, "customData"), STAMP_KEY));
-    int64_t at = sly_parse_time(stamp);
+    const char *stamp = entity_text(cJSON_GetObjectItemCaseSensitive(info, "customData"),
+                                    STAMP_KEY);
+    int64_t at = sly_parse_time(stamp, NULL);
     double hours = at < 0 ? -1 : ((double)time(NULL) * 1e6 - (double)at) / 3.6e9;
     cJSON_Delete(info);
     if (rc != EMBSYNC_OK || at < 0 || hours < s->stale_after_h)
         return;
-    if (s->generator != NULL) {
-        char url[2048], req_body[128];
-        snprintf(url, sizeof url, "%s/task_status", s->generator);
-        snprintf(req_body, sizeof req_body, "{\"state\":{\"project_id\":%" PRId64 "}}", id);
-        const char *headers[] = {"Content-Type: application/json", NULL};
-        embsync_http_request req = {.abi = EMBSYNC_ABI_INIT(embsync_http_request),
-                                    .method = "POST", .url = url, .headers = headers,
-                                    .body = req_body, .body_len = strlen(req_body),
-                                    .flags = s->api.flags, .max_attempts = 2};
-        embsync_http_response resp = {.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
-        int hrc = HOST(s)->http(CTX(s), &req, &resp);
-        cJSON *st = hrc == EMBSYNC_OK && resp.status / 100 == 2 ? cJSON_Parse(resp.body) : NULL;
-        int running = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "is_running"));
-        cJSON_Delete(st);
-        HOST(s)->http_release(CTX(s), &resp);
-        if (running)
-            return;
+    if (sly_generator_running(&s->gen, id)) {
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                     "project %" PRId64 ": in progress for %.1f h, but the "
+                     "Generator runs a task for it; left alone", id, hours);
+        return;
     }
     HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
                  "project %" PRId64 ": in progress for %.1f h with no task; clearing",
                  id, hours);
+    sly_generator_cancel(&s->gen, id);
     set_stamp(s, id, 1);
     set_in_progress(s, id, 0);
+}
+
+/* A stamp as read back, taken as the end of the tick its digits name: we
+ * write the end of a tick (run_stamp), and a server answering milliseconds
+ * while keeping microseconds would otherwise list the images of that last
+ * millisecond as changed, run after run. */
+static char *tick_end(const char *text)
+{
+    int64_t step, at = sly_parse_time(text, &step);
+    if (at < 0)
+        return dup_opt(text);
+    char out[40];
+    sly_format_time(at + step - 1, out, sizeof out);
+    return strdup(out);
+}
+
+/* Deliver a project to the listing's callback; non-zero stops the listing. */
+static int offer(supervisely *s, sly_project *p, const cJSON *e,
+                 embsync_collection_cb cb, void *arg)
+{
+    p->embedded_at = tick_end(entity_text(e, "embeddingsUpdatedAt"));
+    p->created_at = dup_opt(entity_text(e, "createdAt"));
+    p->next_stamp = -1;
+    pthread_mutex_lock(&s->lock);
+    arrput(s->projects, *p);
+    pthread_mutex_unlock(&s->lock);
+    char name[32];
+    snprintf(name, sizeof name, "%" PRId64, p->id);
+    return cb(arg, name);
+}
+
+/* Section 6.8: the project the original's autorestart record names is
+ * taken back (stamp and flag cleared) and listed first, once.  Unlike the
+ * original, a project whose AI Search was turned off meanwhile, that the
+ * filters leave out, or that the Generator now holds, is not synced; the
+ * record is reset in every case once it has been acted on (end() resets it
+ * after the resumed run). */
+static int offer_resumed(supervisely *s, embsync_collection_cb cb, void *arg,
+                         int *stopped)
+{
+    int64_t id = s->resume;
+    cJSON *body = cJSON_CreateObject(), *info;
+    cJSON_AddNumberToObject(body, "id", (double)id);
+    cJSON *extra = cJSON_AddArrayToObject(body, "extraFields");
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsEnabled"));
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsInProgress"));
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsUpdatedAt"));
+    int missing = 0;
+    int rc = sly_call(&s->api, "projects.info", body, &info, &missing);
+    cJSON_Delete(body);
+    if (rc != EMBSYNC_OK && !missing)
+        return rc; /* try again on the next listing */
+    sly_project p = {
+        .id = id,
+        .team = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(info, "teamId")),
+    };
+    const char *why = missing ? "no longer exists"
+        : cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(info, "embeddingsEnabled"))
+            ? "has AI Search off"
+        : !listed(s->project_ids, s->n_project_ids, id) ||
+                !listed(s->team_ids, s->n_team_ids, p.team)
+            ? "is not among the configured projects"
+        : sly_generator_running(&s->gen, id) ? "is being embedded by the Generator"
+                                             : NULL;
+    if (why != NULL) {
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                     "project %" PRId64 " from the autorestart record %s; not resumed",
+                     id, why);
+        sly_autorestart_clear(s->autorestart);
+        s->resume = 0;
+        cJSON_Delete(info);
+        return EMBSYNC_OK;
+    }
+    HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                 "project %" PRId64 ": resuming the run the autorestart record names", id);
+    set_stamp(s, id, 1);
+    set_in_progress(s, id, 0);
+    *stopped = offer(s, &p, info, cb, arg) != 0;
+    cJSON_Delete(info);
+    return EMBSYNC_OK;
+}
+
+typedef struct listing {
+    supervisely *s;
+    embsync_collection_cb cb;
+    void *arg;
+    int64_t free_teams[MAX_IDS], paid_teams[MAX_IDS];
+    size_t n_free, n_paid;
+    int stopped;
+} listing;
+
+static int list_page(void *arg, const cJSON *entities)
+{
+    listing *l = arg;
+    supervisely *s = l->s;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entities)
+    {
+        sly_project p = {
+            .id = entity_id(e),
+            .team = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "teamId")),
+            .in_progress = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "embeddingsInProgress")),
+        };
+        if (!listed(s->project_ids, s->n_project_ids, p.id) ||
+            !listed(s->team_ids, s->n_team_ids, p.team) || p.id == s->resume)
+            continue;
+        int is_free = l->n_free > 0 && listed(l->free_teams, l->n_free, p.team);
+        if (!is_free && !(l->n_paid > 0 && listed(l->paid_teams, l->n_paid, p.team))) {
+            if (team_is_free(s, p.team, &is_free) != EMBSYNC_OK) {
+                HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
+                             "project %" PRId64 ": team %" PRId64 " unknown; skipped",
+                             p.id, p.team);
+                continue;
+            }
+            if (is_free && l->n_free < MAX_IDS)
+                l->free_teams[l->n_free++] = p.team;
+            else if (!is_free && l->n_paid < MAX_IDS)
+                l->paid_teams[l->n_paid++] = p.team;
+        }
+        if (is_free) {
+            /* As the original: AI Search is not for free teams. */
+            HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                         "project %" PRId64 ": team on the free plan; "
+                         "disabling AI Search", p.id);
+            edit_project(s, p.id, "embeddingsEnabled", cJSON_CreateFalse());
+            continue;
+        }
+        if (p.in_progress && sly_mark_isset(s->state_dir, SLY_MARK_INFLIGHT, p.id)) {
+            /* A run of ours that a crash cut short: ours to take back,
+             * unless the Generator has taken the project since. */
+            if (sly_generator_running(&s->gen, p.id)) {
+                HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                             "project %" PRId64 ": our cut-short run is now the "
+                             "Generator's task; left alone", p.id);
+                sly_mark_clear(s->state_dir, SLY_MARK_INFLIGHT, p.id);
+                continue;
+            }
+            HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                         "project %" PRId64 ": resuming our run cut short", p.id);
+            set_stamp(s, p.id, 1);
+            set_in_progress(s, p.id, 0);
+            p.in_progress = 0;
+        }
+        if (p.in_progress) {
+            clear_if_stale(s, p.id);
+            continue; /* skipped this pass either way */
+        }
+        if (offer(s, &p, e, l->cb, l->arg) != 0) {
+            l->stopped = 1;
+            return EMBSYNC_SKIP; /* ends the listing, not an error */
+        }
+    }
+    return EMBSYNC_OK;
 }
 
 static int sly_list(void *state, embsync_collection_cb cb, void *arg)
@@ -386,86 +526,24 @@ static int sly_list(void *state, embsync_collection_cb cb, void *arg)
     pthread_mutex_lock(&s->lock);
     forget_projects(s);
     pthread_mutex_unlock(&s->lock);
-    int64_t free_teams[MAX_IDS], paid_teams[MAX_IDS];
-    size_t n_free = 0, n_paid = 0;
-    for (int page = 1, pages = 1; page <= pages; page++) {
-        cJSON *body = cJSON_CreateObject(), *answer;
-        cJSON_AddBoolToObject(body, "skipExported", 1);
-        cJSON *extra = cJSON_AddArrayToObject(body, "extraFields");
-        cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsEnabled"));
-        cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsInProgress"));
-        cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsUpdatedAt"));
-        cJSON *flt = cJSON_AddArrayToObject(body, "filter");
-        cJSON_AddItemToArray(flt, filter_cond("embeddingsEnabled", "=", cJSON_CreateTrue()));
-        cJSON_AddStringToObject(body, "sort", "id");
-        cJSON_AddStringToObject(body, "sort_order", "asc");
-        cJSON_AddNumberToObject(body, "page", page);
-        cJSON_AddNumberToObject(body, "per_page", (double)s->page_size);
-        int rc = sly_call(&s->api, "projects.list.all", body, &answer, NULL);
-        cJSON_Delete(body);
-        if (rc != EMBSYNC_OK)
+    listing l = {.s = s, .cb = cb, .arg = arg};
+    if (s->resume != 0) {
+        int rc = offer_resumed(s, cb, arg, &l.stopped);
+        if (rc != EMBSYNC_OK || l.stopped)
             return rc;
-        const cJSON *count = cJSON_GetObjectItemCaseSensitive(answer, "pagesCount");
-        pages = cJSON_IsNumber(count) ? (int)count->valuedouble : 1;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(answer, "entities"))
-        {
-            sly_project p = {
-                .id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")),
-                .team = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "teamId")),
-                .in_progress = cJSON_IsTrue(cJSON_GetObjectItem(e, "embeddingsInProgress")),
-            };
-            if (!listed(s->project_ids, s->n_project_ids, p.id) ||
-                !listed(s->team_ids, s->n_team_ids, p.team))
-                continue;
-            int is_free = listed(free_teams, n_free, p.team) && n_free > 0;
-            if (!is_free && !(n_paid > 0 && listed(paid_teams, n_paid, p.team))) {
-                rc = team_is_free(s, p.team, &is_free);
-                if (rc != EMBSYNC_OK) {
-                    HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
-                                 "project %" PRId64 ": team %" PRId64 " unknown; skipped",
-                                 p.id, p.team);
-                    continue;
-                }
-                if (is_free && n_free < MAX_IDS)
-                    free_teams[n_free++] = p.team;
-                else if (!is_free && n_paid < MAX_IDS)
-                    paid_teams[n_paid++] = p.team;
-            }
-            if (is_free) {
-                /* As the original: AI Search is not for free teams. */
-                HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
-                             "project %" PRId64 ": team on the free plan; "
-                             "disabling AI Search", p.id);
-                edit_project(s, p.id, "embeddingsEnabled", cJSON_CreateFalse());
-                continue;
-            }
-            if (p.in_progress && was_ours(s, p.id)) {
-                HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
-                             "project %" PRId64 ": resuming our run cut short", p.id);
-                set_stamp(s, p.id, 1);
-                set_in_progress(s, p.id, 0);
-                p.in_progress = 0;
-            }
-            if (p.in_progress) {
-                clear_if_stale(s, p.id);
-                continue; /* skipped this pass either way */
-            }
-            const char *at = cJSON_GetStringValue(cJSON_GetObjectItem(e, "embeddingsUpdatedAt"));
-            p.embedded_at = at ? strdup(at) : NULL;
-            pthread_mutex_lock(&s->lock);
-            arrput(s->projects, p);
-            pthread_mutex_unlock(&s->lock);
-            char name[32];
-            snprintf(name, sizeof name, "%" PRId64, p.id);
-            if (cb(arg, name) != 0) {
-                cJSON_Delete(answer);
-                return EMBSYNC_OK;
-            }
-        }
-        cJSON_Delete(answer);
     }
-    return EMBSYNC_OK;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddBoolToObject(body, "skipExported", 1);
+    cJSON *extra = cJSON_AddArrayToObject(body, "extraFields");
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsEnabled"));
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsInProgress"));
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsUpdatedAt"));
+    cJSON *flt = cJSON_AddArrayToObject(body, "filter");
+    cJSON_AddItemToArray(flt, sly_filter("embeddingsEnabled", "=", cJSON_CreateTrue()));
+    int rc = sly_list_each(&s->api, "projects.list.all", body, s->page_size,
+                           list_page, &l);
+    cJSON_Delete(body);
+    return l.stopped ? EMBSYNC_OK : rc;
 }
 
 /* ---- a project's run ------------------------------------------------------ */
@@ -485,12 +563,22 @@ static int sly_begin(void *state, const char *name)
     pthread_mutex_unlock(&s->lock);
     if (busy)
         return EMBSYNC_SKIP;
-    mark_inflight(s, id, 1);
+    /* The Generator may have started on it since the listing. */
+    if (sly_generator_running(&s->gen, id)) {
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                     "project %" PRId64 ": the Generator runs a task for it; skipped", id);
+        return EMBSYNC_SKIP;
+    }
+    if (sly_mark_set(s->state_dir, SLY_MARK_INFLIGHT, id) != 0)
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
+                     "project %" PRId64 ": cannot write the in-flight mark in %s; "
+                     "a crash now leaves the project for the stale check",
+                     id, s->state_dir ? s->state_dir : ".");
     int rc = set_in_progress(s, id, 1);
     if (rc == EMBSYNC_OK && (rc = set_stamp(s, id, 0)) != EMBSYNC_OK)
         set_in_progress(s, id, 0); /* do not leave it in progress */
     if (rc != EMBSYNC_OK)
-        mark_inflight(s, id, 0);
+        sly_mark_clear(s->state_dir, SLY_MARK_INFLIGHT, id);
     return rc;
 }
 
@@ -499,29 +587,41 @@ static int sly_end(void *state, const char *name, int run_status)
     supervisely *s = state;
     int64_t id = project_id(name);
     int rc = EMBSYNC_OK;
-    if (run_status == EMBSYNC_OK) {
-        char now[40];
-        sly_now(now, sizeof now);
-        rc = edit_project(s, id, "embeddingsUpdatedAt", cJSON_CreateString(now));
+    pthread_mutex_lock(&s->lock);
+    sly_project *p = find_project(s, id);
+    int64_t stamp = p ? p->next_stamp : -1;
+    pthread_mutex_unlock(&s->lock);
+    if (run_status == EMBSYNC_OK && stamp >= 0) {
+        char text[40];
+        sly_format_time(stamp, text, sizeof text);
+        rc = edit_project(s, id, "embeddingsUpdatedAt", cJSON_CreateString(text));
     }
+    /* The rebuilt project is whole once a run of it completed. */
+    if (run_status == EMBSYNC_OK && rc == EMBSYNC_OK)
+        sly_mark_clear(s->state_dir, SLY_MARK_RESET, id);
     /* In every path: not in progress, no stamp. */
     int rc2 = set_in_progress(s, id, 0);
     int rc3 = set_stamp(s, id, 1);
-    pthread_mutex_lock(&s->lock);
-    if (s->forced == id)
-        s->forced = 0;
-    pthread_mutex_unlock(&s->lock);
     if (rc2 == EMBSYNC_OK)
-        mark_inflight(s, id, 0);
+        sly_mark_clear(s->state_dir, SLY_MARK_INFLIGHT, id);
+    if (id == s->resume) {
+        sly_autorestart_clear(s->autorestart);
+        s->resume = 0;
+    }
     return rc != EMBSYNC_OK ? rc : rc2 != EMBSYNC_OK ? rc2 : rc3;
 }
 
+/* Durable (issue: a kill anywhere in a rebuild pass): until a run of the
+ * project completes, changes() lists every image again, so a collection
+ * rebuilt empty is never left listing only the unstamped ones. */
 static int sly_reset(void *state, const char *name)
 {
     supervisely *s = state;
-    pthread_mutex_lock(&s->lock);
-    s->forced = project_id(name);
-    pthread_mutex_unlock(&s->lock);
+    if (sly_mark_set(s->state_dir, SLY_MARK_RESET, project_id(name)) != 0) {
+        HOST(s)->set_error(CTX(s), "cannot record the reset of project %s in %s",
+                           name, s->state_dir ? s->state_dir : ".");
+        return EMBSYNC_FAILED;
+    }
     return EMBSYNC_OK;
 }
 
@@ -555,169 +655,311 @@ static char *resize_url(supervisely *s, const char *full)
     return url;
 }
 
-/* Which images a listing wants. */
+/* The images a listing wants. */
 typedef enum list_mode {
-    NEVER_EMBEDDED,   /* embeddingsUpdatedAt is null */
-    CHANGED_SINCE,    /* updated after the project stamp, incl. disabled */
-    EVERYTHING        /* after a rebuild of the store */
+    NEVER_EMBEDDED, /* enabled, embeddingsUpdatedAt null */
+    MODIFIED,       /* enabled, embedded, updatedAt after the project stamp */
+    GONE,           /* anything updatedAt after the project stamp, disabled
+                       included: those no longer enabled are deleted */
+    EVERYTHING      /* every enabled image (after a rebuild; items()) */
 } list_mode;
 
-/* One page of images after `after`, by id. */
-static int list_page(supervisely *s, int64_t project, int64_t after,
-                     list_mode mode, const char *since, cJSON **answer)
+/* The images.list body of a mode (sly_list_each adds the id cursor). */
+static cJSON *list_body(int64_t project, list_mode mode, const char *since)
 {
     cJSON *body = cJSON_CreateObject();
     cJSON_AddNumberToObject(body, "projectId", (double)project);
     cJSON_AddBoolToObject(body, "forceMetadataForLinks", 0);
-    cJSON_AddNumberToObject(body, "per_page", (double)s->page_size);
-    cJSON_AddNumberToObject(body, "page", 1);
-    cJSON_AddStringToObject(body, "sort", "id");
-    cJSON_AddStringToObject(body, "sort_order", "asc");
     cJSON *flt = cJSON_AddArrayToObject(body, "filter");
-    cJSON_AddItemToArray(flt, filter_cond("id", ">", cJSON_CreateNumber((double)after)));
-    if (mode == NEVER_EMBEDDED) {
-        cJSON_AddItemToArray(flt, filter_cond("embeddingsUpdatedAt", "eq", cJSON_CreateNull()));
-    } else if (mode == CHANGED_SINCE) {
-        cJSON_AddItemToArray(flt, filter_cond("updatedAt", "gt", cJSON_CreateString(since)));
-        cJSON_AddItemToArray(flt, filter_cond("embeddingsUpdatedAt", "not", cJSON_CreateNull()));
+    if (mode == NEVER_EMBEDDED)
+        cJSON_AddItemToArray(flt, sly_filter("embeddingsUpdatedAt", "eq", cJSON_CreateNull()));
+    if (mode == MODIFIED || mode == GONE)
+        cJSON_AddItemToArray(flt, sly_filter("updatedAt", "gt", cJSON_CreateString(since)));
+    if (mode == MODIFIED)
+        cJSON_AddItemToArray(flt, sly_filter("embeddingsUpdatedAt", "not", cJSON_CreateNull()));
+    if (mode == GONE)
         cJSON_AddBoolToObject(body, "showDisabled", 1);
-    }
-    int rc = sly_call(&s->api, "images.list", body, answer, NULL);
-    cJSON_Delete(body);
-    return rc;
+    return body;
 }
 
-/* Which of these ids still exist (listed without showDisabled)? */
-static int still_there(supervisely *s, int64_t project, const cJSON *entities,
-                       cJSON **answer)
-{
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddNumberToObject(body, "projectId", (double)project);
-    cJSON_AddNumberToObject(body, "per_page", (double)s->page_size);
-    cJSON_AddNumberToObject(body, "page", 1);
-    cJSON *ids = cJSON_CreateArray();
-    const cJSON *e;
-    cJSON_ArrayForEach(e, entities)
-        cJSON_AddItemToArray(ids, cJSON_CreateNumber(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id"))));
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "filter"), filter_cond("id", "in", ids));
-    int rc = sly_call(&s->api, "images.list", body, answer, NULL);
-    cJSON_Delete(body);
-    return rc;
-}
+/* Which of these images are still enabled images of the project: the
+ * `id in` listing without showDisabled (enabled only, under either reading
+ * of showDisabled), paged like every list.  present[i] for ids[i]. */
+typedef struct presence {
+    const int64_t *ids;
+    int *present;
+    size_t n;
+} presence;
 
-static int contains_id(const cJSON *entities, double id)
+static int mark_present(void *arg, const cJSON *entities)
 {
-    const cJSON *e;
-    cJSON_ArrayForEach(e, entities)
-        if (cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")) == id)
-            return 1;
-    return 0;
-}
-
-/* Emit one page: upserts (with URL, version, payload) and deletes. */
-static int emit_page(supervisely *s, embsync_change_sink *sink,
-                     const cJSON *entities, const cJSON *existing, int deletes)
-{
-    int n = cJSON_GetArraySize(entities), rc = EMBSYNC_OK;
-    embsync_change *changes = calloc((size_t)(n ? n : 1), sizeof *changes);
-    char **strings = calloc((size_t)(n ? n : 1) * 2, sizeof *strings);
-    if (changes == NULL || strings == NULL) {
-        free(changes);
-        free(strings);
-        return EMBSYNC_FAILED;
-    }
-    int k = 0;
+    presence *pr = arg;
     const cJSON *e;
     cJSON_ArrayForEach(e, entities)
     {
-        double id = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id"));
-        int op = deletes && !contains_id(existing, id) ? EMBSYNC_OP_DELETE
-                                                       : EMBSYNC_OP_UPSERT;
-        const char *full = cJSON_GetStringValue(cJSON_GetObjectItem(e, "fullStorageUrl"));
-        const char *updated = cJSON_GetStringValue(cJSON_GetObjectItem(e, "updatedAt"));
-        char *url = op == EMBSYNC_OP_UPSERT ? resize_url(s, full) : NULL;
-        char *payload = NULL;
-        if (op == EMBSYNC_OP_UPSERT) {
-            cJSON *p = cJSON_CreateObject();
-            cJSON_AddNumberToObject(p, "dataset_id",
-                                    cJSON_GetNumberValue(cJSON_GetObjectItem(e, "datasetId")));
-            cJSON_AddStringToObject(p, "full_url", full ? full : "");
-            cJSON_AddStringToObject(p, "cas_url", url ? url : "");
-            cJSON_AddStringToObject(p, "updated_at", updated ? updated : "");
-            payload = cJSON_PrintUnformatted(p);
-            cJSON_Delete(p);
-        }
-        strings[2 * k] = url;
-        strings[2 * k + 1] = payload;
-        changes[k] = (embsync_change){
-            .abi = EMBSYNC_ABI_INIT(embsync_change),
-            .id = (uint64_t)id,
-            .op = op,
-            .ref = url,
-            .version = updated,
-            .payload = payload,
-        };
-        if (op == EMBSYNC_OP_UPSERT && url == NULL) {
-            HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
-                         "image %.0f has no storage URL; skipped", id);
-            continue;
-        }
-        k++;
+        int64_t id = entity_id(e);
+        for (size_t i = 0; i < pr->n; i++)
+            if (pr->ids[i] == id)
+                pr->present[i] = 1;
     }
-    if (k > 0)
-        rc = sink->emit(sink, changes, (size_t)k);
-    for (int i = 0; i < 2 * n; i++)
+    return EMBSYNC_OK;
+}
+
+static int still_enabled(supervisely *s, int64_t project, size_t n,
+                         const int64_t *ids, int *present)
+{
+    memset(present, 0, n * sizeof *present);
+    for (size_t at = 0; at < n; at += EXISTS_BATCH) {
+        size_t m = n - at < EXISTS_BATCH ? n - at : EXISTS_BATCH;
+        cJSON *body = cJSON_CreateObject();
+        cJSON_AddNumberToObject(body, "projectId", (double)project);
+        cJSON *list = cJSON_CreateArray();
+        for (size_t i = 0; i < m; i++)
+            cJSON_AddItemToArray(list, cJSON_CreateNumber((double)ids[at + i]));
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "filter"),
+                             sly_filter("id", "in", list));
+        presence pr = {.ids = ids + at, .present = present + at, .n = m};
+        int rc = sly_list_each(&s->api, "images.list", body, s->page_size,
+                               mark_present, &pr);
+        cJSON_Delete(body);
+        if (rc != EMBSYNC_OK)
+            return rc;
+    }
+    return EMBSYNC_OK;
+}
+
+/* The upsert of one listed image: resize URL as ref, updatedAt as version,
+ * and the payload the Generator reads back, exactly its four keys
+ * (supervisely-ai-search.md, section 1).  NULL when it has no URL. */
+static int image_change(supervisely *s, const cJSON *e, embsync_change *c,
+                        char **url, char **payload)
+{
+    const char *full = entity_text(e, "fullStorageUrl");
+    const char *updated = entity_text(e, "updatedAt");
+    *url = resize_url(s, full);
+    *payload = NULL;
+    if (*url == NULL) {
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
+                     "image %" PRId64 " has no storage URL; skipped", entity_id(e));
+        return -1;
+    }
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "dataset_id",
+                            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "datasetId")));
+    cJSON_AddStringToObject(p, "full_url", full);
+    cJSON_AddStringToObject(p, "cas_url", *url);
+    cJSON_AddStringToObject(p, "updated_at", updated ? updated : "");
+    *payload = cJSON_PrintUnformatted(p);
+    cJSON_Delete(p);
+    *c = (embsync_change){
+        .abi = EMBSYNC_ABI_INIT(embsync_change),
+        .id = (uint64_t)entity_id(e),
+        .op = EMBSYNC_OP_UPSERT,
+        .ref = *url,
+        .version = updated,
+        .payload = *payload,
+    };
+    return 0;
+}
+
+typedef struct streaming {
+    supervisely *s;
+    embsync_change_sink *sink;
+    int64_t project;
+    list_mode mode;
+} streaming;
+
+/* One page of a listing to the sink: upserts, or for GONE the deletes of
+ * the listed images no longer enabled (those still enabled were modified,
+ * and MODIFIED or NEVER_EMBEDDED has them). */
+static int emit_page(void *arg, const cJSON *entities)
+{
+    streaming *st = arg;
+    supervisely *s = st->s;
+    size_t n = (size_t)cJSON_GetArraySize(entities), k = 0;
+    embsync_change *changes = calloc(n ? n : 1, sizeof *changes);
+    char **strings = calloc(2 * (n ? n : 1), sizeof *strings);
+    int64_t *ids = calloc(n ? n : 1, sizeof *ids);
+    int *present = calloc(n ? n : 1, sizeof *present);
+    int rc = changes && strings && ids && present ? EMBSYNC_OK : EMBSYNC_FAILED;
+    const cJSON *e;
+    if (rc == EMBSYNC_OK && st->mode == GONE) {
+        cJSON_ArrayForEach(e, entities)
+            ids[k++] = entity_id(e);
+        rc = still_enabled(s, st->project, n, ids, present);
+        k = 0;
+        for (size_t i = 0; rc == EMBSYNC_OK && i < n; i++)
+            if (!present[i])
+                changes[k++] = (embsync_change){.abi = EMBSYNC_ABI_INIT(embsync_change),
+                                                .id = (uint64_t)ids[i],
+                                                .op = EMBSYNC_OP_DELETE};
+    } else if (rc == EMBSYNC_OK) {
+        cJSON_ArrayForEach(e, entities)
+            if (image_change(s, e, &changes[k], &strings[2 * k], &strings[2 * k + 1]) == 0)
+                k++;
+            else
+                cJSON_free(strings[2 * k]);
+    }
+    if (rc == EMBSYNC_OK && k > 0)
+        rc = st->sink->emit(st->sink, changes, k);
+    for (size_t i = 0; strings && i < 2 * k; i++)
         cJSON_free(strings[i]);
     free(strings);
     free(changes);
+    free(ids);
+    free(present);
     return rc;
 }
 
-/* Stream one image list page by page (keyset paging by id). */
 static int stream(supervisely *s, embsync_change_sink *sink, int64_t project,
                   list_mode mode, const char *since)
 {
-    int64_t after = 0;
-    for (;;) {
-        cJSON *answer = NULL, *existing = NULL;
-        int rc = list_page(s, project, after, mode, since, &answer);
-        const cJSON *entities = cJSON_GetObjectItemCaseSensitive(answer, "entities");
-        int n = cJSON_GetArraySize(entities);
-        if (rc == EMBSYNC_OK && n > 0 && mode == CHANGED_SINCE)
-            rc = still_there(s, project, entities, &existing);
-        if (rc == EMBSYNC_OK && n > 0)
-            rc = emit_page(s, sink, entities,
-                           cJSON_GetObjectItemCaseSensitive(existing, "entities"),
-                           mode == CHANGED_SINCE);
-        if (n > 0)
-            after = (int64_t)cJSON_GetNumberValue(
-                cJSON_GetObjectItem(cJSON_GetArrayItem(entities, n - 1), "id"));
-        cJSON_Delete(answer);
-        cJSON_Delete(existing);
-        if (rc != EMBSYNC_OK || n < s->page_size)
-            return rc;
-    }
+    streaming st = {.s = s, .sink = sink, .project = project, .mode = mode};
+    cJSON *body = list_body(project, mode, since);
+    int rc = sly_list_each(&s->api, "images.list", body, s->page_size, emit_page, &st);
+    cJSON_Delete(body);
+    return rc;
 }
 
+/* The newest updatedAt among the project's images, enabled or not
+ * (microseconds, with the step of the digits the server wrote), or -1. */
+static int newest_update(supervisely *s, int64_t project, int64_t *newest,
+                         int64_t *step)
+{
+    *newest = -1;
+    *step = 1;
+    for (int disabled = 0; disabled < 2; disabled++) {
+        /* showDisabled lists the disabled only, or everything: ask both. */
+        cJSON *body = cJSON_CreateObject(), *answer;
+        cJSON_AddNumberToObject(body, "projectId", (double)project);
+        cJSON_AddStringToObject(body, "sort", "updatedAt");
+        cJSON_AddStringToObject(body, "sort_order", "desc");
+        cJSON_AddNumberToObject(body, "page", 1);
+        cJSON_AddNumberToObject(body, "per_page", 1);
+        if (disabled)
+            cJSON_AddBoolToObject(body, "showDisabled", 1);
+        int rc = sly_call(&s->api, "images.list", body, &answer, NULL);
+        cJSON_Delete(body);
+        if (rc != EMBSYNC_OK)
+            return rc;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(answer, "entities"))
+        {
+            int64_t g, at = sly_parse_time(entity_text(e, "updatedAt"), &g);
+            if (at > *newest) {
+                *newest = at;
+                *step = g;
+            }
+        }
+        cJSON_Delete(answer);
+    }
+    return EMBSYNC_OK;
+}
+
+/* The project stamp this run writes when it succeeds; the next run lists
+ * "updatedAt > stamp".  It must be a time of the server's clock (updatedAt
+ * is written by the server) as of before the listing began: then every
+ * image changed after the listing began has a later updatedAt and is seen
+ * by the next run, and every image changed before was seen by this one.
+ * The original stamps the client's clock after processing, which hides the
+ * changes made during the run (and depends on both clocks agreeing).
+ *
+ * The server's clock is read from its own data: the newest updatedAt of
+ * the project's images is a moment of that clock no later than now, and
+ * as no image has a later one yet, stamping it loses nothing.  It is
+ * written as the end of its tick (a server answering milliseconds may
+ * keep microseconds: "…45.123Z" stands for up to …45.123999), and the
+ * listing waits out one tick more, so a change made after the listing
+ * began falls in a later tick.  A project without images takes its
+ * createdAt (every image it gets is later); failing both, the old stamp
+ * stays (an older stamp only lists more). */
+static int run_stamp(supervisely *s, int64_t project, const char *created,
+                     int64_t *stamp)
+{
+    int64_t newest, step;
+    int rc = newest_update(s, project, &newest, &step);
+    if (rc != EMBSYNC_OK)
+        return rc;
+    if (newest < 0)
+        newest = sly_parse_time(created, &step);
+    *stamp = newest < 0 ? -1 : newest + step - 1;
+    if (newest >= 0) {
+        int64_t wait = step + 1000;
+        if (wait > 1000000)
+            wait = 1000000;
+        struct timespec ts = {.tv_sec = (time_t)(wait / 1000000),
+                              .tv_nsec = (long)(wait % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return EMBSYNC_OK;
+}
+
+/* Pending changes whichever way the server reads the unsettled points of
+ * section 2.7 (does showDisabled list the disabled only or everything;
+ * does changing an image null its embeddingsUpdatedAt):
+ *   MODIFIED (embedded, changed since the stamp, enabled: no showDisabled,
+ *     which lists the enabled under both readings) re-embeds the modified
+ *     images whose stamp the server kept;
+ *   NEVER_EMBEDDED has the new ones and those whose stamp it nulled;
+ *   GONE lists every image changed since the stamp with showDisabled and,
+ *     after an existence check without it, deletes those no longer enabled
+ *     (the stamp filter is left out: a server nulling it on change, or an
+ *     image disabled before it was ever stamped, must not hide a delete).
+ * MODIFIED runs before NEVER_EMBEDDED: an image acknowledged in this run
+ * gets a stamp, so it cannot come back in a later listing of the run. */
 static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
 {
     supervisely *s = state;
     int64_t id = project_id(name);
     pthread_mutex_lock(&s->lock);
     sly_project *p = find_project(s, id);
-    char *since = p && p->embedded_at ? strdup(p->embedded_at) : NULL;
-    int forced = s->forced == id;
+    char *since = p ? dup_opt(p->embedded_at) : NULL;
+    char *created = p ? dup_opt(p->created_at) : NULL;
     pthread_mutex_unlock(&s->lock);
-    int rc;
-    if (forced) {
-        /* The store was rebuilt: every image again, nothing to delete. */
+    int64_t stamp = -1;
+    int rc = run_stamp(s, id, created, &stamp);
+    pthread_mutex_lock(&s->lock);
+    if ((p = find_project(s, id)) != NULL)
+        p->next_stamp = stamp;
+    pthread_mutex_unlock(&s->lock);
+    if (rc == EMBSYNC_OK && sly_mark_isset(s->state_dir, SLY_MARK_RESET, id)) {
+        /* The store was rebuilt: every image again. */
         rc = stream(s, sink, id, EVERYTHING, NULL);
-    } else {
-        rc = stream(s, sink, id, NEVER_EMBEDDED, NULL);
-        if (rc == EMBSYNC_OK && since != NULL)
-            rc = stream(s, sink, id, CHANGED_SINCE, since);
+    } else if (rc == EMBSYNC_OK) {
+        if (since != NULL)
+            rc = stream(s, sink, id, MODIFIED, since);
+        if (rc == EMBSYNC_OK)
+            rc = stream(s, sink, id, NEVER_EMBEDDED, NULL);
     }
+    if (rc == EMBSYNC_OK && since != NULL)
+        rc = stream(s, sink, id, GONE, since);
     free(since);
+    free(created);
+    return rc;
+}
+
+/* ABI 1.2: every enabled image, as changes() would give it. */
+static int sly_items(void *state, const char *name, embsync_change_sink *sink)
+{
+    return stream(state, sink, project_id(name), EVERYTHING, NULL);
+}
+
+/* ABI 1.2: present[i] = 1 when image items[i].id is still an enabled image
+ * of the project.  A disabled image answers 0 under either reading of
+ * showDisabled, stamped or not (the `id in` listing leaves it out). */
+static int sly_exists(void *state, const char *name, size_t n,
+                      const embsync_change *items, int *present)
+{
+    supervisely *s = state;
+    int64_t *ids = calloc(n ? n : 1, sizeof *ids);
+    if (ids == NULL)
+        return EMBSYNC_FAILED;
+    /* Items are strided by the caller's struct size. */
+    size_t stride = n > 0 && items[0].abi.size ? items[0].abi.size : sizeof *items;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int64_t)((const embsync_change *)((const char *)items + i * stride))->id;
+    int rc = still_enabled(s, project_id(name), n, ids, present);
+    free(ids);
     return rc;
 }
 
@@ -809,13 +1051,15 @@ static const embsync_source_ops ops = {
     .ack = sly_ack,
     .reset = sly_reset,
     .end = sly_end,
+    .exists = sly_exists,
+    .items = sly_items,
 };
 
 static const embsync_plugin descriptor = {
     .abi = EMBSYNC_ABI_INIT(embsync_plugin),
     .kind = EMBSYNC_KIND_SOURCE,
     .name = "supervisely",
-    .version = "1.0",
+    .version = "1.2",
     .description = "Supervisely projects with AI Search enabled; images as items",
     .config_keys = keys,
     .config_key_size = sizeof keys[0],
