@@ -149,8 +149,9 @@ class World:
         since the initial load, then the rest (all loaded at t0) by id."""
         moved = sorted((i for i in self.touched if self.images[i]["projectId"] == pid),
                        key=lambda i: (-self.images[i]["updatedAt"], i))
+        yield from moved
         seen = set(moved)
-        return moved + [i for i in self.by_project.get(pid, []) if i not in seen]
+        yield from (i for i in self.by_project.get(pid, []) if i not in seen)
 
     def stamp(self, iid, when):
         img = self.images[iid]
@@ -479,6 +480,21 @@ class Handler(BaseHTTPRequestHandler):
                           for iid in ids[max(start, b * BLOCK):(b + 1) * BLOCK])
         elif candidates is None:
             candidates = ids[start:]
+        if body.get("sort") == "updatedAt" and not flt and body.get("sort_order") == "desc":
+            # The newest first, unfiltered (what a client reads the server's
+            # clock from): the first page without a scan, total from counts.
+            n_disabled = w.disabled.get(pid, 0)
+            total = (n_disabled if only_disabled else len(ids) if show_disabled
+                     else len(ids) - n_disabled)
+            chunk = []
+            for iid in w.newest_first(pid):
+                img = w.images[iid]
+                if (img["disabled"] and not show_disabled) or (only_disabled and not img["disabled"]):
+                    continue
+                if len(chunk) >= skip + per_page:
+                    break
+                chunk.append(img)
+            return self.envelope(total, per_page, [w.image_entity(i) for i in chunk[skip:]])
         if body.get("sort") == "updatedAt":
             pool = set(candidates)
             candidates = [i for i in w.newest_first(pid) if i in pool]
