@@ -51,6 +51,10 @@ ok $? "initial sync" || sed 's/^/# /' "$work/synced.out"
 never=$(sly_control images '{"add": {"project": 42, "count": 1}}' |
     "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["added"][0])')
 sly_control images "{\"delete\": [1000004, $never]}" >/dev/null
+# One entity per page from here: every list needs as many pages as entities.
+sly_control settings '{"page_cap": 1}' >/dev/null
+[ "$(sly list 2>"$work/ops.err" | tr '\n' ' ')" = "42 48 " ]
+ok $? "projects listed one per page: both, in order, none twice" || sed 's/^/# /' "$work/ops.err"
 for show in include only; do
     sly_control settings "{\"show_disabled\": \"$show\"}" >/dev/null
     sly exists 42 1000000 1000004 "$never" 999 1000065 1000059 >"$work/exists.out" 2>"$work/ops.err"
@@ -58,7 +62,7 @@ for show in include only; do
     ok $? "exists() with showDisabled=$show: enabled 1, disabled (stamped or not) 0, unknown 0, other project's 0" ||
         sed 's/^/# /' "$work/exists.out" "$work/ops.err"
 done
-sly_control settings '{"show_disabled": "include"}' >/dev/null
+sly_control settings '{"show_disabled": "include", "page_cap": 3}' >/dev/null
 
 # items(): every enabled image of 42 (60 - 1 disabled), as changes() gives it.
 sly items 42 >"$work/items.out" 2>"$work/ops.err"
@@ -146,4 +150,13 @@ ok $? "a record naming a project that no longer exists is reset, and the pass go
 printf 'not json' >"$record"
 "$embsync" once -c "$ini" >"$work/once.log" 2>&1 && [ "$(cat "$record")" = "not json" ]
 ok $? "an unreadable record means nothing to resume, as in the original"
+
+# A server that ignores the id cursor answers the same page again: reported,
+# never looped on.
+sly_control settings '{"ignore_id_cursor": true}' >/dev/null
+sly_control images '{"add": {"project": 42, "count": 5}}' >/dev/null
+timeout 60 "$embsync" once -c "$ini" >"$work/once.log" 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "collection 42: .*the server ignored the id cursor" "$work/once.log"
+ok $? "a server ignoring the id cursor fails the project with the reason, at once" || sed 's/^/# /' "$work/once.log"
 done_testing

@@ -453,6 +453,10 @@ class Handler(BaseHTTPRequestHandler):
         show_disabled = body.get("showDisabled", False)
         only_disabled = show_disabled and w.settings["show_disabled"] == "only"
         flt = body.get("filter") or []
+        if w.settings.get("ignore_id_cursor"):
+            # A broken server: `id >` conditions are dropped, so a keyset
+            # client gets the same page again.
+            flt = [c for c in flt if not (c.get("field") == "id" and c.get("operator") in (">", "gt"))]
         ids = w.by_project.get(pid, [])
         start, candidates, since = 0, None, None
         for cond in flt:
@@ -579,7 +583,7 @@ class Handler(BaseHTTPRequestHandler):
                     w.disable(iid)
             elif self.path == "/__emulator/settings":
                 # {"show_disabled": "include"|"only", "modify_clears_stamp": bool,
-                #  "page_cap": N | [N, ...] | 0}
+                #  "page_cap": N | [N, ...] | 0, "ignore_id_cursor": bool}
                 for k, v in spec.items():
                     if k not in w.settings:
                         raise KeyError(k)
@@ -641,7 +645,8 @@ def main():
     fixture = json.load(open(args.fixture)) if args.fixture else {}
     Handler.world = World(fixture, base, {"show_disabled": args.show_disabled,
                                           "modify_clears_stamp": args.modify_clears_stamp,
-                                          "page_cap": args.page_cap})
+                                          "page_cap": args.page_cap,
+                                          "ignore_id_cursor": False})
     Handler.args = args
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     if args.port_file:
