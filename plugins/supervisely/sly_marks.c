@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -16,11 +17,24 @@ static void mark_path(const char *dir, const char *kind, int64_t project,
     snprintf(out, len, "%s/%s-%" PRId64, dir ? dir : ".", kind, project);
 }
 
-int sly_mark_set(const char *dir, const char *kind, int64_t project)
+int sly_mark_write(const char *dir, const char *kind, int64_t project,
+                   const char *text)
 {
     char path[4096];
     mark_path(dir, kind, project, path, sizeof path);
-    return es_write_atomic(path, "1\n", 2);
+    return es_write_atomic(path, text, strlen(text));
+}
+
+int sly_mark_set(const char *dir, const char *kind, int64_t project)
+{
+    return sly_mark_write(dir, kind, project, "1\n");
+}
+
+char *sly_mark_read(const char *dir, const char *kind, int64_t project)
+{
+    char path[4096];
+    mark_path(dir, kind, project, path, sizeof path);
+    return es_read_all(path, NULL);
 }
 
 int sly_mark_isset(const char *dir, const char *kind, int64_t project)

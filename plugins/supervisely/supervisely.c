@@ -597,8 +597,10 @@ static int sly_end(void *state, const char *name, int run_status)
         rc = edit_project(s, id, "embeddingsUpdatedAt", cJSON_CreateString(text));
     }
     /* The rebuilt project is whole once a run of it completed. */
-    if (run_status == EMBSYNC_OK && rc == EMBSYNC_OK)
+    if (run_status == EMBSYNC_OK && rc == EMBSYNC_OK) {
         sly_mark_clear(s->state_dir, SLY_MARK_RESET, id);
+        sly_mark_clear(s->state_dir, SLY_MARK_STARTED, id);
+    }
     /* In every path: not in progress, no stamp. */
     int rc2 = set_in_progress(s, id, 0);
     int rc3 = set_stamp(s, id, 1);
@@ -922,17 +924,37 @@ static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
     if ((p = find_project(s, id)) != NULL)
         p->next_stamp = stamp;
     pthread_mutex_unlock(&s->lock);
+    /* A project never stamped has no "changed since" to list modified and
+     * deleted images by, yet a run of ours cut short (killed, failed) may
+     * have stored and stamped images changed since: the first such run's
+     * stamp, kept on disk before any image is listed, bounds them until a
+     * run completes. */
+    char *started = NULL;
+    const char *changed_since = since;
+    if (rc == EMBSYNC_OK && since == NULL) {
+        started = sly_mark_read(s->state_dir, SLY_MARK_STARTED, id);
+        changed_since = started;
+        char text[40];
+        sly_format_time(stamp, text, sizeof text);
+        if (started == NULL && stamp >= 0 &&
+            sly_mark_write(s->state_dir, SLY_MARK_STARTED, id, text) != 0) {
+            HOST(s)->set_error(CTX(s), "cannot record the run's start in %s",
+                               s->state_dir ? s->state_dir : ".");
+            rc = EMBSYNC_FAILED;
+        }
+    }
     if (rc == EMBSYNC_OK && sly_mark_isset(s->state_dir, SLY_MARK_RESET, id)) {
         /* The store was rebuilt: every image again. */
         rc = stream(s, sink, id, EVERYTHING, NULL);
     } else if (rc == EMBSYNC_OK) {
-        if (since != NULL)
-            rc = stream(s, sink, id, MODIFIED, since);
+        if (changed_since != NULL)
+            rc = stream(s, sink, id, MODIFIED, changed_since);
         if (rc == EMBSYNC_OK)
             rc = stream(s, sink, id, NEVER_EMBEDDED, NULL);
     }
-    if (rc == EMBSYNC_OK && since != NULL)
-        rc = stream(s, sink, id, GONE, since);
+    if (rc == EMBSYNC_OK && changed_since != NULL)
+        rc = stream(s, sink, id, GONE, changed_since);
+    free(started);
     free(since);
     free(created);
     return rc;
