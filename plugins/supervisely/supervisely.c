@@ -11,7 +11,7 @@
  *    the same run instead of losing their vector for an interval;
  *  - the project stamp is the server's clock as of before the listing, not
  *    the client's after it, so a change made during a run is seen by the
- *    next one (see run_stamp). */
+ *    next one (see sly_run_stamp in sly_images.c). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,41 +24,11 @@
 
 #include <embsync/plugin.h>
 
-#include "sly_api.h"
-#include "sly_generator.h"
 #include "sly_marks.h"
+#include "supervisely.h"
 
 #define ACK_BATCH 50
-#define EXISTS_BATCH 50 /* ids per `id in` filter, as the original's helper */
 #define STAMP_KEY "embeddings_update_started_at"
-#define MAX_IDS 64
-
-typedef struct sly_project {
-    int64_t id;
-    int64_t team;
-    char *embedded_at;      /* project embeddingsUpdatedAt, or NULL */
-    char *created_at;       /* project createdAt, or NULL */
-    int in_progress;
-    int64_t next_stamp;     /* what end() writes on success, us; -1: nothing */
-} sly_project;
-
-typedef struct supervisely {
-    sly_api api;
-    sly_generator gen;
-    char *origin;           /* scheme://host[:port] of the storage URLs' server */
-    char *imgproxy;
-    long image_size;
-    unsigned concurrency;
-    long page_size;
-    double stale_after_h;
-    int64_t project_ids[MAX_IDS], team_ids[MAX_IDS];
-    size_t n_project_ids, n_team_ids;
-    sly_project *projects;  /* stb_ds array from the last listing */
-    const char *state_dir;  /* our marks: in-flight runs, rebuilt projects */
-    const char *autorestart;/* the original's record, or NULL */
-    int64_t resume;         /* project the record named at start; 0: none */
-    pthread_mutex_t lock;   /* projects: changes/fetch/ack run concurrently */
-} supervisely;
 
 static const embsync_config_key keys[] = {
     {"server", EMBSYNC_KEY_STRING, NULL, EMBSYNC_KEY_REQUIRED,
@@ -86,9 +56,6 @@ static const embsync_config_key keys[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
-#define HOST(s) ((s)->api.host)
-#define CTX(s) ((s)->api.ctx)
-
 /* ---- small helpers ------------------------------------------------------- */
 
 static size_t parse_ids(const char *text, int64_t *out, size_t max)
@@ -113,16 +80,6 @@ static int listed(const int64_t *ids, size_t n, int64_t id)
         if (ids[i] == id)
             return 1;
     return 0;
-}
-
-static int64_t entity_id(const cJSON *e)
-{
-    return (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "id"));
-}
-
-static const char *entity_text(const cJSON *e, const char *key)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, key));
 }
 
 static char *dup_opt(const char *text)
@@ -367,25 +324,11 @@ static void clear_if_stale(supervisely *s, int64_t id)
     set_in_progress(s, id, 0);
 }
 
-/* A stamp as read back, taken as the end of the tick its digits name: we
- * write the end of a tick (run_stamp), and a server answering milliseconds
- * while keeping microseconds would otherwise list the images of that last
- * millisecond as changed, run after run. */
-static char *tick_end(const char *text)
-{
-    int64_t step, at = sly_parse_time(text, &step);
-    if (at < 0)
-        return dup_opt(text);
-    char out[40];
-    sly_format_time(at + step - 1, out, sizeof out);
-    return strdup(out);
-}
-
 /* Deliver a project to the listing's callback; non-zero stops the listing. */
 static int offer(supervisely *s, sly_project *p, const cJSON *e,
                  embsync_collection_cb cb, void *arg)
 {
-    p->embedded_at = tick_end(entity_text(e, "embeddingsUpdatedAt"));
+    p->embedded_at = sly_tick_end(entity_text(e, "embeddingsUpdatedAt"));
     p->created_at = dup_opt(entity_text(e, "createdAt"));
     p->next_stamp = -1;
     pthread_mutex_lock(&s->lock);
@@ -627,275 +570,6 @@ static int sly_reset(void *state, const char *name)
     return EMBSYNC_OK;
 }
 
-/* ---- changes ----------------------------------------------------------------- */
-
-/* The resized-image URL (section 3). */
-static char *resize_url(supervisely *s, const char *full)
-{
-    char options[96];
-    snprintf(options, sizeof options, "q/ext:jpeg/resize:fit:%ld:%ld:0/q:70/plain",
-             s->image_size, s->image_size);
-    size_t olen = strlen(s->origin);
-    if (full == NULL)
-        return NULL;
-    const char *rest = strncmp(full, s->origin, olen) == 0 ? full + olen : NULL;
-    if (rest == NULL) {
-        /* Another origin: use the storage URL's own. */
-        const char *scheme = strstr(full, "://");
-        rest = scheme ? strchr(scheme + 3, '/') : NULL;
-        if (rest == NULL)
-            return strdup(full);
-    }
-    size_t n = strlen(full) + strlen(options) + (s->imgproxy ? strlen(s->imgproxy) : olen) + 16;
-    char *url = malloc(n);
-    if (url == NULL)
-        return NULL;
-    if (s->imgproxy != NULL)
-        snprintf(url, n, "%s/%s%s", s->imgproxy, options, rest);
-    else
-        snprintf(url, n, "%.*s/previews/%s%s", (int)(rest - full), full, options, rest);
-    return url;
-}
-
-/* The images a listing wants. */
-typedef enum list_mode {
-    NEVER_EMBEDDED, /* enabled, embeddingsUpdatedAt null */
-    MODIFIED,       /* enabled, embedded, updatedAt after the project stamp */
-    GONE,           /* anything updatedAt after the project stamp, disabled
-                       included: those no longer enabled are deleted */
-    EVERYTHING      /* every enabled image (after a rebuild; items()) */
-} list_mode;
-
-/* The images.list body of a mode (sly_list_each adds the id cursor). */
-static cJSON *list_body(int64_t project, list_mode mode, const char *since)
-{
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddNumberToObject(body, "projectId", (double)project);
-    cJSON_AddBoolToObject(body, "forceMetadataForLinks", 0);
-    cJSON *flt = cJSON_AddArrayToObject(body, "filter");
-    if (mode == NEVER_EMBEDDED)
-        cJSON_AddItemToArray(flt, sly_filter("embeddingsUpdatedAt", "eq", cJSON_CreateNull()));
-    if (mode == MODIFIED || mode == GONE)
-        cJSON_AddItemToArray(flt, sly_filter("updatedAt", "gt", cJSON_CreateString(since)));
-    if (mode == MODIFIED)
-        cJSON_AddItemToArray(flt, sly_filter("embeddingsUpdatedAt", "not", cJSON_CreateNull()));
-    if (mode == GONE)
-        cJSON_AddBoolToObject(body, "showDisabled", 1);
-    return body;
-}
-
-/* Which of these images are still enabled images of the project: the
- * `id in` listing without showDisabled (enabled only, under either reading
- * of showDisabled), paged like every list.  present[i] for ids[i]. */
-typedef struct presence {
-    const int64_t *ids;
-    int *present;
-    size_t n;
-} presence;
-
-static int mark_present(void *arg, const cJSON *entities)
-{
-    presence *pr = arg;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, entities)
-    {
-        int64_t id = entity_id(e);
-        for (size_t i = 0; i < pr->n; i++)
-            if (pr->ids[i] == id)
-                pr->present[i] = 1;
-    }
-    return EMBSYNC_OK;
-}
-
-static int still_enabled(supervisely *s, int64_t project, size_t n,
-                         const int64_t *ids, int *present)
-{
-    memset(present, 0, n * sizeof *present);
-    for (size_t at = 0; at < n; at += EXISTS_BATCH) {
-        size_t m = n - at < EXISTS_BATCH ? n - at : EXISTS_BATCH;
-        cJSON *body = cJSON_CreateObject();
-        cJSON_AddNumberToObject(body, "projectId", (double)project);
-        cJSON *list = cJSON_CreateArray();
-        for (size_t i = 0; i < m; i++)
-            cJSON_AddItemToArray(list, cJSON_CreateNumber((double)ids[at + i]));
-        cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "filter"),
-                             sly_filter("id", "in", list));
-        presence pr = {.ids = ids + at, .present = present + at, .n = m};
-        int rc = sly_list_each(&s->api, "images.list", body, s->page_size,
-                               mark_present, &pr);
-        cJSON_Delete(body);
-        if (rc != EMBSYNC_OK)
-            return rc;
-    }
-    return EMBSYNC_OK;
-}
-
-/* The upsert of one listed image: resize URL as ref, updatedAt as version,
- * and the payload the Generator reads back, exactly its four keys
- * (supervisely-ai-search.md, section 1).  NULL when it has no URL. */
-static int image_change(supervisely *s, const cJSON *e, embsync_change *c,
-                        char **url, char **payload)
-{
-    const char *full = entity_text(e, "fullStorageUrl");
-    const char *updated = entity_text(e, "updatedAt");
-    *url = resize_url(s, full);
-    *payload = NULL;
-    if (*url == NULL) {
-        HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
-                     "image %" PRId64 " has no storage URL; skipped", entity_id(e));
-        return -1;
-    }
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddNumberToObject(p, "dataset_id",
-                            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "datasetId")));
-    cJSON_AddStringToObject(p, "full_url", full);
-    cJSON_AddStringToObject(p, "cas_url", *url);
-    cJSON_AddStringToObject(p, "updated_at", updated ? updated : "");
-    *payload = cJSON_PrintUnformatted(p);
-    cJSON_Delete(p);
-    *c = (embsync_change){
-        .abi = EMBSYNC_ABI_INIT(embsync_change),
-        .id = (uint64_t)entity_id(e),
-        .op = EMBSYNC_OP_UPSERT,
-        .ref = *url,
-        .version = updated,
-        .payload = *payload,
-    };
-    return 0;
-}
-
-typedef struct streaming {
-    supervisely *s;
-    embsync_change_sink *sink;
-    int64_t project;
-    list_mode mode;
-} streaming;
-
-/* One page of a listing to the sink: upserts, or for GONE the deletes of
- * the listed images no longer enabled (those still enabled were modified,
- * and MODIFIED or NEVER_EMBEDDED has them). */
-static int emit_page(void *arg, const cJSON *entities)
-{
-    streaming *st = arg;
-    supervisely *s = st->s;
-    size_t n = (size_t)cJSON_GetArraySize(entities), k = 0;
-    embsync_change *changes = calloc(n ? n : 1, sizeof *changes);
-    char **strings = calloc(2 * (n ? n : 1), sizeof *strings);
-    int64_t *ids = calloc(n ? n : 1, sizeof *ids);
-    int *present = calloc(n ? n : 1, sizeof *present);
-    int rc = changes && strings && ids && present ? EMBSYNC_OK : EMBSYNC_FAILED;
-    const cJSON *e;
-    if (rc == EMBSYNC_OK && st->mode == GONE) {
-        cJSON_ArrayForEach(e, entities)
-            ids[k++] = entity_id(e);
-        rc = still_enabled(s, st->project, n, ids, present);
-        k = 0;
-        for (size_t i = 0; rc == EMBSYNC_OK && i < n; i++)
-            if (!present[i])
-                changes[k++] = (embsync_change){.abi = EMBSYNC_ABI_INIT(embsync_change),
-                                                .id = (uint64_t)ids[i],
-                                                .op = EMBSYNC_OP_DELETE};
-    } else if (rc == EMBSYNC_OK) {
-        cJSON_ArrayForEach(e, entities)
-            if (image_change(s, e, &changes[k], &strings[2 * k], &strings[2 * k + 1]) == 0)
-                k++;
-            else
-                cJSON_free(strings[2 * k]);
-    }
-    if (rc == EMBSYNC_OK && k > 0)
-        rc = st->sink->emit(st->sink, changes, k);
-    for (size_t i = 0; strings && i < 2 * k; i++)
-        cJSON_free(strings[i]);
-    free(strings);
-    free(changes);
-    free(ids);
-    free(present);
-    return rc;
-}
-
-static int stream(supervisely *s, embsync_change_sink *sink, int64_t project,
-                  list_mode mode, const char *since)
-{
-    streaming st = {.s = s, .sink = sink, .project = project, .mode = mode};
-    cJSON *body = list_body(project, mode, since);
-    int rc = sly_list_each(&s->api, "images.list", body, s->page_size, emit_page, &st);
-    cJSON_Delete(body);
-    return rc;
-}
-
-/* The newest updatedAt among the project's images, enabled or not
- * (microseconds, with the step of the digits the server wrote), or -1. */
-static int newest_update(supervisely *s, int64_t project, int64_t *newest,
-                         int64_t *step)
-{
-    *newest = -1;
-    *step = 1;
-    for (int disabled = 0; disabled < 2; disabled++) {
-        /* showDisabled lists the disabled only, or everything: ask both. */
-        cJSON *body = cJSON_CreateObject(), *answer;
-        cJSON_AddNumberToObject(body, "projectId", (double)project);
-        cJSON_AddStringToObject(body, "sort", "updatedAt");
-        cJSON_AddStringToObject(body, "sort_order", "desc");
-        cJSON_AddNumberToObject(body, "page", 1);
-        cJSON_AddNumberToObject(body, "per_page", 1);
-        if (disabled)
-            cJSON_AddBoolToObject(body, "showDisabled", 1);
-        int rc = sly_call(&s->api, "images.list", body, &answer, NULL);
-        cJSON_Delete(body);
-        if (rc != EMBSYNC_OK)
-            return rc;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(answer, "entities"))
-        {
-            int64_t g, at = sly_parse_time(entity_text(e, "updatedAt"), &g);
-            if (at > *newest) {
-                *newest = at;
-                *step = g;
-            }
-        }
-        cJSON_Delete(answer);
-    }
-    return EMBSYNC_OK;
-}
-
-/* The project stamp this run writes when it succeeds; the next run lists
- * "updatedAt > stamp".  It must be a time of the server's clock (updatedAt
- * is written by the server) as of before the listing began: then every
- * image changed after the listing began has a later updatedAt and is seen
- * by the next run, and every image changed before was seen by this one.
- * The original stamps the client's clock after processing, which hides the
- * changes made during the run (and depends on both clocks agreeing).
- *
- * The server's clock is read from its own data: the newest updatedAt of
- * the project's images is a moment of that clock no later than now, and
- * as no image has a later one yet, stamping it loses nothing.  It is
- * written as the end of its tick (a server answering milliseconds may
- * keep microseconds: "…45.123Z" stands for up to …45.123999), and the
- * listing waits out one tick more, so a change made after the listing
- * began falls in a later tick.  A project without images takes its
- * createdAt (every image it gets is later); failing both, the old stamp
- * stays (an older stamp only lists more). */
-static int run_stamp(supervisely *s, int64_t project, const char *created,
-                     int64_t *stamp)
-{
-    int64_t newest, step;
-    int rc = newest_update(s, project, &newest, &step);
-    if (rc != EMBSYNC_OK)
-        return rc;
-    if (newest < 0)
-        newest = sly_parse_time(created, &step);
-    *stamp = newest < 0 ? -1 : newest + step - 1;
-    if (newest >= 0) {
-        int64_t wait = step + 1000;
-        if (wait > 1000000)
-            wait = 1000000;
-        struct timespec ts = {.tv_sec = (time_t)(wait / 1000000),
-                              .tv_nsec = (long)(wait % 1000000) * 1000};
-        nanosleep(&ts, NULL);
-    }
-    return EMBSYNC_OK;
-}
-
 /* Pending changes whichever way the server reads the unsettled points of
  * section 2.7 (does showDisabled list the disabled only or everything;
  * does changing an image null its embeddingsUpdatedAt):
@@ -919,7 +593,7 @@ static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
     char *created = p ? dup_opt(p->created_at) : NULL;
     pthread_mutex_unlock(&s->lock);
     int64_t stamp = -1;
-    int rc = run_stamp(s, id, created, &stamp);
+    int rc = sly_run_stamp(s, id, created, &stamp);
     pthread_mutex_lock(&s->lock);
     if ((p = find_project(s, id)) != NULL)
         p->next_stamp = stamp;
@@ -945,15 +619,15 @@ static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
     }
     if (rc == EMBSYNC_OK && sly_mark_isset(s->state_dir, SLY_MARK_RESET, id)) {
         /* The store was rebuilt: every image again. */
-        rc = stream(s, sink, id, EVERYTHING, NULL);
+        rc = sly_stream_images(s, sink, id, SLY_EVERYTHING, NULL);
     } else if (rc == EMBSYNC_OK) {
         if (changed_since != NULL)
-            rc = stream(s, sink, id, MODIFIED, changed_since);
+            rc = sly_stream_images(s, sink, id, SLY_MODIFIED, changed_since);
         if (rc == EMBSYNC_OK)
-            rc = stream(s, sink, id, NEVER_EMBEDDED, NULL);
+            rc = sly_stream_images(s, sink, id, SLY_NEVER_EMBEDDED, NULL);
     }
     if (rc == EMBSYNC_OK && changed_since != NULL)
-        rc = stream(s, sink, id, GONE, changed_since);
+        rc = sly_stream_images(s, sink, id, SLY_GONE, changed_since);
     free(started);
     free(since);
     free(created);
@@ -963,7 +637,7 @@ static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
 /* ABI 1.2: every enabled image, as changes() would give it. */
 static int sly_items(void *state, const char *name, embsync_change_sink *sink)
 {
-    return stream(state, sink, project_id(name), EVERYTHING, NULL);
+    return sly_stream_images(state, sink, project_id(name), SLY_EVERYTHING, NULL);
 }
 
 /* ABI 1.2: present[i] = 1 when image items[i].id is still an enabled image
@@ -980,7 +654,7 @@ static int sly_exists(void *state, const char *name, size_t n,
     size_t stride = n > 0 && items[0].abi.size ? items[0].abi.size : sizeof *items;
     for (size_t i = 0; i < n; i++)
         ids[i] = (int64_t)((const embsync_change *)((const char *)items + i * stride))->id;
-    int rc = still_enabled(s, project_id(name), n, ids, present);
+    int rc = sly_still_enabled(s, project_id(name), n, ids, present);
     free(ids);
     return rc;
 }
