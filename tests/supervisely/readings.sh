@@ -67,14 +67,18 @@ INI
     ok $? "$reading: added, modified and deleted images are right after one run" ||
         sed 's/^/# /' "$work/synced.out"
 
-    # A change while the run is in progress: just before project 42's stamp
-    # is written, one image is modified and another deleted.
-    sly_control hooks '{"add": [{"match": "projects.editInfo", "body_has": "embeddingsUpdatedAt",
+    # Changes while the run is in progress, after its listings: at its first
+    # acknowledgement (1000020's, the one change pending) one image is
+    # modified and another deleted, and two more just before project 42's
+    # stamp is written.
+    sly_control hooks '{"add": [{"match": "images.embeddings-updated-at.update",
+                                 "modify": [1000012], "delete": [1000013]},
+                                {"match": "projects.editInfo", "body_has": "embeddingsUpdatedAt",
                                  "modify": [1000010], "delete": [1000011]}]}' >/dev/null
     sly_control images '{"modify": [1000020]}' >/dev/null
     during=$(sly_converge 42 48)
     [ "$during" -eq 2 ]
-    ok $? "$reading: an image modified and one deleted during a run are caught by the next run" ||
+    ok $? "$reading: images modified and deleted during a run are caught by the next run" ||
         sed 's/^/# /' "$work/synced.out"
 
     # Faults: 5xx and 429 retried, a download failing twice, and the cap
