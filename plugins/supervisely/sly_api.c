@@ -57,6 +57,76 @@ int sly_call(sly_api *api, const char *method, cJSON *body, cJSON **out,
     return rc;
 }
 
+cJSON *sly_filter(const char *field, const char *op, cJSON *value)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "field", field);
+    cJSON_AddStringToObject(c, "operator", op);
+    cJSON_AddItemToObject(c, "value", value);
+    return c;
+}
+
+/* What the envelope says about entities beyond this page.  `total` counts
+ * what still matches (the id cursor is part of the filter), `pagesCount`
+ * the pages of that; a page as long as asked is never taken as the last
+ * one, in case a server's total undercounts. */
+static int more_pages(const cJSON *answer, int n, long per_page)
+{
+    const cJSON *total = cJSON_GetObjectItemCaseSensitive(answer, "total");
+    const cJSON *pages = cJSON_GetObjectItemCaseSensitive(answer, "pagesCount");
+    if (n >= per_page)
+        return 1;
+    if (cJSON_IsNumber(total))
+        return total->valuedouble > n;
+    if (cJSON_IsNumber(pages))
+        return pages->valuedouble > 1;
+    return 1; /* nothing said: ask until an empty page */
+}
+
+int sly_list_each(sly_api *api, const char *method, const cJSON *body,
+                  long per_page, sly_page_cb cb, void *arg)
+{
+    double after = 0;
+    for (;;) {
+        cJSON *req = cJSON_Duplicate(body, 1), *answer = NULL;
+        if (req == NULL)
+            return EMBSYNC_FAILED;
+        cJSON *flt = cJSON_GetObjectItemCaseSensitive(req, "filter");
+        if (flt == NULL)
+            flt = cJSON_AddArrayToObject(req, "filter");
+        cJSON_AddItemToArray(flt, sly_filter("id", ">", cJSON_CreateNumber(after)));
+        cJSON_DeleteItemFromObjectCaseSensitive(req, "sort");
+        cJSON_DeleteItemFromObjectCaseSensitive(req, "sort_order");
+        cJSON_AddStringToObject(req, "sort", "id");
+        cJSON_AddStringToObject(req, "sort_order", "asc");
+        cJSON_AddNumberToObject(req, "page", 1);
+        cJSON_AddNumberToObject(req, "per_page", (double)per_page);
+        int rc = sly_call(api, method, req, &answer, NULL);
+        cJSON_Delete(req);
+        const cJSON *entities = cJSON_GetObjectItemCaseSensitive(answer, "entities");
+        int n = cJSON_GetArraySize(entities);
+        double last = after;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, entities)
+        {
+            double id = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "id"));
+            if (rc == EMBSYNC_OK && !(id > last)) {
+                api->host->set_error(api->ctx, "%s: the server ignored the id "
+                                     "cursor (id %.0f after %.0f)", method, id, last);
+                rc = EMBSYNC_FAILED;
+            }
+            last = id;
+        }
+        if (rc == EMBSYNC_OK && n > 0)
+            rc = cb(arg, entities);
+        int more = rc == EMBSYNC_OK && n > 0 && more_pages(answer, n, per_page);
+        cJSON_Delete(answer);
+        if (!more)
+            return rc;
+        after = last;
+    }
+}
+
 void sly_now(char *out, size_t len)
 {
     struct timespec ts;
@@ -67,7 +137,16 @@ void sly_now(char *out, size_t len)
     snprintf(out + n, len - n, ".%06ldZ", ts.tv_nsec / 1000);
 }
 
-int64_t sly_parse_time(const char *text)
+void sly_format_time(int64_t us, char *out, size_t len)
+{
+    time_t sec = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, len - n, ".%06ldZ", (long)(us % 1000000));
+}
+
+int64_t sly_parse_time(const char *text, int64_t *granularity)
 {
     struct tm tm = {0};
     char frac[8] = "";
@@ -77,8 +156,14 @@ int64_t sly_parse_time(const char *text)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    int64_t us = 0;
-    for (int i = 0; i < 6; i++)
-        us = us * 10 + (frac[i] != '\0' && i < (int)strlen(frac) ? frac[i] - '0' : 0);
+    int64_t us = 0, step = 1;
+    size_t digits = strlen(frac);
+    for (size_t i = 0; i < 6; i++) {
+        us = us * 10 + (i < digits ? frac[i] - '0' : 0);
+        if (i >= digits)
+            step *= 10;
+    }
+    if (granularity != NULL)
+        *granularity = step;
     return (int64_t)timegm(&tm) * 1000000 + us;
 }

@@ -26,10 +26,32 @@ typedef struct sly_api {
 int sly_call(sly_api *api, const char *method, cJSON *body, cJSON **out,
              int *status404);
 
+/** Receives one page of entities; returns EMBSYNC_OK to go on. */
+typedef int (*sly_page_cb)(void *arg, const cJSON *entities);
+
+/** Call cb with every entity `method` lists for `body` (a template the
+ *  caller keeps: its filter is copied and extended), in ascending id order.
+ *  Keyset paging: each request is page 1 of "id > the last id seen", so
+ *  neither acknowledgements made while listing nor a server-side cap on
+ *  the page size can shift or cut a page.  Paging stops only when the
+ *  envelope says so (total or pagesCount) or a page comes back empty,
+ *  never because a page was shorter than per_page.  A server that does not
+ *  honour the id cursor is reported (FAILED), never looped on. */
+int sly_list_each(sly_api *api, const char *method, const cJSON *body,
+                  long per_page, sly_page_cb cb, void *arg);
+
+/** A list filter condition {"field","operator","value"} (value is taken). */
+cJSON *sly_filter(const char *field, const char *op, cJSON *value);
+
 /** Current UTC as the client stamps it: %Y-%m-%dT%H:%M:%S.%fZ. */
 void sly_now(char *out, size_t len);
 
-/** Parse a stamp (1-6 fraction digits, Z) into microseconds; -1 if bad. */
-int64_t sly_parse_time(const char *text);
+/** Parse a stamp (1-6 fraction digits, Z) into microseconds; -1 if bad.
+ *  When granularity is given it receives the step of the digits written
+ *  (1000 us for "…45.123Z"). */
+int64_t sly_parse_time(const char *text, int64_t *granularity);
+
+/** Write microseconds since the epoch as a client stamp (6 digits). */
+void sly_format_time(int64_t us, char *out, size_t len);
 
 #endif

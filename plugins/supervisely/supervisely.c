@@ -3,11 +3,15 @@
  * section 6, expressed through the ABI).
  *
  * Differences from the original service, on purpose:
- *  - image lists are streamed with keyset paging (id > last, sorted by id),
- *    so acknowledging images while listing cannot shift a page;
- *  - an image listed as "changed since the project stamp" that still exists
- *    was modified, not deleted: it is re-embedded in the same run instead of
- *    losing its vector for an interval. */
+ *  - every list is streamed with keyset paging (id > last, sorted by id),
+ *    so acknowledging images while listing cannot shift a page and a
+ *    server-side page cap cannot end a listing early (sly_list_each);
+ *  - modified images are found whichever way the server reads the two
+ *    unsettled points of section 2.7 (see sly_changes), and re-embedded in
+ *    the same run instead of losing their vector for an interval;
+ *  - the project stamp is the server's clock as of before the listing, not
+ *    the client's after it, so a change made during a run is seen by the
+ *    next one (see sly_run_stamp in sly_images.c). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,35 +24,11 @@
 
 #include <embsync/plugin.h>
 
-#include "sly_api.h"
+#include "sly_marks.h"
+#include "supervisely.h"
 
 #define ACK_BATCH 50
 #define STAMP_KEY "embeddings_update_started_at"
-#define MAX_IDS 64
-
-typedef struct sly_project {
-    int64_t id;
-    int64_t team;
-    char *embedded_at;      /* project embeddingsUpdatedAt, or NULL */
-    int in_progress;
-} sly_project;
-
-typedef struct supervisely {
-    sly_api api;
-    char *origin;           /* scheme://host[:port] of the storage URLs' server */
-    char *imgproxy;
-    long image_size;
-    unsigned concurrency;
-    long page_size;
-    double stale_after_h;
-    const char *generator;
-    int64_t project_ids[MAX_IDS], team_ids[MAX_IDS];
-    size_t n_project_ids, n_team_ids;
-    sly_project *projects;  /* stb_ds array from the last listing */
-    const char *state_dir;  /* our own in-flight marks, for crash recovery */
-    pthread_mutex_t lock;   /* projects: changes/fetch/ack run concurrently */
-    int64_t forced;         /* project whose next changes() lists everything */
-} supervisely;
 
 static const embsync_config_key keys[] = {
     {"server", EMBSYNC_KEY_STRING, NULL, EMBSYNC_KEY_REQUIRED,
@@ -63,17 +43,18 @@ static const embsync_config_key keys[] = {
     {"download_concurrency", EMBSYNC_KEY_INT, "8", 0, "parallel image downloads"},
     {"page_size", EMBSYNC_KEY_INT, "1000", 0, "list page size"},
     {"generator_url", EMBSYNC_KEY_STRING, NULL, 0,
-     "Embeddings Generator service, asked before clearing a stale in-progress flag"},
+     "Embeddings Generator app: asked before touching an in-progress project, "
+     "told when a stale one is cleared, and part of check()"},
     {"stale_after", EMBSYNC_KEY_DOUBLE, "12", 0,
      "hours after which an in-progress flag with an old stamp is cleared"},
+    {"autorestart_file", EMBSYNC_KEY_STRING, NULL, 0,
+     "the original service's record (./state/current_project.json): the "
+     "project it names is synced first, once, then the record is reset to {}"},
     {"team_ids", EMBSYNC_KEY_STRING, NULL, 0, "only these teams (comma-separated)"},
     {"project_ids", EMBSYNC_KEY_STRING, NULL, 0, "only these projects (comma-separated)"},
     {"verify_tls", EMBSYNC_KEY_BOOL, "true", 0, "verify the server certificate"},
     {NULL, 0, NULL, 0, NULL},
 };
-
-#define HOST(s) ((s)->api.host)
-#define CTX(s) ((s)->api.ctx)
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -101,13 +82,9 @@ static int listed(const int64_t *ids, size_t n, int64_t id)
     return 0;
 }
 
-static cJSON *filter_cond(const char *field, const char *op, cJSON *value)
+static char *dup_opt(const char *text)
 {
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "field", field);
-    cJSON_AddStringToObject(c, "operator", op);
-    cJSON_AddItemToObject(c, "value", value);
-    return c;
+    return text ? strdup(text) : NULL;
 }
 
 static sly_project *find_project(supervisely *s, int64_t id)
@@ -120,8 +97,10 @@ static sly_project *find_project(supervisely *s, int64_t id)
 
 static void forget_projects(supervisely *s)
 {
-    for (ptrdiff_t i = 0; i < arrlen(s->projects); i++)
+    for (ptrdiff_t i = 0; i < arrlen(s->projects); i++) {
         free(s->projects[i].embedded_at);
+        free(s->projects[i].created_at);
+    }
     arrfree(s->projects);
     s->projects = NULL;
 }
@@ -190,38 +169,6 @@ static int edit_project(supervisely *s, int64_t id, const char *field,
     return rc;
 }
 
-/* ---- our in-flight marks ------------------------------------------------- */
-
-/* A run of ours that a crash cut short leaves its project "in progress"
- * with our mark beside it: that one we may take back at once. */
-static void inflight_path(const supervisely *s, int64_t id, char *out, size_t len)
-{
-    snprintf(out, len, "%s/inflight-%" PRId64, s->state_dir ? s->state_dir : ".", id);
-}
-
-static void mark_inflight(const supervisely *s, int64_t id, int on)
-{
-    char path[4096];
-    inflight_path(s, id, path, sizeof path);
-    if (!on) {
-        remove(path);
-        return;
-    }
-    FILE *fp = fopen(path, "w");
-    if (fp != NULL)
-        fclose(fp);
-}
-
-static int was_ours(const supervisely *s, int64_t id)
-{
-    char path[4096];
-    inflight_path(s, id, path, sizeof path);
-    FILE *fp = fopen(path, "r");
-    if (fp != NULL)
-        fclose(fp);
-    return fp != NULL;
-}
-
 /* ---- open / close / check ------------------------------------------------- */
 
 static void sly_close(void *state)
@@ -234,6 +181,7 @@ static void sly_close(void *state)
     free(s->api.key_header);
     free(s->origin);
     free(s->imgproxy);
+    free((char *)s->gen.url);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -272,8 +220,14 @@ static int sly_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     s->concurrency = (unsigned)host->config_int(ctx, "download_concurrency", 8);
     s->page_size = host->config_int(ctx, "page_size", 1000);
     s->stale_after_h = host->config_double(ctx, "stale_after", 12);
-    s->generator = host->config_get(ctx, "generator_url");
     s->state_dir = host->state_dir(ctx);
+    s->gen = (sly_generator){.host = host, .ctx = ctx, .flags = s->api.flags};
+    const char *generator = host->config_get(ctx, "generator_url");
+    s->gen.url = generator && *generator ? strip_slash(generator) : NULL;
+    s->autorestart = host->config_get(ctx, "autorestart_file");
+    if (s->autorestart != NULL && *s->autorestart == '\0')
+        s->autorestart = NULL;
+    s->resume = sly_autorestart_read(s->autorestart);
     s->n_project_ids = parse_ids(host->config_get(ctx, "project_ids"), s->project_ids, MAX_IDS);
     s->n_team_ids = parse_ids(host->config_get(ctx, "team_ids"), s->team_ids, MAX_IDS);
     if (s->image_size < 16 || s->concurrency < 1 || s->page_size < 1 ||
@@ -321,12 +275,12 @@ static int sly_check(void *state)
     int rc = sly_call(&s->api, "instance.version", body, &answer, NULL);
     cJSON_Delete(body);
     cJSON_Delete(answer);
-    return rc;
+    return rc == EMBSYNC_OK ? sly_generator_ready(&s->gen) : rc;
 }
 
 /* ---- collections: projects with AI Search on ------------------------------ */
 
-/* Is the team on the free plan?  (Cached per listing.) */
+/* Is the team on the free plan? */
 static int team_is_free(supervisely *s, int64_t team, int *free_plan)
 {
     cJSON *body = cJSON_CreateObject(), *info;
@@ -341,43 +295,172 @@ static int team_is_free(supervisely *s, int64_t team, int *free_plan)
 }
 
 /* Section 6.7: an in-progress flag whose stamp is older than stale_after
- * hours, and that no generator task holds, is cleared. */
+ * hours, and that no Generator task holds, is cleared; the Generator is
+ * told first (/cancel_embeddings), as the original tells it. */
 static void clear_if_stale(supervisely *s, int64_t id)
 {
     cJSON *body = cJSON_CreateObject(), *info;
     cJSON_AddNumberToObject(body, "id", (double)id);
     int rc = sly_call(&s->api, "projects.info", body, &info, NULL);
     cJSON_Delete(body);
-    const char *stamp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(info, "customData"), STAMP_KEY));
-    int64_t at = sly_parse_time(stamp);
+    const char *stamp = entity_text(cJSON_GetObjectItemCaseSensitive(info, "customData"),
+                                    STAMP_KEY);
+    int64_t at = sly_parse_time(stamp, NULL);
     double hours = at < 0 ? -1 : ((double)time(NULL) * 1e6 - (double)at) / 3.6e9;
     cJSON_Delete(info);
     if (rc != EMBSYNC_OK || at < 0 || hours < s->stale_after_h)
         return;
-    if (s->generator != NULL) {
-        char url[2048], req_body[128];
-        snprintf(url, sizeof url, "%s/task_status", s->generator);
-        snprintf(req_body, sizeof req_body, "{\"state\":{\"project_id\":%" PRId64 "}}", id);
-        const char *headers[] = {"Content-Type: application/json", NULL};
-        embsync_http_request req = {.abi = EMBSYNC_ABI_INIT(embsync_http_request),
-                                    .method = "POST", .url = url, .headers = headers,
-                                    .body = req_body, .body_len = strlen(req_body),
-                                    .flags = s->api.flags, .max_attempts = 2};
-        embsync_http_response resp = {.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
-        int hrc = HOST(s)->http(CTX(s), &req, &resp);
-        cJSON *st = hrc == EMBSYNC_OK && resp.status / 100 == 2 ? cJSON_Parse(resp.body) : NULL;
-        int running = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "is_running"));
-        cJSON_Delete(st);
-        HOST(s)->http_release(CTX(s), &resp);
-        if (running)
-            return;
+    if (sly_generator_running(&s->gen, id)) {
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                     "project %" PRId64 ": in progress for %.1f h, but the "
+                     "Generator runs a task for it; left alone", id, hours);
+        return;
     }
     HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
                  "project %" PRId64 ": in progress for %.1f h with no task; clearing",
                  id, hours);
+    sly_generator_cancel(&s->gen, id);
     set_stamp(s, id, 1);
     set_in_progress(s, id, 0);
+}
+
+/* Deliver a project to the listing's callback; non-zero stops the listing. */
+static int offer(supervisely *s, sly_project *p, const cJSON *e,
+                 embsync_collection_cb cb, void *arg)
+{
+    p->embedded_at = sly_tick_end(entity_text(e, "embeddingsUpdatedAt"));
+    p->created_at = dup_opt(entity_text(e, "createdAt"));
+    p->next_stamp = -1;
+    pthread_mutex_lock(&s->lock);
+    arrput(s->projects, *p);
+    pthread_mutex_unlock(&s->lock);
+    char name[32];
+    snprintf(name, sizeof name, "%" PRId64, p->id);
+    return cb(arg, name);
+}
+
+/* Section 6.8: the project the original's autorestart record names is
+ * taken back (stamp and flag cleared) and listed first, once.  Unlike the
+ * original, a project whose AI Search was turned off meanwhile, that the
+ * filters leave out, or that the Generator now holds, is not synced; the
+ * record is reset in every case once it has been acted on (end() resets it
+ * after the resumed run). */
+static int offer_resumed(supervisely *s, embsync_collection_cb cb, void *arg,
+                         int *stopped)
+{
+    int64_t id = s->resume;
+    cJSON *body = cJSON_CreateObject(), *info;
+    cJSON_AddNumberToObject(body, "id", (double)id);
+    cJSON *extra = cJSON_AddArrayToObject(body, "extraFields");
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsEnabled"));
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsInProgress"));
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsUpdatedAt"));
+    int missing = 0;
+    int rc = sly_call(&s->api, "projects.info", body, &info, &missing);
+    cJSON_Delete(body);
+    if (rc != EMBSYNC_OK && !missing)
+        return rc; /* try again on the next listing */
+    sly_project p = {
+        .id = id,
+        .team = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(info, "teamId")),
+    };
+    const char *why = missing ? "no longer exists"
+        : cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(info, "embeddingsEnabled"))
+            ? "has AI Search off"
+        : !listed(s->project_ids, s->n_project_ids, id) ||
+                !listed(s->team_ids, s->n_team_ids, p.team)
+            ? "is not among the configured projects"
+        : sly_generator_running(&s->gen, id) ? "is being embedded by the Generator"
+                                             : NULL;
+    if (why != NULL) {
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                     "project %" PRId64 " from the autorestart record %s; not resumed",
+                     id, why);
+        sly_autorestart_clear(s->autorestart);
+        s->resume = 0;
+        cJSON_Delete(info);
+        return EMBSYNC_OK;
+    }
+    HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                 "project %" PRId64 ": resuming the run the autorestart record names", id);
+    set_stamp(s, id, 1);
+    set_in_progress(s, id, 0);
+    *stopped = offer(s, &p, info, cb, arg) != 0;
+    cJSON_Delete(info);
+    return EMBSYNC_OK;
+}
+
+typedef struct listing {
+    supervisely *s;
+    embsync_collection_cb cb;
+    void *arg;
+    int64_t free_teams[MAX_IDS], paid_teams[MAX_IDS];
+    size_t n_free, n_paid;
+    int stopped;
+} listing;
+
+static int list_page(void *arg, const cJSON *entities)
+{
+    listing *l = arg;
+    supervisely *s = l->s;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entities)
+    {
+        sly_project p = {
+            .id = entity_id(e),
+            .team = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "teamId")),
+            .in_progress = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "embeddingsInProgress")),
+        };
+        if (!listed(s->project_ids, s->n_project_ids, p.id) ||
+            !listed(s->team_ids, s->n_team_ids, p.team) || p.id == s->resume)
+            continue;
+        int is_free = l->n_free > 0 && listed(l->free_teams, l->n_free, p.team);
+        if (!is_free && !(l->n_paid > 0 && listed(l->paid_teams, l->n_paid, p.team))) {
+            if (team_is_free(s, p.team, &is_free) != EMBSYNC_OK) {
+                HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
+                             "project %" PRId64 ": team %" PRId64 " unknown; skipped",
+                             p.id, p.team);
+                continue;
+            }
+            if (is_free && l->n_free < MAX_IDS)
+                l->free_teams[l->n_free++] = p.team;
+            else if (!is_free && l->n_paid < MAX_IDS)
+                l->paid_teams[l->n_paid++] = p.team;
+        }
+        if (is_free) {
+            /* As the original: AI Search is not for free teams. */
+            HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                         "project %" PRId64 ": team on the free plan; "
+                         "disabling AI Search", p.id);
+            edit_project(s, p.id, "embeddingsEnabled", cJSON_CreateFalse());
+            continue;
+        }
+        if (p.in_progress && sly_mark_isset(s->state_dir, SLY_MARK_INFLIGHT, p.id)) {
+            /* A run of ours that a crash cut short: ours to take back,
+             * unless the Generator has taken the project since. */
+            if (sly_generator_running(&s->gen, p.id)) {
+                HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                             "project %" PRId64 ": our cut-short run is now the "
+                             "Generator's task; left alone", p.id);
+                sly_mark_clear(s->state_dir, SLY_MARK_INFLIGHT, p.id);
+                continue;
+            }
+            HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                         "project %" PRId64 ": resuming our run cut short", p.id);
+            set_stamp(s, p.id, 1);
+            set_in_progress(s, p.id, 0);
+            p.in_progress = 0;
+        }
+        if (p.in_progress) {
+            clear_if_stale(s, p.id);
+            continue; /* skipped this pass either way */
+        }
+        if (offer(s, &p, e, l->cb, l->arg) != 0) {
+            l->stopped = 1;
+            return EMBSYNC_SKIP; /* ends the listing, not an error */
+        }
+    }
+    return EMBSYNC_OK;
 }
 
 static int sly_list(void *state, embsync_collection_cb cb, void *arg)
@@ -386,86 +469,24 @@ static int sly_list(void *state, embsync_collection_cb cb, void *arg)
     pthread_mutex_lock(&s->lock);
     forget_projects(s);
     pthread_mutex_unlock(&s->lock);
-    int64_t free_teams[MAX_IDS], paid_teams[MAX_IDS];
-    size_t n_free = 0, n_paid = 0;
-    for (int page = 1, pages = 1; page <= pages; page++) {
-        cJSON *body = cJSON_CreateObject(), *answer;
-        cJSON_AddBoolToObject(body, "skipExported", 1);
-        cJSON *extra = cJSON_AddArrayToObject(body, "extraFields");
-        cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsEnabled"));
-        cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsInProgress"));
-        cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsUpdatedAt"));
-        cJSON *flt = cJSON_AddArrayToObject(body, "filter");
-        cJSON_AddItemToArray(flt, filter_cond("embeddingsEnabled", "=", cJSON_CreateTrue()));
-        cJSON_AddStringToObject(body, "sort", "id");
-        cJSON_AddStringToObject(body, "sort_order", "asc");
-        cJSON_AddNumberToObject(body, "page", page);
-        cJSON_AddNumberToObject(body, "per_page", (double)s->page_size);
-        int rc = sly_call(&s->api, "projects.list.all", body, &answer, NULL);
-        cJSON_Delete(body);
-        if (rc != EMBSYNC_OK)
+    listing l = {.s = s, .cb = cb, .arg = arg};
+    if (s->resume != 0) {
+        int rc = offer_resumed(s, cb, arg, &l.stopped);
+        if (rc != EMBSYNC_OK || l.stopped)
             return rc;
-        const cJSON *count = cJSON_GetObjectItemCaseSensitive(answer, "pagesCount");
-        pages = cJSON_IsNumber(count) ? (int)count->valuedouble : 1;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(answer, "entities"))
-        {
-            sly_project p = {
-                .id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")),
-                .team = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "teamId")),
-                .in_progress = cJSON_IsTrue(cJSON_GetObjectItem(e, "embeddingsInProgress")),
-            };
-            if (!listed(s->project_ids, s->n_project_ids, p.id) ||
-                !listed(s->team_ids, s->n_team_ids, p.team))
-                continue;
-            int is_free = listed(free_teams, n_free, p.team) && n_free > 0;
-            if (!is_free && !(n_paid > 0 && listed(paid_teams, n_paid, p.team))) {
-                rc = team_is_free(s, p.team, &is_free);
-                if (rc != EMBSYNC_OK) {
-                    HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
-                                 "project %" PRId64 ": team %" PRId64 " unknown; skipped",
-                                 p.id, p.team);
-                    continue;
-                }
-                if (is_free && n_free < MAX_IDS)
-                    free_teams[n_free++] = p.team;
-                else if (!is_free && n_paid < MAX_IDS)
-                    paid_teams[n_paid++] = p.team;
-            }
-            if (is_free) {
-                /* As the original: AI Search is not for free teams. */
-                HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
-                             "project %" PRId64 ": team on the free plan; "
-                             "disabling AI Search", p.id);
-                edit_project(s, p.id, "embeddingsEnabled", cJSON_CreateFalse());
-                continue;
-            }
-            if (p.in_progress && was_ours(s, p.id)) {
-                HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
-                             "project %" PRId64 ": resuming our run cut short", p.id);
-                set_stamp(s, p.id, 1);
-                set_in_progress(s, p.id, 0);
-                p.in_progress = 0;
-            }
-            if (p.in_progress) {
-                clear_if_stale(s, p.id);
-                continue; /* skipped this pass either way */
-            }
-            const char *at = cJSON_GetStringValue(cJSON_GetObjectItem(e, "embeddingsUpdatedAt"));
-            p.embedded_at = at ? strdup(at) : NULL;
-            pthread_mutex_lock(&s->lock);
-            arrput(s->projects, p);
-            pthread_mutex_unlock(&s->lock);
-            char name[32];
-            snprintf(name, sizeof name, "%" PRId64, p.id);
-            if (cb(arg, name) != 0) {
-                cJSON_Delete(answer);
-                return EMBSYNC_OK;
-            }
-        }
-        cJSON_Delete(answer);
     }
-    return EMBSYNC_OK;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddBoolToObject(body, "skipExported", 1);
+    cJSON *extra = cJSON_AddArrayToObject(body, "extraFields");
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsEnabled"));
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsInProgress"));
+    cJSON_AddItemToArray(extra, cJSON_CreateString("embeddingsUpdatedAt"));
+    cJSON *flt = cJSON_AddArrayToObject(body, "filter");
+    cJSON_AddItemToArray(flt, sly_filter("embeddingsEnabled", "=", cJSON_CreateTrue()));
+    int rc = sly_list_each(&s->api, "projects.list.all", body, s->page_size,
+                           list_page, &l);
+    cJSON_Delete(body);
+    return l.stopped ? EMBSYNC_OK : rc;
 }
 
 /* ---- a project's run ------------------------------------------------------ */
@@ -485,12 +506,22 @@ static int sly_begin(void *state, const char *name)
     pthread_mutex_unlock(&s->lock);
     if (busy)
         return EMBSYNC_SKIP;
-    mark_inflight(s, id, 1);
+    /* The Generator may have started on it since the listing. */
+    if (sly_generator_running(&s->gen, id)) {
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                     "project %" PRId64 ": the Generator runs a task for it; skipped", id);
+        return EMBSYNC_SKIP;
+    }
+    if (sly_mark_set(s->state_dir, SLY_MARK_INFLIGHT, id) != 0)
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
+                     "project %" PRId64 ": cannot write the in-flight mark in %s; "
+                     "a crash now leaves the project for the stale check",
+                     id, s->state_dir ? s->state_dir : ".");
     int rc = set_in_progress(s, id, 1);
     if (rc == EMBSYNC_OK && (rc = set_stamp(s, id, 0)) != EMBSYNC_OK)
         set_in_progress(s, id, 0); /* do not leave it in progress */
     if (rc != EMBSYNC_OK)
-        mark_inflight(s, id, 0);
+        sly_mark_clear(s->state_dir, SLY_MARK_INFLIGHT, id);
     return rc;
 }
 
@@ -499,225 +530,132 @@ static int sly_end(void *state, const char *name, int run_status)
     supervisely *s = state;
     int64_t id = project_id(name);
     int rc = EMBSYNC_OK;
-    if (run_status == EMBSYNC_OK) {
-        char now[40];
-        sly_now(now, sizeof now);
-        rc = edit_project(s, id, "embeddingsUpdatedAt", cJSON_CreateString(now));
+    pthread_mutex_lock(&s->lock);
+    sly_project *p = find_project(s, id);
+    int64_t stamp = p ? p->next_stamp : -1;
+    pthread_mutex_unlock(&s->lock);
+    if (run_status == EMBSYNC_OK && stamp >= 0) {
+        char text[40];
+        sly_format_time(stamp, text, sizeof text);
+        rc = edit_project(s, id, "embeddingsUpdatedAt", cJSON_CreateString(text));
+    }
+    /* The rebuilt project is whole once a run of it completed. */
+    if (run_status == EMBSYNC_OK && rc == EMBSYNC_OK) {
+        sly_mark_clear(s->state_dir, SLY_MARK_RESET, id);
+        sly_mark_clear(s->state_dir, SLY_MARK_STARTED, id);
     }
     /* In every path: not in progress, no stamp. */
     int rc2 = set_in_progress(s, id, 0);
     int rc3 = set_stamp(s, id, 1);
-    pthread_mutex_lock(&s->lock);
-    if (s->forced == id)
-        s->forced = 0;
-    pthread_mutex_unlock(&s->lock);
     if (rc2 == EMBSYNC_OK)
-        mark_inflight(s, id, 0);
+        sly_mark_clear(s->state_dir, SLY_MARK_INFLIGHT, id);
+    if (id == s->resume) {
+        sly_autorestart_clear(s->autorestart);
+        s->resume = 0;
+    }
     return rc != EMBSYNC_OK ? rc : rc2 != EMBSYNC_OK ? rc2 : rc3;
 }
 
+/* Durable (issue: a kill anywhere in a rebuild pass): until a run of the
+ * project completes, changes() lists every image again, so a collection
+ * rebuilt empty is never left listing only the unstamped ones. */
 static int sly_reset(void *state, const char *name)
 {
     supervisely *s = state;
-    pthread_mutex_lock(&s->lock);
-    s->forced = project_id(name);
-    pthread_mutex_unlock(&s->lock);
+    if (sly_mark_set(s->state_dir, SLY_MARK_RESET, project_id(name)) != 0) {
+        HOST(s)->set_error(CTX(s), "cannot record the reset of project %s in %s",
+                           name, s->state_dir ? s->state_dir : ".");
+        return EMBSYNC_FAILED;
+    }
     return EMBSYNC_OK;
 }
 
-/* ---- changes ----------------------------------------------------------------- */
-
-/* The resized-image URL (section 3). */
-static char *resize_url(supervisely *s, const char *full)
-{
-    char options[96];
-    snprintf(options, sizeof options, "q/ext:jpeg/resize:fit:%ld:%ld:0/q:70/plain",
-             s->image_size, s->image_size);
-    size_t olen = strlen(s->origin);
-    if (full == NULL)
-        return NULL;
-    const char *rest = strncmp(full, s->origin, olen) == 0 ? full + olen : NULL;
-    if (rest == NULL) {
-        /* Another origin: use the storage URL's own. */
-        const char *scheme = strstr(full, "://");
-        rest = scheme ? strchr(scheme + 3, '/') : NULL;
-        if (rest == NULL)
-            return strdup(full);
-    }
-    size_t n = strlen(full) + strlen(options) + (s->imgproxy ? strlen(s->imgproxy) : olen) + 16;
-    char *url = malloc(n);
-    if (url == NULL)
-        return NULL;
-    if (s->imgproxy != NULL)
-        snprintf(url, n, "%s/%s%s", s->imgproxy, options, rest);
-    else
-        snprintf(url, n, "%.*s/previews/%s%s", (int)(rest - full), full, options, rest);
-    return url;
-}
-
-/* Which images a listing wants. */
-typedef enum list_mode {
-    NEVER_EMBEDDED,   /* embeddingsUpdatedAt is null */
-    CHANGED_SINCE,    /* updated after the project stamp, incl. disabled */
-    EVERYTHING        /* after a rebuild of the store */
-} list_mode;
-
-/* One page of images after `after`, by id. */
-static int list_page(supervisely *s, int64_t project, int64_t after,
-                     list_mode mode, const char *since, cJSON **answer)
-{
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddNumberToObject(body, "projectId", (double)project);
-    cJSON_AddBoolToObject(body, "forceMetadataForLinks", 0);
-    cJSON_AddNumberToObject(body, "per_page", (double)s->page_size);
-    cJSON_AddNumberToObject(body, "page", 1);
-    cJSON_AddStringToObject(body, "sort", "id");
-    cJSON_AddStringToObject(body, "sort_order", "asc");
-    cJSON *flt = cJSON_AddArrayToObject(body, "filter");
-    cJSON_AddItemToArray(flt, filter_cond("id", ">", cJSON_CreateNumber((double)after)));
-    if (mode == NEVER_EMBEDDED) {
-        cJSON_AddItemToArray(flt, filter_cond("embeddingsUpdatedAt", "eq", cJSON_CreateNull()));
-    } else if (mode == CHANGED_SINCE) {
-        cJSON_AddItemToArray(flt, filter_cond("updatedAt", "gt", cJSON_CreateString(since)));
-        cJSON_AddItemToArray(flt, filter_cond("embeddingsUpdatedAt", "not", cJSON_CreateNull()));
-        cJSON_AddBoolToObject(body, "showDisabled", 1);
-    }
-    int rc = sly_call(&s->api, "images.list", body, answer, NULL);
-    cJSON_Delete(body);
-    return rc;
-}
-
-/* Which of these ids still exist (listed without showDisabled)? */
-static int still_there(supervisely *s, int64_t project, const cJSON *entities,
-                       cJSON **answer)
-{
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddNumberToObject(body, "projectId", (double)project);
-    cJSON_AddNumberToObject(body, "per_page", (double)s->page_size);
-    cJSON_AddNumberToObject(body, "page", 1);
-    cJSON *ids = cJSON_CreateArray();
-    const cJSON *e;
-    cJSON_ArrayForEach(e, entities)
-        cJSON_AddItemToArray(ids, cJSON_CreateNumber(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id"))));
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "filter"), filter_cond("id", "in", ids));
-    int rc = sly_call(&s->api, "images.list", body, answer, NULL);
-    cJSON_Delete(body);
-    return rc;
-}
-
-static int contains_id(const cJSON *entities, double id)
-{
-    const cJSON *e;
-    cJSON_ArrayForEach(e, entities)
-        if (cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")) == id)
-            return 1;
-    return 0;
-}
-
-/* Emit one page: upserts (with URL, version, payload) and deletes. */
-static int emit_page(supervisely *s, embsync_change_sink *sink,
-                     const cJSON *entities, const cJSON *existing, int deletes)
-{
-    int n = cJSON_GetArraySize(entities), rc = EMBSYNC_OK;
-    embsync_change *changes = calloc((size_t)(n ? n : 1), sizeof *changes);
-    char **strings = calloc((size_t)(n ? n : 1) * 2, sizeof *strings);
-    if (changes == NULL || strings == NULL) {
-        free(changes);
-        free(strings);
-        return EMBSYNC_FAILED;
-    }
-    int k = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, entities)
-    {
-        double id = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id"));
-        int op = deletes && !contains_id(existing, id) ? EMBSYNC_OP_DELETE
-                                                       : EMBSYNC_OP_UPSERT;
-        const char *full = cJSON_GetStringValue(cJSON_GetObjectItem(e, "fullStorageUrl"));
-        const char *updated = cJSON_GetStringValue(cJSON_GetObjectItem(e, "updatedAt"));
-        char *url = op == EMBSYNC_OP_UPSERT ? resize_url(s, full) : NULL;
-        char *payload = NULL;
-        if (op == EMBSYNC_OP_UPSERT) {
-            cJSON *p = cJSON_CreateObject();
-            cJSON_AddNumberToObject(p, "dataset_id",
-                                    cJSON_GetNumberValue(cJSON_GetObjectItem(e, "datasetId")));
-            cJSON_AddStringToObject(p, "full_url", full ? full : "");
-            cJSON_AddStringToObject(p, "cas_url", url ? url : "");
-            cJSON_AddStringToObject(p, "updated_at", updated ? updated : "");
-            payload = cJSON_PrintUnformatted(p);
-            cJSON_Delete(p);
-        }
-        strings[2 * k] = url;
-        strings[2 * k + 1] = payload;
-        changes[k] = (embsync_change){
-            .abi = EMBSYNC_ABI_INIT(embsync_change),
-            .id = (uint64_t)id,
-            .op = op,
-            .ref = url,
-            .version = updated,
-            .payload = payload,
-        };
-        if (op == EMBSYNC_OP_UPSERT && url == NULL) {
-            HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
-                         "image %.0f has no storage URL; skipped", id);
-            continue;
-        }
-        k++;
-    }
-    if (k > 0)
-        rc = sink->emit(sink, changes, (size_t)k);
-    for (int i = 0; i < 2 * n; i++)
-        cJSON_free(strings[i]);
-    free(strings);
-    free(changes);
-    return rc;
-}
-
-/* Stream one image list page by page (keyset paging by id). */
-static int stream(supervisely *s, embsync_change_sink *sink, int64_t project,
-                  list_mode mode, const char *since)
-{
-    int64_t after = 0;
-    for (;;) {
-        cJSON *answer = NULL, *existing = NULL;
-        int rc = list_page(s, project, after, mode, since, &answer);
-        const cJSON *entities = cJSON_GetObjectItemCaseSensitive(answer, "entities");
-        int n = cJSON_GetArraySize(entities);
-        if (rc == EMBSYNC_OK && n > 0 && mode == CHANGED_SINCE)
-            rc = still_there(s, project, entities, &existing);
-        if (rc == EMBSYNC_OK && n > 0)
-            rc = emit_page(s, sink, entities,
-                           cJSON_GetObjectItemCaseSensitive(existing, "entities"),
-                           mode == CHANGED_SINCE);
-        if (n > 0)
-            after = (int64_t)cJSON_GetNumberValue(
-                cJSON_GetObjectItem(cJSON_GetArrayItem(entities, n - 1), "id"));
-        cJSON_Delete(answer);
-        cJSON_Delete(existing);
-        if (rc != EMBSYNC_OK || n < s->page_size)
-            return rc;
-    }
-}
-
+/* Pending changes whichever way the server reads the unsettled points of
+ * section 2.7 (does showDisabled list the disabled only or everything;
+ * does changing an image null its embeddingsUpdatedAt):
+ *   MODIFIED (embedded, changed since the stamp, enabled: no showDisabled,
+ *     which lists the enabled under both readings) re-embeds the modified
+ *     images whose stamp the server kept;
+ *   NEVER_EMBEDDED has the new ones and those whose stamp it nulled;
+ *   GONE lists every image changed since the stamp with showDisabled and,
+ *     after an existence check without it, deletes those no longer enabled
+ *     (the stamp filter is left out: a server nulling it on change, or an
+ *     image disabled before it was ever stamped, must not hide a delete).
+ * MODIFIED runs before NEVER_EMBEDDED: an image acknowledged in this run
+ * gets a stamp, so it cannot come back in a later listing of the run. */
 static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
 {
     supervisely *s = state;
     int64_t id = project_id(name);
     pthread_mutex_lock(&s->lock);
     sly_project *p = find_project(s, id);
-    char *since = p && p->embedded_at ? strdup(p->embedded_at) : NULL;
-    int forced = s->forced == id;
+    char *since = p ? dup_opt(p->embedded_at) : NULL;
+    char *created = p ? dup_opt(p->created_at) : NULL;
     pthread_mutex_unlock(&s->lock);
-    int rc;
-    if (forced) {
-        /* The store was rebuilt: every image again, nothing to delete. */
-        rc = stream(s, sink, id, EVERYTHING, NULL);
-    } else {
-        rc = stream(s, sink, id, NEVER_EMBEDDED, NULL);
-        if (rc == EMBSYNC_OK && since != NULL)
-            rc = stream(s, sink, id, CHANGED_SINCE, since);
+    int64_t stamp = -1;
+    int rc = sly_run_stamp(s, id, created, &stamp);
+    pthread_mutex_lock(&s->lock);
+    if ((p = find_project(s, id)) != NULL)
+        p->next_stamp = stamp;
+    pthread_mutex_unlock(&s->lock);
+    /* A project never stamped has no "changed since" to list modified and
+     * deleted images by, yet a run of ours cut short (killed, failed) may
+     * have stored and stamped images changed since: the first such run's
+     * stamp, kept on disk before any image is listed, bounds them until a
+     * run completes. */
+    char *started = NULL;
+    const char *changed_since = since;
+    if (rc == EMBSYNC_OK && since == NULL) {
+        started = sly_mark_read(s->state_dir, SLY_MARK_STARTED, id);
+        changed_since = started;
+        char text[40];
+        sly_format_time(stamp, text, sizeof text);
+        if (started == NULL && stamp >= 0 &&
+            sly_mark_write(s->state_dir, SLY_MARK_STARTED, id, text) != 0) {
+            HOST(s)->set_error(CTX(s), "cannot record the run's start in %s",
+                               s->state_dir ? s->state_dir : ".");
+            rc = EMBSYNC_FAILED;
+        }
     }
+    if (rc == EMBSYNC_OK && sly_mark_isset(s->state_dir, SLY_MARK_RESET, id)) {
+        /* The store was rebuilt: every image again. */
+        rc = sly_stream_images(s, sink, id, SLY_EVERYTHING, NULL);
+    } else if (rc == EMBSYNC_OK) {
+        if (changed_since != NULL)
+            rc = sly_stream_images(s, sink, id, SLY_MODIFIED, changed_since);
+        if (rc == EMBSYNC_OK)
+            rc = sly_stream_images(s, sink, id, SLY_NEVER_EMBEDDED, NULL);
+    }
+    if (rc == EMBSYNC_OK && changed_since != NULL)
+        rc = sly_stream_images(s, sink, id, SLY_GONE, changed_since);
+    free(started);
     free(since);
+    free(created);
+    return rc;
+}
+
+/* ABI 1.2: every enabled image, as changes() would give it. */
+static int sly_items(void *state, const char *name, embsync_change_sink *sink)
+{
+    return sly_stream_images(state, sink, project_id(name), SLY_EVERYTHING, NULL);
+}
+
+/* ABI 1.2: present[i] = 1 when image items[i].id is still an enabled image
+ * of the project.  A disabled image answers 0 under either reading of
+ * showDisabled, stamped or not (the `id in` listing leaves it out). */
+static int sly_exists(void *state, const char *name, size_t n,
+                      const embsync_change *items, int *present)
+{
+    supervisely *s = state;
+    int64_t *ids = calloc(n ? n : 1, sizeof *ids);
+    if (ids == NULL)
+        return EMBSYNC_FAILED;
+    /* Items are strided by the caller's struct size. */
+    size_t stride = n > 0 && items[0].abi.size ? items[0].abi.size : sizeof *items;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int64_t)((const embsync_change *)((const char *)items + i * stride))->id;
+    int rc = sly_still_enabled(s, project_id(name), n, ids, present);
+    free(ids);
     return rc;
 }
 
@@ -809,13 +747,15 @@ static const embsync_source_ops ops = {
     .ack = sly_ack,
     .reset = sly_reset,
     .end = sly_end,
+    .exists = sly_exists,
+    .items = sly_items,
 };
 
 static const embsync_plugin descriptor = {
     .abi = EMBSYNC_ABI_INIT(embsync_plugin),
     .kind = EMBSYNC_KIND_SOURCE,
     .name = "supervisely",
-    .version = "1.0",
+    .version = "1.2",
     .description = "Supervisely projects with AI Search enabled; images as items",
     .config_keys = keys,
     .config_key_size = sizeof keys[0],

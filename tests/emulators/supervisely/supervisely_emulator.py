@@ -8,6 +8,7 @@ stamps, and GET /previews/<options>/plain/<path> serving a JPEG within
 224x224 without auth.  README.md lists the unsettled points and the choices.
 
     supervisely_emulator.py --port 0 --port-file F --token T [--fixture FILE]
+        [--show-disabled include|only] [--modify-clears-stamp] [--page-cap N]
 """
 import argparse
 import bisect
@@ -65,8 +66,9 @@ class World:
     """Teams, projects, images; images of big projects are generated on the
     fly from their index, with per-image overrides."""
 
-    def __init__(self, fixture, base_url):
+    def __init__(self, fixture, base_url, settings):
         self.lock = threading.Lock()
+        self.settings = settings  # the unsettled points' readings (README)
         self.base_url = base_url
         self.teams = {t["id"]: t for t in fixture.get("teams", [])}
         self.projects = {}
@@ -94,8 +96,11 @@ class World:
                     "archived": p.get("archived", False),
                     "createdAt": t0, "updatedAt": t0}
             self.projects[p["id"]] = proj
+            stamped = parse_ts(p["imagesEmbeddedAt"]) if p.get("imagesEmbeddedAt") else None
             for i in range(p.get("images", 0)):
-                self.add_image(p["id"], p.get("datasets", [1])[i % len(p.get("datasets", [1]))], t0)
+                iid = self.add_image(p["id"], p.get("datasets", [1])[i % len(p.get("datasets", [1]))], t0)
+                if stamped is not None:
+                    self.stamp(iid, stamped)
 
     def add_image(self, project, dataset, when=None):
         when = when or now_us()
@@ -122,9 +127,13 @@ class World:
         self.unembedded[img["projectId"]][block] += delta
 
     def touch(self, iid):
+        """Any change of an image, disabling included; under the
+        modify_clears_stamp reading it also nulls embeddingsUpdatedAt."""
         img = self.images[iid]
         img["updatedAt"] = now_us()
         self.touched[iid] = img["updatedAt"]
+        if self.settings["modify_clears_stamp"]:
+            self.stamp(iid, None)
 
     def disable(self, iid):
         img = self.images[iid]
@@ -134,6 +143,15 @@ class World:
             self.disabled[img["projectId"]] = self.disabled.get(img["projectId"], 0) + 1
         img["disabled"] = True
         self.touch(iid)
+
+    def newest_first(self, pid):
+        """A project's ids by updatedAt, newest first: the images changed
+        since the initial load, then the rest (all loaded at t0) by id."""
+        moved = sorted((i for i in self.touched if self.images[i]["projectId"] == pid),
+                       key=lambda i: (-self.images[i]["updatedAt"], i))
+        yield from moved
+        seen = set(moved)
+        yield from (i for i in self.by_project.get(pid, []) if i not in seen)
 
     def stamp(self, iid, when):
         img = self.images[iid]
@@ -219,6 +237,8 @@ class Handler(BaseHTTPRequestHandler):
     counts = {}
     max_stamp_batch = 0         # largest images.embeddings-updated-at.update
     fault_lock = threading.Lock()
+    hooks = []                  # changes made when the Nth matching request comes
+    list_calls = 0              # list requests answered (cycles a list of page caps)
 
     def log_message(self, fmt, *a):
         if self.args.verbose:
@@ -237,6 +257,26 @@ class Handler(BaseHTTPRequestHandler):
 
     def error(self, status, message, headers=None):
         self.send(status, {"error": message, "details": {"message": message}}, headers=headers)
+
+    def run_hooks(self, name, body):
+        """Change images just before the Nth request matching a hook is
+        handled (a change made while a client's run is in progress)."""
+        fired = []
+        with self.fault_lock:
+            for h in self.hooks:
+                if h.get("done") or not re.search(h.get("match", "."), name):
+                    continue
+                if h.get("body_has") and h["body_has"] not in body:
+                    continue
+                h["seen"] = h.get("seen", 0) + 1
+                if h["seen"] >= h.get("after", 1):
+                    h["done"] = True
+                    fired.append(h)
+        for h in fired:
+            for iid in h.get("modify", []):
+                self.world.touch(iid)
+            for iid in h.get("delete", []):
+                self.world.disable(iid)
 
     def take_fault(self, name):
         with self.fault_lock:
@@ -320,6 +360,7 @@ class Handler(BaseHTTPRequestHandler):
             if handler is None:
                 raise ApiError(404, f"unknown method {method}")
             with self.world.lock:
+                self.run_hooks(method, body)
                 result = handler(body)
         except ApiError as e:
             return self.error(e.status, e.message)
@@ -329,12 +370,20 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, result, "text/plain")
         self.send(200, result)
 
-    @staticmethod
-    def paging(body):
-        """(per_page, entities to skip) of a list request."""
+    def paging(self, body):
+        """(per_page, entities to skip) of a list request.  A page cap (the
+        page_cap setting: a number, or a list used in turn, one entry per
+        list request) answers fewer entities than asked, as a server-side
+        limit would; the envelope then says the page size it used."""
         per_page = body.get("per_page") or 20000
         if per_page > 20000:
             raise ApiError(400, "per_page must be at most 20000")
+        cap = self.world.settings.get("page_cap")
+        if isinstance(cap, list) and cap:
+            cap = cap[Handler.list_calls % len(cap)]
+        Handler.list_calls += 1
+        if cap:
+            per_page = min(per_page, int(cap))
         return per_page, ((body.get("page") or 1) - 1) * per_page
 
     @staticmethod
@@ -399,8 +448,15 @@ class Handler(BaseHTTPRequestHandler):
         w = self.world
         pid = body["projectId"]
         self.project(pid)
+        # showDisabled: "include" lists disabled images beside the enabled
+        # ones, "only" lists the disabled ones alone (README).
         show_disabled = body.get("showDisabled", False)
+        only_disabled = show_disabled and w.settings["show_disabled"] == "only"
         flt = body.get("filter") or []
+        if w.settings.get("ignore_id_cursor"):
+            # A broken server: `id >` conditions are dropped, so a keyset
+            # client gets the same page again.
+            flt = [c for c in flt if not (c.get("field") == "id" and c.get("operator") in (">", "gt"))]
         ids = w.by_project.get(pid, [])
         start, candidates, since = 0, None, None
         for cond in flt:
@@ -428,11 +484,33 @@ class Handler(BaseHTTPRequestHandler):
                           for iid in ids[max(start, b * BLOCK):(b + 1) * BLOCK])
         elif candidates is None:
             candidates = ids[start:]
+        if body.get("sort") == "updatedAt" and not flt and body.get("sort_order") == "desc":
+            # The newest first, unfiltered (what a client reads the server's
+            # clock from): the first page without a scan, total from counts.
+            n_disabled = w.disabled.get(pid, 0)
+            total = (n_disabled if only_disabled else len(ids) if show_disabled
+                     else len(ids) - n_disabled)
+            chunk = []
+            for iid in w.newest_first(pid):
+                img = w.images[iid]
+                if (img["disabled"] and not show_disabled) or (only_disabled and not img["disabled"]):
+                    continue
+                if len(chunk) >= skip + per_page:
+                    break
+                chunk.append(img)
+            return self.envelope(total, per_page, [w.image_entity(i) for i in chunk[skip:]])
+        if body.get("sort") == "updatedAt":
+            pool = set(candidates)
+            candidates = [i for i in w.newest_first(pid) if i in pool]
+            if body.get("sort_order") != "desc":
+                candidates.reverse()
         for iid in candidates:
             img = w.images.get(iid)
             if img is None or img["projectId"] != pid:
                 continue
             if img["disabled"] and not show_disabled:
+                continue
+            if only_disabled and not img["disabled"]:
                 continue
             if not matches(img, flt):
                 continue
@@ -503,6 +581,21 @@ class Handler(BaseHTTPRequestHandler):
                     w.touch(iid)
                 for iid in spec.get("delete", []):
                     w.disable(iid)
+            elif self.path == "/__emulator/settings":
+                # {"show_disabled": "include"|"only", "modify_clears_stamp": bool,
+                #  "page_cap": N | [N, ...] | 0, "ignore_id_cursor": bool}
+                for k, v in spec.items():
+                    if k not in w.settings:
+                        raise KeyError(k)
+                    w.settings[k] = v
+                out = dict(w.settings)
+            elif self.path == "/__emulator/hooks":
+                # {"add": [{"match": REGEX, "body_has": KEY, "after": N,
+                #           "modify": [ids], "delete": [ids]}]} / {"clear": true}
+                with self.fault_lock:
+                    if spec.get("clear"):
+                        self.hooks.clear()
+                    self.hooks.extend(spec.get("add", []))
             elif self.path == "/__emulator/projects":
                 for pid, fields in spec.items():
                     p = w.projects[int(pid)]
@@ -519,7 +612,10 @@ class Handler(BaseHTTPRequestHandler):
                    "images": {str(i["id"]): {"projectId": i["projectId"],
                                              "disabled": i["disabled"],
                                              "embeddingsUpdatedAt": fmt_ts(i["embeddingsUpdatedAt"]),
-                                             "updatedAt": fmt_ts(i["updatedAt"])}
+                                             "updatedAt": fmt_ts(i["updatedAt"]),
+                                             "embeddingsUpdatedAt_us": i["embeddingsUpdatedAt"],
+                                             "updatedAt_us": i["updatedAt"],
+                                             "datasetId": i["datasetId"]}
                               for i in w.images.values()}}
         self.send(200, out)
 
@@ -532,6 +628,12 @@ def main():
     ap.add_argument("--access-token", default="")
     ap.add_argument("--fixture", help="JSON: teams, projects (with images count), tasks")
     ap.add_argument("--shared-bytes", action="store_true", help="few distinct pictures (large runs)")
+    ap.add_argument("--show-disabled", choices=("include", "only"), default="include",
+                    help="what showDisabled: true lists besides the enabled images")
+    ap.add_argument("--modify-clears-stamp", action="store_true",
+                    help="changing an image nulls its embeddingsUpdatedAt")
+    ap.add_argument("--page-cap", type=int, default=0,
+                    help="answer at most this many entities per page (0: as asked)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     # socketserver's default backlog of 5 drops the SYNs of a burst of
@@ -541,7 +643,10 @@ def main():
     server.daemon_threads = True
     base = f"http://127.0.0.1:{server.server_address[1]}"
     fixture = json.load(open(args.fixture)) if args.fixture else {}
-    Handler.world = World(fixture, base)
+    Handler.world = World(fixture, base, {"show_disabled": args.show_disabled,
+                                          "modify_clears_stamp": args.modify_clears_stamp,
+                                          "page_cap": args.page_cap,
+                                          "ignore_id_cursor": False})
     Handler.args = args
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     if args.port_file:
