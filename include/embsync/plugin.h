@@ -32,7 +32,9 @@
  *        text); EMBSYNC_JSON_FLOAT_MAX, EMBSYNC_JSON_FLOAT_ARRAY_MAX.
  *   1.2  Source: exists() and items() (optional), for resolving a crash's
  *        in-flight record and for reconciliation.  Store: list_ids() and
- *        contains() (optional).  EMBSYNC_ENSURE_ADOPTED.
+ *        contains(), alias_get() and alias_set() (optional), for
+ *        reconciliation and for rebuilding a collection beside the live
+ *        one.  EMBSYNC_ENSURE_ADOPTED.
  *
  * Ownership, in one sentence: whoever allocates frees; every pointer handed
  * to a call is borrowed for the duration of that call unless its comment says
@@ -618,6 +620,25 @@ typedef struct embsync_store_ops {
      *  host-owned, n ints. */
     int (*contains)(void *state, const char *collection, size_t n,
                     const uint64_t *ids, int *present);
+
+    /** Write into target (host-owned, target_len bytes) the collection that
+     *  reads of `name` answer from: `name` itself when it is a plain
+     *  collection, the collection it points to when it is an alias, "" when
+     *  it is neither.  Every other operation given an alias works on the
+     *  collection it points to.  Lets the core build a model's collection
+     *  under its own name beside the live one (zero-downtime rebuild). */
+    int (*alias_get)(void *state, const char *name, char *target,
+                     size_t target_len);
+
+    /** Make `name` an alias of the existing collection `target` in one
+     *  atomic step: until it, reads of `name` answer from what it named
+     *  before; after it, from `target`.  An alias `name` is repointed; a
+     *  plain collection `name` is first dropped, in back-to-back calls (the
+     *  one short switch-over a store may not avoid: it says so in the log).
+     *  The collection `name` pointed to before is left alone: the core
+     *  drops it after the switch.  drop() of an alias drops the alias and
+     *  the collection it points to. */
+    int (*alias_set)(void *state, const char *name, const char *target);
 } embsync_store_ops;
 
 /* ------------------------------------------------------------------------ */

@@ -130,7 +130,7 @@ LAYOUT_FIELD(embsync_embedder_ops, check, 24);
 LAYOUT_FIELD(embsync_embedder_ops, info, 32);
 LAYOUT_FIELD(embsync_embedder_ops, embed_images, 40);
 LAYOUT_FIELD(embsync_embedder_ops, embed_text, 48);
-LAYOUT_SIZE(embsync_store_ops, 96); /* 80 in 1.0 and 1.1 */
+LAYOUT_SIZE(embsync_store_ops, 112); /* 80 in 1.0 and 1.1 */
 LAYOUT_FIELD(embsync_store_ops, abi, 0);
 LAYOUT_FIELD(embsync_store_ops, open, 8);
 LAYOUT_FIELD(embsync_store_ops, close, 16);
@@ -143,6 +143,8 @@ LAYOUT_FIELD(embsync_store_ops, search, 64);
 LAYOUT_FIELD(embsync_store_ops, drop, 72);
 LAYOUT_FIELD(embsync_store_ops, list_ids, 80); /* 1.2 */
 LAYOUT_FIELD(embsync_store_ops, contains, 88); /* 1.2 */
+LAYOUT_FIELD(embsync_store_ops, alias_get, 96); /* 1.2 */
+LAYOUT_FIELD(embsync_store_ops, alias_set, 104); /* 1.2 */
 LAYOUT_SIZE(embsync_plugin, 64);
 LAYOUT_FIELD(embsync_plugin, abi, 0);
 LAYOUT_FIELD(embsync_plugin, kind, 8);
