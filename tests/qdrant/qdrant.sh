@@ -71,8 +71,8 @@ ok $? "Qdrant holds exactly the images, with exact u64 ids above 2^53"
 state | "$PYTHON3" -c '
 import json, sys
 s = json.load(sys.stdin)["collections"]["t_shapes"]
-assert s["size"] == 368 and s["distance"] == "Cosine", s
-assert s["metadata"]["embsync_model"] == "descriptor:v3:368", s["metadata"]
+assert s["size"] == 247 and s["distance"] == "Cosine", s
+assert s["metadata"]["embsync_model"] == "descriptor:v4:247", s["metadata"]
 assert s["payload_schema"] == {"dataset_id": "keyword"}, s["payload_schema"]'
 ok $? "collections created with size, distance, model metadata and the payload index"
 
