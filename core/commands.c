@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "log.h"
+#include "search_output.h"
 
 static double mono_now(void)
 {
@@ -100,14 +101,6 @@ int es_cmd_run(es_app *app, const es_options *opt)
 
 /* ---- search ------------------------------------------------------------- */
 
-static int print_hit(void *arg, const embsync_hit *hit)
-{
-    (void)arg;
-    printf("%" PRIu64 "\t%.6f\t%s\n", hit->id, (double)hit->score,
-           hit->payload != NULL ? hit->payload : "{}");
-    return 0;
-}
-
 static int read_file(const char *path, embsync_blob *blob)
 {
     FILE *fp = fopen(path, "rb");
@@ -141,6 +134,37 @@ static int read_file(const char *path, embsync_blob *blob)
     es_host_table.blob_set(blob, buf, len);
     free(buf);
     return 0;
+}
+
+/* The page shows the items' content, which only the source can fetch. */
+static int write_hits(es_app *app, const es_options *opt,
+                      const es_search_results *hits)
+{
+    char err[2048];
+    es_instance *source = NULL;
+    if (opt->format == ES_SEARCH_HTML) {
+        if (es_app_open(app, EMBSYNC_KIND_SOURCE, err, sizeof err) == 0)
+            source = es_app_instance(app, EMBSYNC_KIND_SOURCE);
+        else
+            es_warn("search page without thumbnails: %s", err);
+    }
+    FILE *out = opt->output != NULL ? fopen(opt->output, "w") : stdout;
+    if (out == NULL) {
+        es_error("%s: %s", opt->output, strerror(errno));
+        return ES_EXIT_FAILED;
+    }
+    int bad = es_search_write(hits, (es_search_format)opt->format, source, out);
+    if (out != stdout)
+        bad |= fclose(out) != 0;
+    else
+        bad |= fflush(out) != 0;
+    if (bad) {
+        es_error("%s: cannot write the results", opt->output ? opt->output : "stdout");
+        return ES_EXIT_FAILED;
+    }
+    if (opt->output != NULL)
+        es_info("%zu hits written to %s", hits->n, opt->output);
+    return ES_EXIT_OK;
 }
 
 int es_cmd_search(es_app *app, const es_options *opt)
@@ -202,14 +226,20 @@ int es_cmd_search(es_app *app, const es_options *opt)
         return ES_EXIT_FAILED;
     }
     es_call_begin();
+    es_search_results hits = {.collection = opt->collection,
+                              .query_image = opt->image,
+                              .query_text = opt->text};
     rc = store->module->ops.store.search(store->state, opt->collection, vector,
-                                         (size_t)opt->k, print_hit, NULL);
+                                         (size_t)opt->k, es_search_collect, &hits);
     free(vector);
     if (rc != EMBSYNC_OK) {
         es_error("search in %s failed: %s", opt->collection, es_call_error());
+        es_search_results_free(&hits);
         return ES_EXIT_FAILED;
     }
-    return ES_EXIT_OK;
+    rc = write_hits(app, opt, &hits);
+    es_search_results_free(&hits);
+    return rc;
 }
 
 /* ---- plugins and check -------------------------------------------------- */
