@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "log.h"
+#include "progress_display.h"
 #include "search_output.h"
 
 static double mono_now(void)
@@ -53,23 +54,6 @@ static int engine_for(es_app *app, es_engine *e)
     return 0;
 }
 
-/* Progress line on a terminal: collection, done/total, rate. */
-static void show_progress(const es_progress *p, void *arg)
-{
-    (void)arg;
-    es_progress *mp = (es_progress *)p;
-    pthread_mutex_lock(&mp->lock);
-    double elapsed = mono_now() - p->started;
-    double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
-    if (p->total > 0)
-        fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%" PRIu64 " (%.0f/s)",
-                p->collection, p->done, p->total, rate);
-    else
-        fprintf(stderr, "\r\033[K%s: %" PRIu64 " done (%.0f/s)",
-                p->collection, p->done, rate);
-    pthread_mutex_unlock(&mp->lock);
-}
-
 int es_cmd_once(es_app *app, const es_options *opt)
 {
     (void)opt;
@@ -78,13 +62,11 @@ int es_cmd_once(es_app *app, const es_options *opt)
     es_engine e;
     if (engine_for(app, &e) != 0)
         return ES_EXIT_FAILED;
-    int tty = isatty(STDERR_FILENO);
-    if (tty)
-        e.on_progress = show_progress;
+    es_progress_display_start(isatty(STDERR_FILENO));
+    e.on_progress = es_progress_display_update;
     double start = mono_now();
     int failed = es_engine_pass(&e);
-    if (tty)
-        fprintf(stderr, "\r\033[K");
+    es_progress_display_stop();
     es_engine_destroy(&e);
     if (failed < 0)
         return ES_EXIT_FAILED;
