@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Near-duplicate test sets from real photographs (python3-pil).
 
-    photo_edits.py OUT_DIR PHOTO...           write the set, print its index
+    photo_edits.py [--whole] OUT_DIR PHOTO... write the set, print its index
 
 Each photograph is cut into two halves along its long side: two different
 pictures that share light, colours and texture, so each half is the other's
-look-alike distractor.  Each half ("original") gets the edits people make
+look-alike distractor (--whole keeps each photograph whole, for a demo).
+Each half ("original") gets the edits people make
 every day, each at three strengths:
 
     jpeg     recompressed at quality 40, 20, 10
@@ -99,15 +100,20 @@ def edits(im, rng):
 
 
 def main():
-    out, photos = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    whole = args[:1] == ["--whole"]
+    if whole:
+        args = args[1:]
+    out, photos = args[0], args[1:]
     os.makedirs(out, exist_ok=True)
     rng = random.Random(20261201)
     for photo in photos:
         name = os.path.splitext(os.path.basename(photo))[0]
         if re.fullmatch(r"\d+x\d+", name):  # a wallpaper package's size
             name = os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(photo))))
-        for side, half in zip("ab", halves(load_rgb(photo))):
-            group = f"{name}-{side}"
+        im = load_rgb(photo)
+        for side, half in zip("ab", [im] if whole else halves(im)):
+            group = name if whole else f"{name}-{side}"
             original = fit(half, ORIGINAL_LONG_SIDE)
             path = os.path.join(out, f"{group}.jpg")
             original.save(path, quality=92)
