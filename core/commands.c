@@ -214,8 +214,9 @@ int es_cmd_search(es_app *app, const es_options *opt)
     rc = store->module->ops.store.search(store->state, opt->collection, vector,
                                          (size_t)opt->k, es_search_collect, &hits);
     free(vector);
-    if (rc != EMBSYNC_OK) {
-        es_error("search in %s failed: %s", opt->collection, es_call_error());
+    if (rc != EMBSYNC_OK || hits.out_of_memory) {
+        es_error("search in %s failed: %s", opt->collection,
+                 hits.out_of_memory ? "out of memory" : es_call_error());
         es_search_results_free(&hits);
         return ES_EXIT_FAILED;
     }

@@ -1,6 +1,7 @@
 #include "desc_features.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "desc_decode.h"
@@ -36,15 +37,18 @@ static void remove_mean(float *v, int n)
 /* cos(pi (2x + 1) u / 2N) for the DCT-II of DESC_DCT_SIDE samples. */
 static float dct_basis[DESC_DCT_KEEP][DESC_DCT_SIDE];
 
-static void dct_init(void)
+static void dct_fill(void)
 {
-    static int done;
-    if (done)
-        return;
     for (int u = 0; u < DESC_DCT_KEEP; u++)
         for (int x = 0; x < DESC_DCT_SIDE; x++)
             dct_basis[u][x] = (float)cos(M_PI * (2 * x + 1) * u / (2.0 * DESC_DCT_SIDE));
-    done = 1;
+}
+
+/* Embedding runs on several threads at once. */
+static void dct_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, dct_fill);
 }
 
 /* The low frequencies of the grey picture.  Mirroring multiplies a
