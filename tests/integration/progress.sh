@@ -1,5 +1,5 @@
 #!/bin/sh
-# Progress that tells the truth: on a terminal (faked with script(1)) one
+# Progress that tells the truth: on a terminal (faked with script(1) from bsdutils) one
 # live line per collection with done/total, percentage, rate and time left,
 # cleared around every log line so none is overwritten or glued on; without
 # a terminal, progress log lines at a steady interval and no escape codes;
@@ -65,8 +65,8 @@ PY
         cat -v "$work/tty.out" | head -n 20 | sed 's/^/# /'
 else
     tap_n=$((tap_n + 2))
-    echo "ok $((tap_n - 1)) - once on a terminal # SKIP script(1) (util-linux) missing"
-    echo "ok $tap_n - live progress line # SKIP script(1) (util-linux) missing"
+    echo "ok $((tap_n - 1)) - once on a terminal # SKIP script(1) (bsdutils) missing"
+    echo "ok $tap_n - live progress line # SKIP script(1) (bsdutils) missing"
 fi
 
 # Without a terminal: a progress log line every interval (shortened here).
