@@ -118,37 +118,6 @@ static int read_file(const char *path, embsync_blob *blob)
     return 0;
 }
 
-/* The page shows the items' content, which only the source can fetch. */
-static int write_hits(es_app *app, const es_options *opt,
-                      const es_search_results *hits)
-{
-    char err[2048];
-    es_instance *source = NULL;
-    if (opt->format == ES_SEARCH_HTML) {
-        if (es_app_open(app, EMBSYNC_KIND_SOURCE, err, sizeof err) == 0)
-            source = es_app_instance(app, EMBSYNC_KIND_SOURCE);
-        else
-            es_warn("search page without thumbnails: %s", err);
-    }
-    FILE *out = opt->output != NULL ? fopen(opt->output, "w") : stdout;
-    if (out == NULL) {
-        es_error("%s: %s", opt->output, strerror(errno));
-        return ES_EXIT_FAILED;
-    }
-    int bad = es_search_write(hits, (es_search_format)opt->format, source, out);
-    if (out != stdout)
-        bad |= fclose(out) != 0;
-    else
-        bad |= fflush(out) != 0;
-    if (bad) {
-        es_error("%s: cannot write the results", opt->output ? opt->output : "stdout");
-        return ES_EXIT_FAILED;
-    }
-    if (opt->output != NULL)
-        es_info("%zu hits written to %s", hits->n, opt->output);
-    return ES_EXIT_OK;
-}
-
 int es_cmd_search(es_app *app, const es_options *opt)
 {
     char err[2048];
@@ -220,9 +189,9 @@ int es_cmd_search(es_app *app, const es_options *opt)
         es_search_results_free(&hits);
         return ES_EXIT_FAILED;
     }
-    rc = write_hits(app, opt, &hits);
+    rc = es_search_output(app, &hits, opt->format, opt->output);
     es_search_results_free(&hits);
-    return rc;
+    return rc == 0 ? ES_EXIT_OK : ES_EXIT_FAILED;
 }
 
 /* ---- plugins and check -------------------------------------------------- */

@@ -423,3 +423,31 @@ int es_search_write(const es_search_results *r, es_search_format format,
     default: return write_text(r, out);
     }
 }
+
+/* The page shows the items' content, which only the source can fetch. */
+int es_search_output(es_app *app, const es_search_results *r, int format,
+                     const char *path)
+{
+    char err[2048];
+    es_instance *source = NULL;
+    if (format == ES_SEARCH_HTML) {
+        if (es_app_open(app, EMBSYNC_KIND_SOURCE, err, sizeof err) == 0)
+            source = es_app_instance(app, EMBSYNC_KIND_SOURCE);
+        else
+            es_warn("search page without thumbnails: %s", err);
+    }
+    FILE *out = path != NULL ? fopen(path, "w") : stdout;
+    if (out == NULL) {
+        es_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int bad = es_search_write(r, (es_search_format)format, source, out);
+    bad |= path != NULL ? fclose(out) != 0 : fflush(out) != 0;
+    if (bad) {
+        es_error("%s: cannot write the results", path != NULL ? path : "stdout");
+        return -1;
+    }
+    if (path != NULL)
+        es_info("%zu hits written to %s", r->n, path);
+    return 0;
+}

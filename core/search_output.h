@@ -44,6 +44,11 @@ int es_search_collect(void *arg, const embsync_hit *hit);
 int es_search_write(const es_search_results *r, es_search_format format,
                     es_instance *source, FILE *out);
 
+/** es_search_write() to the file at path (stdout when NULL), opening the
+ *  app's source for an HTML page's thumbnails.  Logs what failed; 0 or -1. */
+int es_search_output(es_app *app, const es_search_results *r, int format,
+                     const char *path);
+
 void es_search_results_free(es_search_results *r);
 
 #endif
