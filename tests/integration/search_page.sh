@@ -6,9 +6,10 @@
 # only when it truly cannot run here (never under CI).
 set -u
 . "$top_srcdir/tests/integration/tap.sh"
+. "$top_srcdir/tests/emulators/emulator.sh"
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'stop_emulators; rm -rf "$work"' EXIT
 embsync="$top_builddir/embsync"
 cp -R "$top_srcdir/samples" "$work/images"
 chmod -R u+w "$work/images"
@@ -65,6 +66,26 @@ ok $? "html: each hit shows its path and score"
 search --format pdf >/dev/null 2>"$work/err"
 [ $? -eq 2 ] && grep -q "text, json or html" "$work/err"
 ok $? "an unknown --format exits 2 and says which exist"
+
+# A Supervisely source: the reference is the image id and its URL, the
+# page links the original and shows the thumbnail fetched through the
+# source (the resized preview).
+start_emulator sly "$top_srcdir/tests/emulators/supervisely/supervisely_emulator.py" \
+    --token sly-token-123456 --fixture "$top_srcdir/tests/supervisely/fixture.json"
+printf 'sly-token-123456\n' >"$work/token"
+sed -e "s|^plugin = dir|plugin = supervisely\nserver = http://127.0.0.1:$sly_port\ntoken_file = $work/token|" \
+    -e '/^root = /d' -e "s|$work/state|$work/sly-state|" "$work/e.ini" >"$work/s.ini"
+"$embsync" once -c "$work/s.ini" 2>"$work/err" &&
+    "$embsync" search -c "$work/s.ini" --collection 42 --image "$query" -k 3 >"$work/sly.txt" 2>>"$work/err" &&
+    "$embsync" search -c "$work/s.ini" --collection 42 --image "$query" -k 3 --format html \
+        -o "$work/sly.html" 2>>"$work/err"
+ok $? "a Supervisely collection syncs and is searched" || sed 's/^/# /' "$work/err"
+url="http://127.0.0.1:$sly_port/storage/images/original/"
+awk -F'\t' -v url="$url" '{ if (!($1 ~ ("^image [0-9]+ " url "[0-9]+\\.jpg$") && $1 ~ ("^image " $3 " "))) exit 1 }' "$work/sly.txt" &&
+    [ "$(grep -o 'class="thumb" src="data:image/jpeg;base64,' "$work/sly.html" | wc -l)" -eq 3 ] &&
+    [ "$(grep -o "<a class=\"ref\" href=\"$url[0-9]*.jpg\">image [0-9]* " "$work/sly.html" | wc -l)" -eq 3 ]
+ok $? "Supervisely hits: image id and URL first, thumbnails inline, each linked to its original" ||
+    sed 's/^/# /' "$work/sly.txt"
 
 # Chromium, as Debian ships it.
 chromium=$(command -v chromium || command -v chromium-browser || true)
