@@ -63,4 +63,8 @@ void pc_unit_vector(uint64_t *seed, float *v, uint32_t dim);
  *  (even n) or JPEG (odd n).  Returns a malloc'd buffer and its length. */
 unsigned char *pc_test_image(unsigned n, int size, size_t *len);
 
+/** An RGBA PNG icon as desktops ship them: black pixels, the shape (n even:
+ *  a disc, odd: a bar) only in alpha.  malloc'd; NULL on failure. */
+unsigned char *pc_test_icon(unsigned n, int size, size_t *len);
+
 #endif

@@ -229,6 +229,39 @@ out:
     batch_free(&again);
 }
 
+/* Two icons whose shapes are only in alpha: an embedder that drops the
+ * alpha channel sees two black squares. */
+static void check_alpha(pc_target *t, pc_report *r,
+                        const embsync_model_info *info)
+{
+    uint32_t dim = info->dim;
+    batch b = {0};
+    b.vectors = calloc((size_t)(N_IMAGES + 1) * dim, sizeof(float));
+    if (b.vectors == NULL)
+        goto out;
+    for (unsigned i = 0; i < 2; i++) {
+        size_t len = 0;
+        unsigned char *img = pc_test_icon(i, IMAGE_SIZE, &len);
+        if (img == NULL)
+            goto out;
+        batch_add(&b, img, len, "image/png");
+    }
+    int rc = embed(t, &b, dim);
+    if (rc != EMBSYNC_OK || !statuses_ok(&b, (size_t)-1))
+        pc_fail(r, "embedder/alpha",
+                "2 RGBA PNG icons: call returned %s, first item status %d %s",
+                pc_outcome(rc), b.status[0], b.reasons[0]);
+    else if (max_diff(b.vectors, b.vectors + dim, dim) < 1e-4)
+        pc_fail(r, "embedder/alpha",
+                "two icons with different shapes in alpha (black pixels) got "
+                "the same vector: the alpha channel seems dropped");
+    else
+        pc_pass(r, "embedder/alpha",
+                "shapes drawn only in alpha are told apart");
+out:
+    batch_free(&b);
+}
+
 static void check_text(pc_target *t, pc_report *r,
                        const embsync_model_info *info)
 {
@@ -325,9 +358,10 @@ void pc_check_embedder(pc_target *t, pc_report *r)
         pc_pass(r, "embedder/info-stable", "info() gives the same answer "
                                            "every time");
 
-    if (info.flags & EMBSYNC_MODEL_IMAGE)
+    if (info.flags & EMBSYNC_MODEL_IMAGE) {
         check_images(t, r, &info);
-    else
+        check_alpha(t, r, &info);
+    } else
         pc_skip(r, "embedder/images", "the model does not declare "
                                       "EMBSYNC_MODEL_IMAGE");
     check_text(t, r, &info);

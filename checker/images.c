@@ -74,3 +74,29 @@ unsigned char *pc_test_image(unsigned n, int size, size_t *len)
     *len = g.len;
     return g.data;
 }
+
+unsigned char *pc_test_icon(unsigned n, int size, size_t *len)
+{
+    unsigned char *rgba = calloc((size_t)size * (size_t)size, 4);
+    if (rgba == NULL)
+        return NULL;
+    /* Black everywhere; the shape (a disc, or a bar) only in alpha. */
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++) {
+            int on = n % 2 ? (x > size / 8 && x < size / 3)
+                           : (x - size / 2) * (x - size / 2) +
+                                     (y - size / 2) * (y - size / 2) <
+                                 size * size / 9;
+            rgba[((size_t)y * (size_t)size + (size_t)x) * 4 + 3] =
+                on ? 255 : 0;
+        }
+    growing g = {0};
+    int ok = stbi_write_png_to_func(append, &g, size, size, 4, rgba, size * 4);
+    free(rgba);
+    if (!ok || g.failed) {
+        free(g.data);
+        return NULL;
+    }
+    *len = g.len;
+    return g.data;
+}

@@ -12,6 +12,8 @@
 #include "daemon.h"
 #include "engine.h"
 #include "log.h"
+#include "progress_display.h"
+#include "search_output.h"
 
 static double mono_now(void)
 {
@@ -52,23 +54,6 @@ static int engine_for(es_app *app, es_engine *e)
     return 0;
 }
 
-/* Progress line on a terminal: collection, done/total, rate. */
-static void show_progress(const es_progress *p, void *arg)
-{
-    (void)arg;
-    es_progress *mp = (es_progress *)p;
-    pthread_mutex_lock(&mp->lock);
-    double elapsed = mono_now() - p->started;
-    double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
-    if (p->total > 0)
-        fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%" PRIu64 " (%.0f/s)",
-                p->collection, p->done, p->total, rate);
-    else
-        fprintf(stderr, "\r\033[K%s: %" PRIu64 " done (%.0f/s)",
-                p->collection, p->done, rate);
-    pthread_mutex_unlock(&mp->lock);
-}
-
 int es_cmd_once(es_app *app, const es_options *opt)
 {
     (void)opt;
@@ -77,13 +62,11 @@ int es_cmd_once(es_app *app, const es_options *opt)
     es_engine e;
     if (engine_for(app, &e) != 0)
         return ES_EXIT_FAILED;
-    int tty = isatty(STDERR_FILENO);
-    if (tty)
-        e.on_progress = show_progress;
+    es_progress_display_start(isatty(STDERR_FILENO));
+    e.on_progress = es_progress_display_update;
     double start = mono_now();
     int failed = es_engine_pass(&e);
-    if (tty)
-        fprintf(stderr, "\r\033[K");
+    es_progress_display_stop();
     es_engine_destroy(&e);
     if (failed < 0)
         return ES_EXIT_FAILED;
@@ -99,14 +82,6 @@ int es_cmd_run(es_app *app, const es_options *opt)
 }
 
 /* ---- search ------------------------------------------------------------- */
-
-static int print_hit(void *arg, const embsync_hit *hit)
-{
-    (void)arg;
-    printf("%" PRIu64 "\t%.6f\t%s\n", hit->id, (double)hit->score,
-           hit->payload != NULL ? hit->payload : "{}");
-    return 0;
-}
 
 static int read_file(const char *path, embsync_blob *blob)
 {
@@ -202,14 +177,21 @@ int es_cmd_search(es_app *app, const es_options *opt)
         return ES_EXIT_FAILED;
     }
     es_call_begin();
+    es_search_results hits = {.collection = opt->collection,
+                              .query_image = opt->image,
+                              .query_text = opt->text};
     rc = store->module->ops.store.search(store->state, opt->collection, vector,
-                                         (size_t)opt->k, print_hit, NULL);
+                                         (size_t)opt->k, es_search_collect, &hits);
     free(vector);
-    if (rc != EMBSYNC_OK) {
-        es_error("search in %s failed: %s", opt->collection, es_call_error());
+    if (rc != EMBSYNC_OK || hits.out_of_memory) {
+        es_error("search in %s failed: %s", opt->collection,
+                 hits.out_of_memory ? "out of memory" : es_call_error());
+        es_search_results_free(&hits);
         return ES_EXIT_FAILED;
     }
-    return ES_EXIT_OK;
+    rc = es_search_output(app, &hits, opt->format, opt->output);
+    es_search_results_free(&hits);
+    return rc == 0 ? ES_EXIT_OK : ES_EXIT_FAILED;
 }
 
 /* ---- plugins and check -------------------------------------------------- */

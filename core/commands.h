@@ -11,6 +11,8 @@ typedef struct es_options {
     const char *image;
     const char *text;
     int k;
+    int format;             /* es_search_format */
+    const char *output;     /* search: write here instead of stdout */
 } es_options;
 
 /** Exit codes. */

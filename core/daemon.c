@@ -17,6 +17,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
+#include "progress_display.h"
 #include "signals.h"
 #include "status.h"
 
@@ -117,6 +118,9 @@ static es_engine *engine_new(es_app *app)
         return NULL;
     }
     e->state_dir = app->cfg.state_dir;
+    /* A long pass says how far it is in the log, at a steady interval. */
+    es_progress_display_start(0);
+    e->on_progress = es_progress_display_update;
     return e;
 }
 

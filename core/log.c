@@ -140,8 +140,35 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Caller holds log_lock. */
+static struct {
+    void (*before)(void *arg), (*after)(void *arg);
+    void *arg;
+} line_hook;
+
+void es_log_set_line_hook(void (*before)(void *arg), void (*after)(void *arg),
+                          void *arg)
+{
+    pthread_mutex_lock(&log_lock);
+    line_hook.before = before;
+    line_hook.after = after;
+    line_hook.arg = arg;
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void emit_line_locked(int level, const char *origin, const char *msg);
+
+/* Caller holds log_lock.  A live progress line on the terminal is cleared
+ * first and drawn again below the log line. */
 static void emit_locked(int level, const char *origin, const char *msg)
+{
+    if (line_hook.before != NULL)
+        line_hook.before(line_hook.arg);
+    emit_line_locked(level, origin, msg);
+    if (line_hook.after != NULL)
+        line_hook.after(line_hook.arg);
+}
+
+static void emit_line_locked(int level, const char *origin, const char *msg)
 {
     char stamp[32];
     struct timespec ts;

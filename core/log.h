@@ -34,6 +34,12 @@ void es_log(int level, const char *origin, const char *fmt, ...)
 void es_vlog(int level, const char *origin, const char *fmt, va_list ap)
     EMBSYNC_PRINTF(3, 0);
 
+/** Call before(arg) ahead of every log line and after(arg) behind it, under
+ *  the log's lock (they must not log); NULLs remove the hook.  The
+ *  terminal's live progress line clears and redraws itself through it. */
+void es_log_set_line_hook(void (*before)(void *arg), void (*after)(void *arg),
+                          void *arg);
+
 /** Non-zero when a line at `level` would be printed. */
 int es_log_enabled(int level);
 

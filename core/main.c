@@ -10,6 +10,7 @@
 #include "http.h"
 #include "log.h"
 #include "retry.h"
+#include "search_output.h"
 #include "signals.h"
 
 typedef struct command {
@@ -25,7 +26,8 @@ static const command commands[] = {
     {"once", es_cmd_once, "once -c FILE",
      "one pass over every collection; exit 1 if any failed"},
     {"search", es_cmd_search,
-     "search -c FILE --collection NAME (--image PATH | --text TEXT) [-k N]",
+     "search -c FILE --collection NAME (--image PATH | --text TEXT) [-k N] "
+     "[--format text|json|html] [-o FILE]",
      "print the k items nearest to an image or a text"},
     {"plugins", es_cmd_plugins, "plugins -c FILE",
      "list the plugins the configuration loads, with their keys"},
@@ -48,7 +50,10 @@ static void usage(FILE *out, const command *only)
                     "      --collection NAME  the collection to search\n"
                     "      --image PATH       query with an image file\n"
                     "      --text TEXT        query with a text (embedders that support it)\n"
-                    "  -k N                   number of hits (default 10)\n");
+                    "  -k N                   number of hits (default 10)\n"
+                    "      --format FORMAT    text (default: reference, score, id, payload),\n"
+                    "                         json, or html (one page with thumbnails)\n"
+                    "  -o, --output FILE      write the results to FILE\n");
         fprintf(out,
                 "  -h, --help             this help\n"
                 "  -V, --version          print the version\n");
@@ -96,12 +101,14 @@ int main(int argc, char **argv)
         return ES_EXIT_USAGE;
     }
 
-    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT };
+    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT, OPT_FORMAT };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"collection", required_argument, NULL, OPT_COLLECTION},
         {"image", required_argument, NULL, OPT_IMAGE},
         {"text", required_argument, NULL, OPT_TEXT},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -110,7 +117,7 @@ int main(int argc, char **argv)
     int search = cmd->run == es_cmd_search;
     int c;
     optind = 2;
-    while ((c = getopt_long(argc, argv, "c:k:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:k:o:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': opt.config = optarg; break;
         case 'h': usage(stdout, cmd); return ES_EXIT_OK;
@@ -125,9 +132,18 @@ int main(int argc, char **argv)
         case OPT_COLLECTION: opt.collection = optarg; break;
         case OPT_IMAGE: opt.image = optarg; break;
         case OPT_TEXT: opt.text = optarg; break;
+        case 'o': opt.output = optarg; break;
+        case OPT_FORMAT:
+            if ((opt.format = es_search_format_parse(optarg)) < 0) {
+                fprintf(stderr, "embsync search: --format is text, json or html, not '%s'\n",
+                        optarg);
+                return ES_EXIT_USAGE;
+            }
+            break;
         default: usage(stderr, cmd); return ES_EXIT_USAGE;
         }
-        if (!search && (c == OPT_COLLECTION || c == OPT_IMAGE || c == OPT_TEXT)) {
+        if (!search && (c == OPT_COLLECTION || c == OPT_IMAGE || c == OPT_TEXT ||
+                        c == OPT_FORMAT || c == 'o')) {
             fprintf(stderr, "embsync %s: option only for search\n", cmd->name);
             return ES_EXIT_USAGE;
         }

@@ -1,4 +1,5 @@
 /* descriptor: the embedded default embedder, no model needed (desc_features.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,7 +10,15 @@
 typedef struct descriptor {
     const embsync_host *host;
     embsync_ctx *ctx;
+    uint64_t max_pixels;
 } descriptor;
+
+static const embsync_config_key keys[] = {
+    {"max_pixels", EMBSYNC_KEY_INT, "100000000", 0,
+     "refuse images of more pixels than this (width x height, read from "
+     "the header before decoding)"},
+    {NULL, 0, NULL, 0, NULL},
+};
 
 static int desc_open(const embsync_host *host, embsync_ctx *ctx, void **state)
 {
@@ -18,6 +27,15 @@ static int desc_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         return EMBSYNC_FATAL;
     d->host = host;
     d->ctx = ctx;
+    long long max_pixels = host->config_int(ctx, "max_pixels",
+                                            (long long)DESC_DEFAULT_MAX_PIXELS);
+    if (max_pixels < 1) {
+        host->set_error(ctx, "max_pixels must be at least 1, not %lld",
+                        max_pixels);
+        free(d);
+        return EMBSYNC_FATAL;
+    }
+    d->max_pixels = (uint64_t)max_pixels;
     *state = d;
     return EMBSYNC_OK;
 }
@@ -47,10 +65,10 @@ static int desc_embed_images(void *state, size_t n, const embsync_blob *inputs,
         const char *why = NULL;
         if (inputs[i].data == NULL || inputs[i].len > 0x7fffffff ||
             desc_from_image(inputs[i].data, (int)inputs[i].len,
-                            vectors + i * DESC_DIM, &why) != 0) {
+                            d->max_pixels, vectors + i * DESC_DIM, &why) != 0) {
             status[i] = EMBSYNC_ITEM_FAILED;
             d->host->set_item_error(d->ctx, i, "cannot decode image: %s",
-                                    why ? why : "no content");
+                                    why != NULL && *why ? why : "no content");
         } else {
             status[i] = EMBSYNC_OK;
         }
@@ -71,7 +89,10 @@ static const embsync_plugin plugin = {
     .kind = EMBSYNC_KIND_EMBEDDER,
     .name = "descriptor",
     .version = "1.0",
-    .description = "model-free image descriptor (colour, layout, edges); JPEG and PNG",
+    .description = "model-free image descriptor (DCT, layout, edges, colour; "
+                   "mirror-invariant); JPEG, PNG and what stb_image reads",
+    .config_keys = keys,
+    .config_key_size = sizeof(embsync_config_key),
     .ops = &ops,
 };
 

@@ -41,8 +41,9 @@ int jpeg_is_jpeg(const unsigned char *data, size_t len)
 }
 
 unsigned char *jpeg_decode_scaled(const unsigned char *data, size_t len,
-                                  int min_side, int *w, int *h,
-                                  const char **why)
+                                  int min_side, uint64_t max_pixels,
+                                  uint64_t *full_w, uint64_t *full_h, int *w,
+                                  int *h, const char **why)
 {
     static _Thread_local char reason[JMSG_LENGTH_MAX];
     struct jpeg_decompress_struct cinfo;
@@ -58,9 +59,17 @@ unsigned char *jpeg_decode_scaled(const unsigned char *data, size_t len,
         free(rgb);
         return NULL;
     }
+    *full_w = *full_h = 0;
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
+    *full_w = cinfo.image_width;
+    *full_h = cinfo.image_height;
+    if (*full_w * *full_h > max_pixels) {
+        jpeg_destroy_decompress(&cinfo);
+        *why = "too many pixels";
+        return NULL;
+    }
     cinfo.out_color_space = JCS_RGB;
     /* libjpeg-turbo scales by N/8 for N = 1..16; the smallest N that keeps
      * min_side pixels a side (224 -> 84 for 64) decodes and resizes the

@@ -299,6 +299,7 @@ typedef struct page {
     embsync_change items[PAGE];
     char *strings[PAGE][3];
     size_t n;
+    uint64_t counted;   /* a walk without a sink only counts */
 } page;
 
 static void page_clear(page *p)
@@ -393,7 +394,9 @@ static int walk(dir_source *s, dir_run *r, const char *base, const char *rel,
                 if (a != NULL)
                     a->seen = 1;
                 pthread_mutex_unlock(&r->lock);
-                if (changed)
+                if (changed && sink == NULL)
+                    p->counted++;
+                else if (changed)
                     rc = add_change(p, sink, EMBSYNC_OP_UPSERT, child_rel, &st);
             }
         }
@@ -425,7 +428,19 @@ static int dir_changes(void *state, const char *name, embsync_change_sink *sink)
         r->ledger.map[i].value.seen = 0;
     pthread_mutex_unlock(&r->lock);
 
-    int rc = walk(s, r, base, "", p, sink);
+    /* A first walk only counts (stat() again is cheap next to embedding),
+     * so progress can say done/total. */
+    int rc = walk(s, r, base, "", p, NULL);
+    if (rc == EMBSYNC_OK && sink->set_total != NULL) {
+        uint64_t total = p->counted;
+        pthread_mutex_lock(&r->lock);
+        for (ptrdiff_t i = 0; i < shlen(r->ledger.map); i++)
+            total += !r->ledger.map[i].value.seen;
+        pthread_mutex_unlock(&r->lock);
+        sink->set_total(sink, total);
+    }
+    if (rc == EMBSYNC_OK)
+        rc = walk(s, r, base, "", p, sink);
     if (rc == EMBSYNC_OK)
         rc = page_flush(p, sink);
     /* What the ledger has and the walk did not meet was deleted.  Collect

@@ -25,6 +25,20 @@ run() {
     ok $_rc "$_name passes the conformance checks"
 }
 
+# all_but CHECK NAME MODULE [CONFIG-LINES]: every check passes except
+# CHECK, which fails (a known limit of the backend, reported as it is).
+all_but() {
+    _known=$1 _name=$2 _module=$3
+    shift 3
+    printf '%s\n' "$@" >"$work/$_name.ini"
+    "$check" --tap -c "$work/$_name.ini" "$_module" >"$work/$_name.out" 2>"$work/$_name.err"
+    _rc=$?
+    sed 's/^/# /' "$work/$_name.out"
+    [ $_rc -eq 1 ] && grep -q "^not ok [0-9]* - $_known:" "$work/$_name.out" &&
+        [ "$(grep -c '^not ok' "$work/$_name.out")" -eq 1 ]
+    ok $? "$_name passes the conformance checks but $_known"
+}
+
 # fails NAME MODULE CHECK...: exit 1, and each named check reported failed.
 fails() {
     _name=$1 _module=$2
@@ -51,7 +65,10 @@ run qdrant "$mods/qdrant.so" "[store]" "url = http://127.0.0.1:$qd_port" \
     "api_key = qd-key-123456" "collection_prefix = check_"
 
 start_emulator clip "$emus/clip/clip_emulator.py"
-run clip "$mods/clip.so" "[embedder]" "url = http://127.0.0.1:$clip_port" "batch_size = 4"
+# CLIP-as-service flattens every image with PIL's convert("RGB"), which
+# drops alpha (its emulator does the same): a shape drawn only in alpha is
+# lost on the way, and the checker says so.
+all_but embedder/alpha clip "$mods/clip.so" "[embedder]" "url = http://127.0.0.1:$clip_port" "batch_size = 4"
 
 start_emulator sly "$emus/supervisely/supervisely_emulator.py" --token sly-token-123456 \
     --fixture "$top_srcdir/tests/supervisely/fixture.json"

@@ -84,7 +84,7 @@ for img in $(find "$work/images" -type f \( -name '*.jpg' -o -name '*.png' \)); 
     rel=${img#"$work/images/"}
     c=${rel%%/*}
     path=${rel#*/}
-    top1=$("$embsync" search -c "$ini" --collection "$c" --image "$img" -k 1 | cut -f3)
+    top1=$("$embsync" search -c "$ini" --collection "$c" --image "$img" -k 1 | cut -f4)
     echo "$top1" | "$PYTHON3" -c "import json,sys; sys.exit(json.load(sys.stdin)['path'] != sys.argv[1])" "$path" \
         || { misses=$((misses + 1)); echo "# $rel: top hit $top1"; }
 done

@@ -4,7 +4,7 @@
 usage: store_matches.py FOLDER < search-output
 
 The input is `embsync search ... -k BIG` output: one hit per line,
-"id<TAB>score<TAB>payload".  Every image under FOLDER (by extension) must
+"reference<TAB>score<TAB>id<TAB>payload".  Every image under FOLDER (by extension) must
 appear exactly once, with a payload whose path, size and mtime match the
 file; nothing else may appear.  Prints what differs and exits 1.
 """
@@ -34,7 +34,7 @@ def main():
         line = line.rstrip("\n")
         if not line:
             continue
-        item_id, _score, payload = line.split("\t", 2)
+        _reference, _score, item_id, payload = line.split("\t", 3)
         p = json.loads(payload)
         path = p.get("path")
         if path in seen:

@@ -1,5 +1,6 @@
 /* The descriptor's features: deterministic, unit length, near duplicates
- * nearer than different pictures, JPEG and PNG, undecodable input refused. */
+ * nearer than different pictures, JPEG and PNG, undecodable input refused,
+ * mirror invariance, transparency, and the pixel cap. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include "desc_features.h"
 
 #define W 96
+#define CAP DESC_DEFAULT_MAX_PIXELS
 #define H 72
 
 typedef struct encoded {
@@ -62,7 +64,7 @@ static void embed(const uint8_t *img, int jpeg, float *out)
                   : stbi_write_png_to_func(collect, &e, W, H, 3, img, W * 3);
     assert_true(ok);
     const char *why = NULL;
-    assert_int_equal(desc_from_image(e.data, e.len, out, &why), 0);
+    assert_int_equal(desc_from_image(e.data, e.len, CAP, out, &why), 0);
     free(e.data);
 }
 
@@ -128,14 +130,14 @@ static void undecodable_is_refused(void **unused)
     float v[DESC_DIM];
     const char *why = NULL;
     const unsigned char junk[] = "definitely not an image";
-    assert_int_equal(desc_from_image(junk, (int)sizeof junk, v, &why), -1);
+    assert_int_equal(desc_from_image(junk, (int)sizeof junk, CAP, v, &why), -1);
     assert_non_null(why);
     /* A truncated PNG too. */
     uint8_t img[W * H * 3];
     disc(img, 1, 2, 3, 0, 0, 0);
     encoded e = {0};
     stbi_write_png_to_func(collect, &e, W, H, 3, img, W * 3);
-    assert_int_equal(desc_from_image(e.data, 40, v, &why), -1);
+    assert_int_equal(desc_from_image(e.data, 40, CAP, v, &why), -1);
     free(e.data);
 }
 
@@ -150,9 +152,135 @@ static void truncated_jpeg_is_refused(void **unused)
     disc(img, 200, 30, 30, 20, 20, 200);
     encoded e = {0};
     stbi_write_jpg_to_func(collect, &e, W, H, 3, img, 90);
-    assert_int_equal(desc_from_image(e.data, e.len, v, &why), 0);
-    assert_int_equal(desc_from_image(e.data, e.len * 2 / 3, v, &why), -1);
+    assert_int_equal(desc_from_image(e.data, e.len, CAP, v, &why), 0);
+    assert_int_equal(desc_from_image(e.data, e.len * 2 / 3, CAP, v, &why), -1);
     assert_non_null(why);
+    free(e.data);
+}
+
+/* A mirrored copy is a copy: the same vector, up to rounding. */
+static void mirror_is_the_same_picture(void **unused)
+{
+    (void)unused;
+    uint8_t img[W * H * 3], flipped[W * H * 3];
+    disc(img, 200, 30, 30, 20, 5, 0);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            memcpy(flipped + 3 * (y * W + x), img + 3 * (y * W + W - 1 - x), 3);
+    float a[DESC_DIM], b[DESC_DIM];
+    embed(img, 0, a);
+    embed(flipped, 0, b);
+    double s = dot(a, b);
+    if (s < 0.999)
+        fail_msg("mirror scores %.4f", s);
+}
+
+/* Black pixels whose shape is only in alpha (a symbolic icon): two
+ * different shapes must not come out as one picture. */
+static void embed_rgba(const uint8_t *rgba, float *out)
+{
+    encoded e = {0};
+    assert_true(stbi_write_png_to_func(collect, &e, W, H, 4, rgba, W * 4));
+    const char *why = NULL;
+    assert_int_equal(desc_from_image(e.data, e.len, CAP, out, &why), 0);
+    free(e.data);
+}
+
+static void alpha_shapes_are_told_apart(void **unused)
+{
+    (void)unused;
+    static uint8_t disc_icon[W * H * 4], bar_icon[W * H * 4];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int in_disc = (x - W / 2) * (x - W / 2) + (y - H / 2) * (y - H / 2) < 20 * 20;
+            int in_bar = x > 10 && x < 30;
+            disc_icon[4 * (y * W + x) + 3] = in_disc ? 255 : 0;
+            bar_icon[4 * (y * W + x) + 3] = in_bar ? 255 : 0;
+        }
+    float a[DESC_DIM], b[DESC_DIM], black[DESC_DIM];
+    embed_rgba(disc_icon, a);
+    embed_rgba(bar_icon, b);
+    uint8_t rgb[W * H * 3];
+    memset(rgb, 0, sizeof rgb);
+    embed(rgb, 0, black);
+    double shapes = dot(a, b), to_black = dot(a, black);
+    if (shapes > 0.8 || to_black > 0.8)
+        fail_msg("two alpha shapes score %.3f, a shape and all black %.3f",
+                 shapes, to_black);
+}
+
+/* An opaque alpha channel changes nothing. */
+static void opaque_alpha_is_ignored(void **unused)
+{
+    (void)unused;
+    uint8_t rgb[W * H * 3];
+    static uint8_t rgba[W * H * 4];
+    disc(rgb, 30, 160, 90, -10, 4, 0);
+    for (int p = 0; p < W * H; p++) {
+        memcpy(rgba + 4 * p, rgb + 3 * p, 3);
+        rgba[4 * p + 3] = 255;
+    }
+    float a[DESC_DIM], b[DESC_DIM];
+    embed(rgb, 0, a);
+    embed_rgba(rgba, b);
+    assert_memory_equal(a, b, sizeof a);
+}
+
+/* A PNG header of width x height 8-bit RGB pixels, and no pixel data. */
+static void png_header(unsigned char *png, uint32_t width, uint32_t height)
+{
+    static const unsigned char start[] = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+        0, 0, 0, 13, 'I', 'H', 'D', 'R',
+    };
+    static const unsigned char end[] = {
+        8, 2, 0, 0, 0,                      /* 8-bit RGB */
+        0, 0, 0, 0,                         /* CRC (not checked) */
+        0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82,
+    };
+    memcpy(png, start, sizeof start);
+    for (int i = 0; i < 4; i++) {
+        png[16 + i] = (unsigned char)(width >> (24 - 8 * i));
+        png[20 + i] = (unsigned char)(height >> (24 - 8 * i));
+    }
+    memcpy(png + 24, end, sizeof end);
+}
+
+/* A 150 KB PNG can claim 30000 x 30000 pixels (2.7 GB decoded), or 15000
+ * x 15000 (675 MB, which stb_image would allocate): both are refused from
+ * the header, with a reason that says so. */
+static void huge_png_is_refused_before_decoding(void **unused)
+{
+    (void)unused;
+    unsigned char png[45];
+    float v[DESC_DIM];
+    const char *why = NULL;
+    png_header(png, 15000, 15000);
+    assert_int_equal(desc_from_image(png, (int)sizeof png, CAP, v, &why), -1);
+    assert_non_null(why);
+    if (strstr(why, "15000 x 15000") == NULL || strstr(why, "max_pixels") == NULL)
+        fail_msg("reason: %s", why);
+    png_header(png, 30000, 30000);
+    why = NULL;
+    assert_int_equal(desc_from_image(png, (int)sizeof png, CAP, v, &why), -1);
+    if (why == NULL || strstr(why, "30000 x 30000") == NULL)
+        fail_msg("reason: %s", why ? why : "(none)");
+}
+
+/* The same for a JPEG whose frame header claims more than the cap; a
+ * small one passes the same cap. */
+static void huge_jpeg_is_refused_before_decoding(void **unused)
+{
+    (void)unused;
+    uint8_t img[W * H * 3];
+    disc(img, 200, 30, 30, 0, 0, 0);
+    encoded e = {0};
+    stbi_write_jpg_to_func(collect, &e, W, H, 3, img, 90);
+    float v[DESC_DIM];
+    const char *why = NULL;
+    assert_int_equal(desc_from_image(e.data, e.len, (uint64_t)W * H, v, &why), 0);
+    assert_int_equal(desc_from_image(e.data, e.len, (uint64_t)W * H - 1, v, &why), -1);
+    assert_non_null(strstr(why, "96 x 72 pixels"));
     free(e.data);
 }
 
@@ -164,6 +292,11 @@ int main(void)
         cmocka_unit_test(black_image_is_not_zero),
         cmocka_unit_test(undecodable_is_refused),
         cmocka_unit_test(truncated_jpeg_is_refused),
+        cmocka_unit_test(mirror_is_the_same_picture),
+        cmocka_unit_test(alpha_shapes_are_told_apart),
+        cmocka_unit_test(opaque_alpha_is_ignored),
+        cmocka_unit_test(huge_png_is_refused_before_decoding),
+        cmocka_unit_test(huge_jpeg_is_refused_before_decoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

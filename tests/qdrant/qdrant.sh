@@ -57,7 +57,7 @@ matches_folder() {
 import json, sys
 state = json.load(open(sys.argv[1]))["collections"][sys.argv[2]]
 stored = {int(k) for k in state["points"]}
-seen = {int(line.split("\t")[0]) for line in open(sys.argv[3]) if line.strip()}
+seen = {int(line.split("\t")[2]) for line in open(sys.argv[3]) if line.strip()}
 assert stored == seen, (sorted(stored - seen), sorted(seen - stored))
 assert any(i > 2**53 for i in stored), "expected ids above 2^53"
 PY
@@ -71,13 +71,13 @@ ok $? "Qdrant holds exactly the images, with exact u64 ids above 2^53"
 state | "$PYTHON3" -c '
 import json, sys
 s = json.load(sys.stdin)["collections"]["t_shapes"]
-assert s["size"] == 368 and s["distance"] == "Cosine", s
-assert s["metadata"]["embsync_model"] == "descriptor:v3:368", s["metadata"]
+assert s["size"] == 247 and s["distance"] == "Cosine", s
+assert s["metadata"]["embsync_model"] == "descriptor:v4:247", s["metadata"]
 assert s["payload_schema"] == {"dataset_id": "keyword"}, s["payload_schema"]'
 ok $? "collections created with size, distance, model metadata and the payload index"
 
 q=$("$embsync" search -c "$work/q.ini" --collection shapes \
-    --image "$work/images/shapes/circles/red-circle.png" -k 2 | cut -f3 | head -n 1)
+    --image "$work/images/shapes/circles/red-circle.png" -k 2 | cut -f4 | head -n 1)
 echo "$q" | grep -q '"path":"circles/red-circle.png"' && ! echo "$q" | grep -q embsync_id
 ok $? "search finds an image as its own top hit, payload without the id copy"
 

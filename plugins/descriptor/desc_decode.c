@@ -1,0 +1,111 @@
+#include "desc_decode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb_image.h>
+#include <stb_image_resize.h>
+
+#include "jpeg_scaled.h"
+
+static _Thread_local char reason[160];
+
+static const char *too_large(uint64_t w, uint64_t h, uint64_t max_pixels)
+{
+    snprintf(reason, sizeof reason,
+             "image is %llu x %llu pixels, more than max_pixels (%llu)",
+             (unsigned long long)w, (unsigned long long)h,
+             (unsigned long long)max_pixels);
+    return reason;
+}
+
+/* Over the fixed background, in place, RGBA to RGB. */
+static void composite(unsigned char *pixels, size_t n)
+{
+    for (size_t p = 0; p < n; p++) {
+        const unsigned char *in = pixels + 4 * p;
+        unsigned a = in[3];
+        unsigned char *o = pixels + 3 * p;
+        for (int c = 0; c < 3; c++)
+            o[c] = (unsigned char)((in[c] * a + DESC_BACKGROUND * (255 - a) +
+                                    127) / 255);
+    }
+}
+
+static unsigned char *decode_other(const unsigned char *data, int len,
+                                   uint64_t max_pixels, int *w, int *h,
+                                   const char **why)
+{
+    int channels;
+    if (!stbi_info_from_memory(data, len, w, h, &channels)) {
+        /* stb_image refuses a PNG of over 2^30 bytes of pixels before it
+         * says its size, and then reports "unknown image type": read the
+         * size from the IHDR chunk, always the first, to say why. */
+        static const unsigned char ihdr[] = {0x89, 'P', 'N', 'G', '\r', '\n',
+                                             0x1a, '\n', 0, 0, 0, 13,
+                                             'I', 'H', 'D', 'R'};
+        if (len >= 24 && memcmp(data, ihdr, sizeof ihdr) == 0) {
+            uint64_t pw = 0, ph = 0;
+            for (int i = 0; i < 4; i++) {
+                pw = pw << 8 | data[16 + i];
+                ph = ph << 8 | data[20 + i];
+            }
+            if (pw * ph > max_pixels) {
+                *why = too_large(pw, ph, max_pixels);
+                return NULL;
+            }
+        }
+        *why = stbi_failure_reason();
+        return NULL;
+    }
+    if ((uint64_t)*w * (uint64_t)*h > max_pixels) {
+        *why = too_large((uint64_t)*w, (uint64_t)*h, max_pixels);
+        return NULL;
+    }
+    int alpha = channels == 2 || channels == 4;
+    unsigned char *pixels =
+        stbi_load_from_memory(data, len, w, h, &channels, alpha ? 4 : 3);
+    if (pixels == NULL) {
+        *why = stbi_failure_reason();
+        return NULL;
+    }
+    if (alpha)
+        composite(pixels, (size_t)*w * (size_t)*h);
+    return pixels;
+}
+
+int desc_decode(const unsigned char *data, int len, uint64_t max_pixels,
+                int side, uint8_t *out, const char **why)
+{
+    int w, h;
+    unsigned char *pixels;
+    int from_stb = 0;
+    if (len > 0 && jpeg_is_jpeg(data, (size_t)len)) {
+        /* Most inputs are JPEG: decode them at a reduced scale, which is
+         * most of the cost saved (stb_image always decodes in full). */
+        uint64_t jw, jh;
+        pixels = jpeg_decode_scaled(data, (size_t)len, side, max_pixels, &jw,
+                                    &jh, &w, &h, why);
+        if (pixels == NULL) {
+            if (jw * jh > max_pixels)
+                *why = too_large(jw, jh, max_pixels);
+            return -1;
+        }
+    } else {
+        pixels = decode_other(data, len, max_pixels, &w, &h, why);
+        if (pixels == NULL)
+            return -1;
+        from_stb = 1;
+    }
+    int ok = stbir_resize_uint8(pixels, w, h, 0, out, side, side, 0, 3);
+    if (from_stb)
+        stbi_image_free(pixels);
+    else
+        free(pixels);
+    if (!ok) {
+        *why = "cannot resize";
+        return -1;
+    }
+    return 0;
+}
