@@ -87,7 +87,14 @@ void fl_collection_tune(fl_collection *c);
 /** The payload of id (borrowed), or NULL. */
 const char *fl_collection_payload(fl_collection *c, uint64_t id);
 
-/** Delete the collection's files and directory. */
+/** Delete the collection's files and directory: renamed away first, in
+ *  one step, so the collection is whole or gone whatever happens after. */
 int fl_collection_destroy(const char *dir);
+
+/** Finish the drops a crash cut short among the collections in root. */
+int fl_collection_sweep(const char *root);
+
+/* Name prefix of a dropped collection's directory until it is deleted. */
+#define FL_DROPPED_PREFIX ".dropped-"
 
 #endif

@@ -199,6 +199,9 @@ static int fl_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         host->log(ctx, EMBSYNC_LOG_WARNING,
                   "fsync = false: a crash may lose acknowledged vectors");
     fl_index_single_threaded();
+    if (fl_collection_sweep(f->root) != 0)
+        host->log(ctx, EMBSYNC_LOG_WARNING,
+                  "cannot finish deleting a dropped collection in %s", f->root);
     *state = f;
     return EMBSYNC_OK;
 }
