@@ -156,6 +156,20 @@ void desc_compute(const uint8_t *rgb, float *out)
     normalise(out, DESC_DIM, 1.0f);
 }
 
+/* stb_image names an unknown PNG chunk by its four type bytes; in a
+ * truncated or damaged file those are often NULs (an empty reason: every
+ * other message of stb_image is longer) or binary (unprintable in a log). */
+static const char *stb_reason(void)
+{
+    const char *r = stbi_failure_reason();
+    if (r == NULL || strlen(r) < 4)
+        return "damaged or truncated image data (unreadable PNG chunk)";
+    for (const unsigned char *p = (const unsigned char *)r; *p; p++)
+        if (*p < 0x20 || *p >= 0x7f)
+            return "damaged or truncated image data (unreadable PNG chunk)";
+    return r;
+}
+
 int desc_from_image(const unsigned char *data, int len, float *out,
                     const char **why)
 {
@@ -172,7 +186,7 @@ int desc_from_image(const unsigned char *data, int len, float *out,
     } else {
         pixels = stbi_load_from_memory(data, len, &w, &h, &channels, 3);
         if (pixels == NULL) {
-            *why = stbi_failure_reason();
+            *why = stb_reason();
             return -1;
         }
         from_stb = 1;
