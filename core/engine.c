@@ -748,6 +748,19 @@ static int resolve_pending(es_engine *e, run *r, es_run_result *res)
                 "in flight: %zu still exist (emitted again), %zu gone "
                 "(removed from the store)",
                 r->collection, out.recorded, out.present, out.removed);
+    if (!r->has_ledger)
+        return EMBSYNC_OK;
+    size_t forgotten;
+    /* Not worth failing the run for: the entries wait for the next one. */
+    if (es_inflight_prune_ledger(r->collection, e->source, e->store,
+                                 &r->ledger, &forgotten) != EMBSYNC_OK)
+        es_warn("collection %s: cannot check the failed-items ledger against "
+                "the source: %s", r->collection,
+                *es_call_error() ? es_call_error() : "failed");
+    else if (forgotten > 0)
+        es_info("collection %s: %zu failed item(s) no longer exist at the "
+                "source; dropped from the failed-items ledger",
+                r->collection, forgotten);
     return EMBSYNC_OK;
 }
 

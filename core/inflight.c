@@ -216,6 +216,50 @@ static int resolve_chunk(const char *collection, es_instance *source,
     return EMBSYNC_OK;
 }
 
+int es_inflight_prune_ledger(const char *collection, es_instance *source,
+                             es_instance *store, es_ledger *ledger,
+                             size_t *forgotten)
+{
+    *forgotten = 0;
+    if (source->module->ops.source.exists == NULL)
+        return EMBSYNC_OK;
+    es_inflight_item items[RESOLVE_CHUNK];
+    es_ledger_entry entry;
+    int rc = EMBSYNC_OK;
+    /* Entries are sorted by id and only ever removed here: after a chunk,
+     * the next one starts past the last id asked about. */
+    uint64_t next = 0;
+    int more = 1;
+    while (more && rc == EMBSYNC_OK) {
+        size_t n = 0;
+        more = 0;
+        for (size_t i = 0; es_ledger_entry_at(ledger, i, &entry) == 0; i++) {
+            if (entry.id < next)
+                continue;
+            if (n == RESOLVE_CHUNK) {
+                more = 1;
+                break;
+            }
+            items[n++] = (es_inflight_item){
+                .id = entry.id,
+                .op = EMBSYNC_OP_UPSERT,
+                .ref = entry.ref[0] != '\0' ? strdup(entry.ref) : NULL,
+            };
+        }
+        if (n == 0)
+            break;
+        next = items[n - 1].id + 1;
+        es_inflight_outcome out = {0};
+        rc = resolve_chunk(collection, source, store, ledger, items, n, &out);
+        *forgotten += out.removed;
+        for (size_t i = 0; i < n; i++)
+            free(items[i].ref);
+        if (next == 0) /* wrapped past the largest id */
+            break;
+    }
+    return rc;
+}
+
 int es_inflight_resolve(es_inflight *f, const char *collection,
                         es_instance *source, es_instance *store,
                         es_ledger *ledger, es_inflight_outcome *out)

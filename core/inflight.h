@@ -73,4 +73,13 @@ int es_inflight_resolve(es_inflight *f, const char *collection,
                         es_instance *source, es_instance *store,
                         es_ledger *ledger, es_inflight_outcome *out);
 
+/** Ask the source about every item of the failed-items ledger and forget
+ *  (and remove from the store) those that no longer exist, so the ledger
+ *  shrinks when bad items are deleted: no change will ever name an item
+ *  that never reached the store.  *forgotten says how many went.  A
+ *  source without exists() leaves the ledger as it is. */
+int es_inflight_prune_ledger(const char *collection, es_instance *source,
+                             es_instance *store, es_ledger *ledger,
+                             size_t *forgotten);
+
 #endif
