@@ -7,7 +7,8 @@ it with SIGKILL after a random delay within the time a full run takes, then
 change the folder again.  Every few rounds (and at the end) an unkilled run
 follows and the store is compared with the folder: an orphan is a point
 whose file is gone or stale, a missing item a file without its point.
-Prints the figures as TAP comments.  EMBSYNC_CRASH_SEED picks the seed.
+Prints the figures as TAP comments.  EMBSYNC_CRASH_SEED picks the seed,
+EMBSYNC_CRASH_KILLS the number of kills (20 in make check).
 """
 import json
 import os
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 
-KILLS = 20
+KILLS = int(os.environ.get("EMBSYNC_CRASH_KILLS", "20"))
 CHECK_EVERY = 4
 EXTENSIONS = (".jpg", ".jpeg", ".png")
 
