@@ -491,6 +491,21 @@ int fl_collection_exists(const char *dir)
     return access(path, F_OK) == 0;
 }
 
+int fl_collection_half_deleted(const char *dir)
+{
+    fl_collection probe = {.dir = (char *)dir};
+    char err[256], path[4096];
+    if (read_meta(&probe, err, sizeof err) != 0)
+        return 0;
+    static const char *const parts[] = {"index", "payloads"};
+    for (size_t i = 0; i < 2; i++) {
+        path_of(&probe, path, sizeof path, parts[i], probe.generation);
+        if (access(path, F_OK) != 0 && errno == ENOENT)
+            return 1;
+    }
+    return 0;
+}
+
 static fl_collection *alloc_collection(const char *dir)
 {
     fl_collection *c = calloc(1, sizeof *c);

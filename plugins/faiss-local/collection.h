@@ -57,6 +57,11 @@ typedef struct fl_collection {
 /** Does a collection exist in dir? */
 int fl_collection_exists(const char *dir);
 
+/** Does dir hold the metadata of a collection whose current snapshot files
+ *  are gone?  An earlier version dropped collections file by file, so a
+ *  crash could leave that behind: it can never open again. */
+int fl_collection_half_deleted(const char *dir);
+
 /** Create an empty collection in dir (replacing any leftover). */
 fl_collection *fl_collection_create(const char *dir, uint32_t dim, int metric,
                                     const char *identity, char *err,

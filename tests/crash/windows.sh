@@ -115,6 +115,16 @@ else
     echo "ok $tap_n # SKIP window 2b: strace cannot trace here"
 fi
 
+# A collection an earlier version left half deleted (meta.json without its
+# index) is rebuilt from the source, not "exists but fails to open".
+setup half
+"$embsync" once -c "$work/half.ini" 2>"$work/half.log"
+rm -f "$work/half/store-faiss-local/shapes"/index-*.faiss
+"$embsync" once -c "$work/half.ini" 2>"$work/half.log" && grep -q "half deleted" "$work/half.log" &&
+    matches half
+ok $? "a half-deleted collection is rebuilt and holds every image again" ||
+    sed 's/^/# /' "$work/half.log"
+
 # Signals: SIGTERM while the first batch is being acknowledged.
 setup sig
 sed -i 's/^batch_size = .*/batch_size = 1/' "$work/sig.ini"

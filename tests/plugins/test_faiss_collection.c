@@ -422,6 +422,14 @@ static void drop_is_atomic_and_finished_later(void **unused)
     fl_collection_close(c);
     assert_int_equal(fl_collection_sweep(root), 0);
     assert_true(fl_collection_exists(dir));
+    assert_false(fl_collection_half_deleted(dir));
+
+    /* What a drop file by file (an earlier version) left when cut short. */
+    snprintf(path, sizeof path, "%s/index-1.faiss", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_true(fl_collection_half_deleted(dir));
+    assert_int_equal(fl_collection_destroy(dir), 0);
+    assert_false(fl_collection_half_deleted(dir));
 }
 
 int main(void)
