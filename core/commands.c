@@ -70,10 +70,11 @@ int es_cmd_once(es_app *app, const es_options *opt)
     es_engine_destroy(&e);
     if (failed < 0)
         return ES_EXIT_FAILED;
-    es_info("pass finished in %.2f s: %d collection(s) failed", mono_now() - start,
-            failed);
-    return failed == 0 && !es_stop_requested(&app->stop) ? ES_EXIT_OK
-                                                         : ES_EXIT_FAILED;
+    es_info("pass %s in %.2f s: %d collection(s) failed",
+            es_stop_requested(&app->stop) ? "stopped on request" : "finished",
+            mono_now() - start, failed);
+    /* A requested stop is a success: everything stored was acknowledged. */
+    return failed == 0 ? ES_EXIT_OK : ES_EXIT_FAILED;
 }
 
 int es_cmd_run(es_app *app, const es_options *opt)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "crashpoint.h"
+#include "inflight.h"
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,6 +45,8 @@ typedef struct run {
     uint64_t embedded, deleted, failed, deferred, waiting;
     es_ledger ledger;
     int has_ledger;
+    es_inflight pending;       /* the batch on its way to the store */
+    int has_pending;
     int stop_this;             /* a stop for this collection was asked */
 } run;
 
@@ -155,18 +159,21 @@ static int run_failed(run *r)
 static void item_failed(run *r, batch *b, size_t i, const char *stage)
 {
     const char *why = b->reasons + i * REASON_LEN;
+    const embsync_change *c = &b->items[i];
+    /* Operators look for the file or image, not for the hash of its name. */
+    const char *ref = c->ref != NULL ? c->ref : "";
     if (r->has_ledger)
-        es_ledger_fail(&r->ledger, b->items[i].id, stage,
+        es_ledger_fail(&r->ledger, c->id, c->ref, stage,
                        *why ? why : "no reason given", (int64_t)time(NULL));
     if (b->status[i] == EMBSYNC_RETRY) {
-        es_warn("collection %s: item %llu: %s deferred to a later run: %s",
-                r->collection, (unsigned long long)b->items[i].id, stage,
-                *why ? why : "temporary failure");
+        es_warn("collection %s: item %llu%s%s%s: %s deferred to a later run: %s",
+                r->collection, (unsigned long long)c->id, *ref ? " (" : "",
+                ref, *ref ? ")" : "", stage, *why ? why : "temporary failure");
         return;
     }
-    es_warn("collection %s: item %llu: %s failed: %s", r->collection,
-            (unsigned long long)b->items[i].id, stage,
-            *why ? why : "no reason given");
+    es_warn("collection %s: item %llu%s%s%s: %s failed: %s", r->collection,
+            (unsigned long long)c->id, *ref ? " (" : "", ref, *ref ? ")" : "",
+            stage, *why ? why : "no reason given");
 }
 
 /* ---- stage 1: fetch ----------------------------------------------------- */
@@ -358,6 +365,15 @@ static int store_batch(run *r, batch *b)
             failed++;
         }
     }
+    /* Durably say what is about to reach the store, so that a crash before
+     * the acknowledgement below can be resolved (inflight.h). */
+    if (nack > 0 && r->has_pending &&
+        es_inflight_record(&r->pending, nack, done) != 0) {
+        run_fail(r, EMBSYNC_FAILED, "store",
+                 "cannot record the batch in flight in the state directory");
+        rc = EMBSYNC_FAILED;
+        goto out;
+    }
     unsigned attempt = 1;
     if (np > 0) {
         do {
@@ -381,6 +397,7 @@ static int store_batch(run *r, batch *b)
         }
     }
     /* The store has confirmed: only now may the source record it. */
+    es_crashpoint("after-store");
     if (nack > 0) {
         attempt = 1;
         do {
@@ -394,6 +411,9 @@ static int store_batch(run *r, batch *b)
         if (r->has_ledger)
             for (size_t k = 0; k < nack; k++)
                 es_ledger_clear(&r->ledger, done[k].id);
+        if (r->has_pending && es_inflight_clear(&r->pending) != 0)
+            es_warn("collection %s: cannot clear the in-flight record; the "
+                    "next run checks those items again", r->collection);
     }
     pthread_mutex_lock(&r->lock);
     r->embedded += np;
@@ -684,21 +704,23 @@ static int ensure_collection(es_engine *e, const char *collection,
                  "source plugin cannot re-list a collection (no reset)");
         return EMBSYNC_FAILED;
     }
-    attempt = 1;
-    do {
-        es_call_begin();
-        rc = st->drop(e->store->state, collection);
-    } while (again(e, rc, &attempt, "drop collection"));
-    if (rc != EMBSYNC_OK)
-        return rc;
-    /* Forget what was applied before creating: a crash in between leaves
-     * a source that re-lists everything, never one that trusts a store
-     * that has lost its vectors. */
+    /* The source forgets first, durably, then the store drops: a crash in
+     * between leaves a source that re-lists everything and a store that
+     * still mismatches (so the next run rebuilds again), never a source
+     * that trusts a store which has lost its vectors. */
     attempt = 1;
     do {
         es_call_begin();
         rc = src->reset(e->source->state, collection);
     } while (again(e, rc, &attempt, "reset source"));
+    if (rc != EMBSYNC_OK)
+        return rc;
+    es_crashpoint("rebuild-between");
+    attempt = 1;
+    do {
+        es_call_begin();
+        rc = st->drop(e->store->state, collection);
+    } while (again(e, rc, &attempt, "drop collection"));
     if (rc != EMBSYNC_OK)
         return rc;
     attempt = 1;
@@ -715,6 +737,52 @@ static int ensure_collection(es_engine *e, const char *collection,
     return rc;
 }
 
+/* Before changes(): settle what an interrupted run left on its way to the
+ * store (inflight.h). */
+static int resolve_pending(es_engine *e, run *r, es_run_result *res)
+{
+    es_inflight_outcome out;
+    unsigned attempt = 1;
+    int rc;
+    do {
+        rc = es_inflight_resolve(&r->pending, r->collection, e->source,
+                                 e->store, r->has_ledger ? &r->ledger : NULL,
+                                 &out);
+    } while (again(e, rc, &attempt, "resolve the items left in flight"));
+    if (rc != EMBSYNC_OK) {
+        snprintf(res->error, sizeof res->error,
+                 "cannot resolve the items an interrupted run left in flight "
+                 "(kept for the next run): %s",
+                 *es_call_error() ? es_call_error() : status_name(rc));
+        return rc;
+    }
+    if (out.unchecked)
+        es_warn("collection %s: %zu item(s) were on their way to the store "
+                "when the last run was cut short; the source cannot say which "
+                "still exist (no exists()), so a vector of one deleted since "
+                "can only be found by reconciliation",
+                r->collection, out.recorded);
+    else if (out.recorded > 0)
+        es_info("collection %s: resolved %zu item(s) an interrupted run left "
+                "in flight: %zu still exist (emitted again), %zu gone "
+                "(removed from the store)",
+                r->collection, out.recorded, out.present, out.removed);
+    if (!r->has_ledger)
+        return EMBSYNC_OK;
+    size_t forgotten;
+    /* Not worth failing the run for: the entries wait for the next one. */
+    if (es_inflight_prune_ledger(r->collection, e->source, e->store,
+                                 &r->ledger, &forgotten) != EMBSYNC_OK)
+        es_warn("collection %s: cannot check the failed-items ledger against "
+                "the source: %s", r->collection,
+                *es_call_error() ? es_call_error() : "failed");
+    else if (forgotten > 0)
+        es_info("collection %s: %zu failed item(s) no longer exist at the "
+                "source; dropped from the failed-items ledger",
+                r->collection, forgotten);
+    return EMBSYNC_OK;
+}
+
 /* Steps 3–5: stream the changes through the pipeline. */
 static int stream_changes(es_engine *e, const char *collection,
                           es_run_result *res)
@@ -726,6 +794,26 @@ static int stream_changes(es_engine *e, const char *collection,
         else
             es_warn("collection %s: cannot open the failed-items ledger in %s",
                     collection, e->state_dir);
+        int rc = EMBSYNC_FAILED;
+        if (es_inflight_open(&r.pending, e->state_dir, collection) != 0) {
+            snprintf(res->error, sizeof res->error,
+                     "cannot open the in-flight record in %s", e->state_dir);
+        } else {
+            r.has_pending = 1;
+            rc = resolve_pending(e, &r, res);
+        }
+        /* The record is cleared: the ledger must not keep the gone items
+         * even if this run dies next. */
+        if (rc == EMBSYNC_OK && r.has_ledger && es_ledger_save(&r.ledger) != 0)
+            es_warn("collection %s: cannot save the failed-items ledger",
+                    collection);
+        if (rc != EMBSYNC_OK) {
+            if (r.has_pending)
+                es_inflight_close(&r.pending);
+            if (r.has_ledger)
+                es_ledger_close(&r.ledger);
+            return rc;
+        }
     }
     unsigned depth = e->queue_depth ? e->queue_depth : DEFAULT_QUEUE_DEPTH;
     pthread_mutex_init(&r.lock, NULL);
@@ -772,6 +860,8 @@ static int stream_changes(es_engine *e, const char *collection,
                     collection);
         es_ledger_close(&r.ledger);
     }
+    if (r.has_pending)
+        es_inflight_close(&r.pending);
     if (r.failed_status != 0) {
         rc = r.failed_status;
         snprintf(res->error, sizeof res->error, "%s", r.error);
@@ -784,6 +874,8 @@ static int stream_changes(es_engine *e, const char *collection,
         rc = EMBSYNC_RETRY;
         snprintf(res->error, sizeof res->error, "stopped");
     }
+    if (r.failed_status == 0 && (es_stop_requested(e->stop) || r.stop_this))
+        res->stopped = 1;
     es_queue_destroy(&r.to_fetch);
     es_queue_destroy(&r.to_embed);
     es_queue_destroy(&r.to_store);
@@ -920,6 +1012,12 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
                 *es_call_error() ? es_call_error() : status_name(end_rc));
     }
     res->status = rc;
+    /* A stop asked for (signal, control port) is not a failure: what was
+     * stored is acknowledged and the rest waits for the next run. */
+    if (rc == EMBSYNC_OK)
+        res->stopped = 0;
+    else if (rc == EMBSYNC_RETRY && es_stop_requested(e->stop))
+        res->stopped = 1;
 
 report:
     res->seconds = mono_now() - start;
@@ -928,7 +1026,12 @@ report:
     record_metrics(collection, res);
     if (e->state_dir != NULL)
         save_status(e, collection, res, started_at);
-    if (res->status == EMBSYNC_OK)
+    if (res->stopped)
+        es_info("collection %s: stopped on request after %llu embedded, "
+                "%llu deleted in %.2f s; the next run goes on from there",
+                collection, (unsigned long long)res->embedded,
+                (unsigned long long)res->deleted, res->seconds);
+    else if (res->status == EMBSYNC_OK)
         es_info("collection %s: %llu embedded, %llu deleted, %llu failed, "
                 "%llu deferred, %llu waiting%s in %.2f s",
                 collection, (unsigned long long)res->embedded,
@@ -1012,15 +1115,15 @@ int es_engine_pass(es_engine *e)
             }
         }
     }
-    int failed = 0;
+    int failed = 0, not_started = 0;
     for (size_t i = 0; i < list.n; i++) {
         if (es_stop_requested(e->stop)) {
-            failed++;
+            not_started++;
             continue;
         }
         es_run_result res;
         int st = es_engine_sync(e, list.names[i], &res);
-        if (st != EMBSYNC_OK && st != EMBSYNC_SKIP)
+        if (st != EMBSYNC_OK && st != EMBSYNC_SKIP && !res.stopped)
             failed++;
         /* A refused credential or bad configuration will not be better for
          * the next collection. */
@@ -1029,6 +1132,9 @@ int es_engine_pass(es_engine *e)
             break;
         }
     }
+    if (not_started > 0)
+        es_info("stop requested: %d collection(s) not started; the next run "
+                "takes them", not_started);
     for (size_t i = 0; i < list.n; i++)
         free(list.names[i]);
     free(list.names);

@@ -38,6 +38,7 @@ typedef struct es_run_result {
     uint64_t embedded, deleted, failed, deferred;
     uint64_t waiting;      /* skipped: still in the ledger's back-off */
     int rebuilt;
+    int stopped;           /* cut short by a requested stop (not a failure) */
     double seconds;
     char error[512];
 } es_run_result;
@@ -75,9 +76,10 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res);
 int es_engine_stop_collection(es_engine *e, const char *collection);
 
 /** One pass: every collection the source lists (a run interrupted by a
- *  crash is resumed first).  Returns the number of
- *  collections that failed (skipped ones do not count), or -1 when the
- *  collections could not be listed. */
+ *  crash is resumed first).  Returns the number of collections that
+ *  failed (skipped ones, one stopped on request and those a stop kept from
+ *  starting do not count), or -1 when the collections could not be
+ *  listed. */
 int es_engine_pass(es_engine *e);
 
 #endif

@@ -79,7 +79,9 @@ static void load(es_ledger *l)
         es_ledger_entry *e = insert(l, strtoull(id, NULL, 10));
         if (e == NULL)
             break;
-        const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(it, "step"));
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(it, "ref"));
+        snprintf(e->ref, sizeof e->ref, "%s", s ? s : "");
+        s = cJSON_GetStringValue(cJSON_GetObjectItem(it, "step"));
         snprintf(e->step, sizeof e->step, "%s", s ? s : "?");
         s = cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason"));
         snprintf(e->reason, sizeof e->reason, "%s", s ? s : "");
@@ -119,8 +121,8 @@ int es_ledger_due(es_ledger *l, uint64_t id, int64_t now)
     return due;
 }
 
-void es_ledger_fail(es_ledger *l, uint64_t id, const char *step,
-                    const char *reason, int64_t now)
+void es_ledger_fail(es_ledger *l, uint64_t id, const char *ref,
+                    const char *step, const char *reason, int64_t now)
 {
     pthread_mutex_lock(&l->lock);
     es_ledger_entry *e = insert(l, id);
@@ -128,6 +130,8 @@ void es_ledger_fail(es_ledger *l, uint64_t id, const char *step,
         if (e->attempts == 0)
             e->first_failed = now;
         e->attempts++;
+        if (ref != NULL)
+            snprintf(e->ref, sizeof e->ref, "%s", ref);
         snprintf(e->step, sizeof e->step, "%s", step);
         snprintf(e->reason, sizeof e->reason, "%s", reason);
         e->next_attempt =
@@ -137,10 +141,10 @@ void es_ledger_fail(es_ledger *l, uint64_t id, const char *step,
     pthread_mutex_unlock(&l->lock);
 }
 
-void es_ledger_clear(es_ledger *l, uint64_t id)
+/* Caller holds l->lock. */
+static int remove_locked(es_ledger *l, uint64_t id)
 {
     int found;
-    pthread_mutex_lock(&l->lock);
     size_t at = find(l, id, &found);
     if (found) {
         memmove(&l->entries[at], &l->entries[at + 1],
@@ -148,7 +152,24 @@ void es_ledger_clear(es_ledger *l, uint64_t id)
         l->n--;
         l->dirty = 1;
     }
+    return found;
+}
+
+void es_ledger_clear(es_ledger *l, uint64_t id)
+{
+    pthread_mutex_lock(&l->lock);
+    (void)remove_locked(l, id);
     pthread_mutex_unlock(&l->lock);
+}
+
+size_t es_ledger_forget(es_ledger *l, size_t n, const uint64_t *ids)
+{
+    size_t removed = 0;
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < n; i++)
+        removed += (size_t)remove_locked(l, ids[i]);
+    pthread_mutex_unlock(&l->lock);
+    return removed;
 }
 
 int es_ledger_save(es_ledger *l)
@@ -166,6 +187,8 @@ int es_ledger_save(es_ledger *l)
         snprintf(id, sizeof id, "%" PRIu64, e->id);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "id", id);
+        if (e->ref[0] != '\0')
+            cJSON_AddStringToObject(o, "ref", e->ref);
         cJSON_AddStringToObject(o, "step", e->step);
         cJSON_AddStringToObject(o, "reason", e->reason);
         cJSON_AddNumberToObject(o, "attempts", e->attempts);

@@ -12,6 +12,7 @@
 
 typedef struct es_ledger_entry {
     uint64_t id;
+    char ref[256];         /* the source's name for it (path, image id) */
     char step[8];          /* "fetch", "embed", "store" */
     char reason[256];
     unsigned attempts;
@@ -33,13 +34,19 @@ int es_ledger_open(es_ledger *l, const char *state_dir, const char *collection);
 /** Non-zero when item `id` may be attempted at `now`. */
 int es_ledger_due(es_ledger *l, uint64_t id, int64_t now);
 
-/** Record a failure of `id` at `step`; the next attempt is delayed
- *  1 min × 4^(attempts-1), at most a day. */
-void es_ledger_fail(es_ledger *l, uint64_t id, const char *step,
-                    const char *reason, int64_t now);
+/** Record a failure of `id` (source reference `ref`, may be NULL) at
+ *  `step`; the next attempt is delayed 1 min × 4^(attempts-1), at most a
+ *  day. */
+void es_ledger_fail(es_ledger *l, uint64_t id, const char *ref,
+                    const char *step, const char *reason, int64_t now);
 
 /** Forget `id` (it succeeded or is gone). */
 void es_ledger_clear(es_ledger *l, uint64_t id);
+
+/** Forget n items that no longer exist at the source (in-flight
+ *  resolution, reconciliation); returns how many were in the ledger.
+ *  Save with es_ledger_save(). */
+size_t es_ledger_forget(es_ledger *l, size_t n, const uint64_t *ids);
 
 /** Write it back (atomically) when it changed. */
 int es_ledger_save(es_ledger *l);

@@ -124,7 +124,10 @@ int es_status_each(const char *state_dir,
         free(text);
     }
     closedir(d);
-    qsort(all, n, sizeof *all, by_name);
+    /* A first run may be writing its file: the folder can hold none yet,
+     * and qsort must not be given NULL even for nothing. */
+    if (n > 0)
+        qsort(all, n, sizeof *all, by_name);
     for (size_t i = 0; i < n; i++)
         cb(&all[i], arg);
     free(all);

@@ -89,9 +89,10 @@ static void print_ledger(const char *state_dir, const char *collection)
             struct tm tm;
             gmtime_r(&t, &tm);
             strftime(next, sizeof next, "%Y-%m-%dT%H:%M:%SZ", &tm);
-            printf("    %" PRIu64 "  %s, %u attempt(s), first %s, next %s: %s\n",
-                   sorted[i].id, sorted[i].step, sorted[i].attempts, first,
-                   next, sorted[i].reason);
+            printf("    %" PRIu64 "%s%s%s  %s, %u attempt(s), first %s, next %s: %s\n",
+                   sorted[i].id, *sorted[i].ref ? " (" : "", sorted[i].ref,
+                   *sorted[i].ref ? ")" : "", sorted[i].step,
+                   sorted[i].attempts, first, next, sorted[i].reason);
         }
     }
     free(counts);

@@ -11,6 +11,20 @@
 
 static _Thread_local char reason[160];
 
+/* stb_image names an unknown PNG chunk by its four type bytes; in a
+ * truncated or damaged file those are often NULs (an empty reason: every
+ * other message of stb_image is longer) or binary (unprintable in a log). */
+static const char *stb_reason(void)
+{
+    const char *r = stbi_failure_reason();
+    if (r == NULL || strlen(r) < 4)
+        return "damaged or truncated image data (unreadable PNG chunk)";
+    for (const unsigned char *p = (const unsigned char *)r; *p; p++)
+        if (*p < 0x20 || *p >= 0x7f)
+            return "damaged or truncated image data (unreadable PNG chunk)";
+    return r;
+}
+
 static const char *too_large(uint64_t w, uint64_t h, uint64_t max_pixels)
 {
     snprintf(reason, sizeof reason,
@@ -56,7 +70,7 @@ static unsigned char *decode_other(const unsigned char *data, int len,
                 return NULL;
             }
         }
-        *why = stbi_failure_reason();
+        *why = stb_reason();
         return NULL;
     }
     if ((uint64_t)*w * (uint64_t)*h > max_pixels) {
@@ -67,7 +81,7 @@ static unsigned char *decode_other(const unsigned char *data, int len,
     unsigned char *pixels =
         stbi_load_from_memory(data, len, w, h, &channels, alpha ? 4 : 3);
     if (pixels == NULL) {
-        *why = stbi_failure_reason();
+        *why = stb_reason();
         return NULL;
     }
     if (alpha)

@@ -22,6 +22,7 @@
 #include <embsync/plugin.h>
 
 #include "ledger.h"
+#include "walk.h"
 
 #define PAGE 256
 #define MAX_EXTENSIONS 16
@@ -210,7 +211,8 @@ static int dir_list(void *state, embsync_collection_cb cb, void *arg)
     for (int i = 0; i < n; i++) {
         char *path = join(s->root, names[i]->d_name, NULL);
         struct stat st;
-        if (!stop && path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        /* lstat: a linked folder is not followed, like links below. */
+        if (!stop && path != NULL && lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
             stop = cb(arg, names[i]->d_name);
         free(path);
         free(names[i]);
@@ -358,55 +360,51 @@ static int add_change(page *p, embsync_change_sink *sink, int op,
     return p->n == PAGE ? page_flush(p, sink) : EMBSYNC_OK;
 }
 
-/* Walk `rel` (relative to the collection folder) in sorted order. */
-static int walk(dir_source *s, dir_run *r, const char *base, const char *rel,
-                page *p, embsync_change_sink *sink)
+/* What the walk of changes() needs in its callback. */
+typedef struct change_walk {
+    dir_source *s;
+    dir_run *r;
+    page *p;
+    embsync_change_sink *sink;
+} change_walk;
+
+static int change_seen(void *arg, const char *relpath, const char *name,
+                       const struct stat *st)
 {
-    char *path = *rel ? join(base, rel, NULL) : strdup(base);
-    struct dirent **names;
-    int n = path ? scandir(path, &names, is_visible_dir, alphasort) : -1;
-    if (n < 0) {
-        s->host->set_error(s->ctx, "%s: %s", path ? path : base, strerror(errno));
-        free(path);
-        return EMBSYNC_RETRY;
+    change_walk *w = arg;
+    if (!wanted(w->s, name))
+        return EMBSYNC_OK;
+    pthread_mutex_lock(&w->r->lock);
+    dir_entry *e = shgetp_null(w->r->ledger.map, relpath);
+    dir_applied *a = e != NULL ? &e->value : NULL;
+    int changed = a == NULL || a->size != (uint64_t)st->st_size ||
+                  a->mtime_ns != mtime_ns(st);
+    if (a != NULL)
+        a->seen = 1;
+    pthread_mutex_unlock(&w->r->lock);
+    if (!changed)
+        return EMBSYNC_OK;
+    if (w->sink == NULL) { /* the counting walk */
+        w->p->counted++;
+        return EMBSYNC_OK;
     }
-    int rc = EMBSYNC_OK;
-    for (int i = 0; i < n; i++) {
-        const char *name = names[i]->d_name;
-        char *child_rel = NULL, *child = NULL;
-        if (rc == EMBSYNC_OK) {
-            size_t len = strlen(rel) + strlen(name) + 2;
-            child_rel = malloc(len);
-            if (child_rel != NULL)
-                snprintf(child_rel, len, "%s%s%s", rel, *rel ? "/" : "", name);
-            child = child_rel ? join(path, name, NULL) : NULL;
-        }
-        struct stat st;
-        if (child != NULL && stat(child, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) {
-                rc = walk(s, r, base, child_rel, p, sink);
-            } else if (S_ISREG(st.st_mode) && wanted(s, name)) {
-                pthread_mutex_lock(&r->lock);
-                dir_entry *e = shgetp_null(r->ledger.map, child_rel);
-                dir_applied *a = e != NULL ? &e->value : NULL;
-                int changed = a == NULL || a->size != (uint64_t)st.st_size ||
-                              a->mtime_ns != mtime_ns(&st);
-                if (a != NULL)
-                    a->seen = 1;
-                pthread_mutex_unlock(&r->lock);
-                if (changed && sink == NULL)
-                    p->counted++;
-                else if (changed)
-                    rc = add_change(p, sink, EMBSYNC_OP_UPSERT, child_rel, &st);
-            }
-        }
-        free(child);
-        free(child_rel);
-        free(names[i]);
-    }
-    free(names);
-    free(path);
-    return rc;
+    return add_change(w->p, w->sink, EMBSYNC_OP_UPSERT, relpath, st);
+}
+
+/* Once per walk, not once per link: a folder of links would flood the log. */
+static void report_skipped(dir_source *s, const char *name,
+                           const dir_walk_stats *st)
+{
+    if (st->links_skipped > 0)
+        s->host->log(s->ctx, EMBSYNC_LOG_INFO,
+                     "collection %s: skipped %zu symbolic link(s): links are "
+                     "not followed (one can loop or lead out of the root)",
+                     name, st->links_skipped);
+    if (st->loops_skipped > 0)
+        s->host->log(s->ctx, EMBSYNC_LOG_WARNING,
+                     "collection %s: skipped %zu folder(s) met again inside "
+                     "themselves (a mount loop)",
+                     name, st->loops_skipped);
 }
 
 static int dir_changes(void *state, const char *name, embsync_change_sink *sink)
@@ -430,7 +428,10 @@ static int dir_changes(void *state, const char *name, embsync_change_sink *sink)
 
     /* A first walk only counts (stat() again is cheap next to embedding),
      * so progress can say done/total. */
-    int rc = walk(s, r, base, "", p, NULL);
+    change_walk w = {.s = s, .r = r, .p = p, .sink = NULL};
+    dir_walk_stats stats;
+    char err[512];
+    int rc = dir_walk(base, change_seen, &w, &stats, err, sizeof err);
     if (rc == EMBSYNC_OK && sink->set_total != NULL) {
         uint64_t total = p->counted;
         pthread_mutex_lock(&r->lock);
@@ -439,8 +440,15 @@ static int dir_changes(void *state, const char *name, embsync_change_sink *sink)
         pthread_mutex_unlock(&r->lock);
         sink->set_total(sink, total);
     }
-    if (rc == EMBSYNC_OK)
-        rc = walk(s, r, base, "", p, sink);
+    if (rc == EMBSYNC_OK) {
+        w.sink = sink;
+        rc = dir_walk(base, change_seen, &w, &stats, err, sizeof err);
+    }
+    if (rc < 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        rc = EMBSYNC_RETRY;
+    }
+    report_skipped(s, name, &stats);
     if (rc == EMBSYNC_OK)
         rc = page_flush(p, sink);
     /* What the ledger has and the walk did not meet was deleted.  Collect
@@ -545,6 +553,119 @@ out:
     return rc;
 }
 
+/* ---- exists ---------------------------------------------------------------- */
+
+/* Is `ref` an item of the collection whose folder is `real_base` (already
+ * free of links): a visible regular image file reached without a link? */
+static int ref_is_item(const dir_source *s, const char *real_base,
+                       const char *ref)
+{
+    if (*ref == '\0' || *ref == '/' || strstr(ref, "//") != NULL ||
+        ref[strlen(ref) - 1] == '/')
+        return 0;
+    /* No "." or ".." and no hidden part: the walk would not meet it. */
+    for (const char *part = ref; part != NULL;
+         part = strchr(part, '/') ? strchr(part, '/') + 1 : NULL)
+        if (*part == '.')
+            return 0;
+    const char *name = strrchr(ref, '/');
+    if (!wanted(s, name != NULL ? name + 1 : ref))
+        return 0;
+    char *path = join(real_base, ref, NULL);
+    struct stat st;
+    char *real = path != NULL && lstat(path, &st) == 0 && S_ISREG(st.st_mode)
+                     ? realpath(path, NULL)
+                     : NULL;
+    /* A link anywhere on the way would make the real path differ. */
+    int inside = real != NULL && strcmp(real, path) == 0;
+    free(real);
+    free(path);
+    return inside;
+}
+
+typedef struct id_set_entry {
+    uint64_t key;
+    char value;
+} id_set_entry;
+
+typedef struct id_walk {
+    const dir_source *s;
+    id_set_entry *set;     /* stb_ds hash map used as a set */
+} id_walk;
+
+static int collect_id(void *arg, const char *relpath, const char *name,
+                      const struct stat *st)
+{
+    (void)st;
+    id_walk *w = arg;
+    if (wanted(w->s, name))
+        hmput(w->set, dir_item_id(relpath), 1);
+    return 0;
+}
+
+static int dir_exists(void *state, const char *name, size_t n,
+                      const embsync_change *items, int *present)
+{
+    dir_source *s = state;
+    char *base = join(s->root, name, NULL);
+    char *real_base = base != NULL ? realpath(base, NULL) : NULL;
+    if (real_base == NULL) {
+        int gone = base != NULL && (errno == ENOENT || errno == ENOTDIR);
+        if (!gone)
+            s->host->set_error(s->ctx, "%s: %s", base ? base : name,
+                               base ? strerror(errno) : "out of memory");
+        free(base);
+        /* No folder, no items. */
+        for (size_t i = 0; gone && i < n; i++)
+            present[i] = 0;
+        return gone ? EMBSYNC_OK : EMBSYNC_RETRY;
+    }
+    dir_run *r = NULL;
+    for (ptrdiff_t i = 0; i < arrlen(s->runs); i++)
+        if (strcmp(s->runs[i]->name, name) == 0)
+            r = s->runs[i];
+    size_t unknown = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *ref = items[i].ref;
+        /* Without a ref (an id read back from the store), the applied
+         * state knows the path of every item acknowledged so far. */
+        if (ref == NULL && r != NULL) {
+            pthread_mutex_lock(&r->lock);
+            for (ptrdiff_t k = 0; ref == NULL && k < shlen(r->ledger.map); k++)
+                if (dir_item_id(r->ledger.map[k].key) == items[i].id)
+                    ref = r->ledger.map[k].key;
+            pthread_mutex_unlock(&r->lock);
+        }
+        if (ref != NULL) {
+            present[i] = dir_item_id(ref) == items[i].id &&
+                         ref_is_item(s, real_base, ref);
+        } else {
+            present[i] = -1;
+            unknown++;
+        }
+    }
+    int rc = EMBSYNC_OK;
+    if (unknown > 0) {
+        /* An id is a hash of the path: it cannot be turned back into one,
+         * so only a walk can say whether some file of the folder has it.
+         * One walk answers every such id of the call. */
+        id_walk w = {.s = s};
+        dir_walk_stats stats;
+        char err[512];
+        if (dir_walk(real_base, collect_id, &w, &stats, err, sizeof err) != 0) {
+            s->host->set_error(s->ctx, "%s", err);
+            rc = EMBSYNC_RETRY;
+        }
+        for (size_t i = 0; rc == EMBSYNC_OK && i < n; i++)
+            if (present[i] < 0)
+                present[i] = hmgeti(w.set, items[i].id) >= 0;
+        hmfree(w.set);
+    }
+    free(real_base);
+    free(base);
+    return rc;
+}
+
 static const embsync_source_ops ops = {
     .abi = EMBSYNC_ABI_INIT(embsync_source_ops),
     .open = dir_open,
@@ -557,6 +678,7 @@ static const embsync_source_ops ops = {
     .ack = dir_ack,
     .reset = dir_reset,
     .end = dir_end,
+    .exists = dir_exists,
 };
 
 static const embsync_plugin descriptor = {

@@ -203,8 +203,23 @@ int dir_ledger_reset(dir_ledger *l)
 {
     shfree(l->map);
     sh_new_strdup(l->map);
-    unlink(l->ledger_path);
-    return ftruncate(l->journal_fd, 0) == 0 ? 0 : -1;
+    /* Durably: the core drops the store's vectors on the strength of it. */
+    if (ftruncate(l->journal_fd, 0) != 0 || fsync(l->journal_fd) != 0 ||
+        (unlink(l->ledger_path) != 0 && errno != ENOENT))
+        return -1;
+    char *dir = strdup(l->ledger_path);
+    char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
+    if (slash == NULL) {
+        free(dir);
+        return -1;
+    }
+    *slash = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    return rc;
 }
 
 void dir_ledger_free(dir_ledger *l)

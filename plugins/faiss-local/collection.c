@@ -491,6 +491,21 @@ int fl_collection_exists(const char *dir)
     return access(path, F_OK) == 0;
 }
 
+int fl_collection_half_deleted(const char *dir)
+{
+    fl_collection probe = {.dir = (char *)dir};
+    char err[256], path[4096];
+    if (read_meta(&probe, err, sizeof err) != 0)
+        return 0;
+    static const char *const parts[] = {"index", "payloads"};
+    for (size_t i = 0; i < 2; i++) {
+        path_of(&probe, path, sizeof path, parts[i], probe.generation);
+        if (access(path, F_OK) != 0 && errno == ENOENT)
+            return 1;
+    }
+    return 0;
+}
+
 static fl_collection *alloc_collection(const char *dir)
 {
     fl_collection *c = calloc(1, sizeof *c);
@@ -637,13 +652,18 @@ const char *fl_collection_payload(fl_collection *c, uint64_t id)
     return at >= 0 ? c->payloads[at].value : NULL;
 }
 
-int fl_collection_destroy(const char *dir)
+/* Delete a directory of collection files: meta.json first, so that even a
+ * tree cut short here does not define a collection any more. */
+static int remove_tree(const char *dir)
 {
+    char path[4352];
+    snprintf(path, sizeof path, "%s/meta.json", dir);
+    if (unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR)
+        return -1;
     DIR *d = opendir(dir);
     if (d == NULL)
         return errno == ENOENT ? 0 : -1;
     struct dirent *de;
-    char path[4352];
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
@@ -652,4 +672,56 @@ int fl_collection_destroy(const char *dir)
     }
     closedir(d);
     return rmdir(dir) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* Where a dropped collection waits to be deleted: beside the collections,
+ * under a name none of them can have (theirs never start with a dot). */
+static int trash_of(const char *dir, char *out, size_t len)
+{
+    const char *slash = strrchr(dir, '/');
+    int n = slash != NULL
+                ? snprintf(out, len, "%.*s/%s%s", (int)(slash - dir), dir,
+                           FL_DROPPED_PREFIX, slash + 1)
+                : snprintf(out, len, "%s%s", FL_DROPPED_PREFIX, dir);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+int fl_collection_destroy(const char *dir)
+{
+    char trash[4352], parent[4096];
+    if (trash_of(dir, trash, sizeof trash) != 0)
+        return -1;
+    /* What an earlier drop cut short, first: the name is needed. */
+    if (remove_tree(trash) != 0)
+        return -1;
+    /* The rename is the drop: atomic, so a crash leaves the collection
+     * whole or gone, and the deleting after it is finished on the next
+     * start (fl_collection_sweep) if it is cut short. */
+    if (rename(dir, trash) != 0)
+        return errno == ENOENT ? 0 : -1;
+    const char *slash = strrchr(dir, '/');
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - dir) : 1,
+             slash ? dir : ".");
+    if (fsync_path(parent, 1) != 0)
+        return -1;
+    return remove_tree(trash);
+}
+
+int fl_collection_sweep(const char *root)
+{
+    DIR *d = opendir(root);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -1;
+    int rc = 0;
+    struct dirent *de;
+    char path[4352];
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, FL_DROPPED_PREFIX, strlen(FL_DROPPED_PREFIX)) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", root, de->d_name);
+        if (remove_tree(path) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc;
 }

@@ -57,6 +57,11 @@ typedef struct fl_collection {
 /** Does a collection exist in dir? */
 int fl_collection_exists(const char *dir);
 
+/** Does dir hold the metadata of a collection whose current snapshot files
+ *  are gone?  An earlier version dropped collections file by file, so a
+ *  crash could leave that behind: it can never open again. */
+int fl_collection_half_deleted(const char *dir);
+
 /** Create an empty collection in dir (replacing any leftover). */
 fl_collection *fl_collection_create(const char *dir, uint32_t dim, int metric,
                                     const char *identity, char *err,
@@ -87,7 +92,14 @@ void fl_collection_tune(fl_collection *c);
 /** The payload of id (borrowed), or NULL. */
 const char *fl_collection_payload(fl_collection *c, uint64_t id);
 
-/** Delete the collection's files and directory. */
+/** Delete the collection's files and directory: renamed away first, in
+ *  one step, so the collection is whole or gone whatever happens after. */
 int fl_collection_destroy(const char *dir);
+
+/** Finish the drops a crash cut short among the collections in root. */
+int fl_collection_sweep(const char *root);
+
+/* Name prefix of a dropped collection's directory until it is deleted. */
+#define FL_DROPPED_PREFIX ".dropped-"
 
 #endif

@@ -199,6 +199,9 @@ static int fl_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         host->log(ctx, EMBSYNC_LOG_WARNING,
                   "fsync = false: a crash may lose acknowledged vectors");
     fl_index_single_threaded();
+    if (fl_collection_sweep(f->root) != 0)
+        host->log(ctx, EMBSYNC_LOG_WARNING,
+                  "cannot finish deleting a dropped collection in %s", f->root);
     *state = f;
     return EMBSYNC_OK;
 }
@@ -225,8 +228,18 @@ static int fl_ensure(void *state, const char *name,
     faiss_local *f = state;
     int missing;
     fl_collection *c = get(f, name, &missing);
-    if (c == NULL && !missing)
-        return EMBSYNC_FAILED;
+    char dir[4096], err[512];
+    if (c == NULL && !missing) {
+        /* Never "exists but fails to open" for good: the engine rebuilds a
+         * collection it is told mismatches, the source first re-listing
+         * everything. */
+        if (dir_of(f, name, dir, sizeof dir) != 0 || !fl_collection_half_deleted(dir))
+            return EMBSYNC_FAILED;
+        f->host->set_error(f->ctx, "its files are half deleted (a drop cut "
+                                   "short by an earlier version)");
+        *result = EMBSYNC_ENSURE_MISMATCH;
+        return EMBSYNC_OK;
+    }
     if (c != NULL) {
         if (c->dim != spec->dim || c->metric != spec->metric ||
             strcmp(c->identity, spec->identity) != 0) {
@@ -239,7 +252,6 @@ static int fl_ensure(void *state, const char *name,
         }
         return EMBSYNC_OK;
     }
-    char dir[4096], err[512];
     if (dir_of(f, name, dir, sizeof dir) != 0)
         return EMBSYNC_FAILED;
     c = fl_collection_create(dir, spec->dim, spec->metric, spec->identity, err,

@@ -153,6 +153,7 @@ static int src_reset(void *s, const char *name)
     (void)s;
     memset(col(name)->acked, 0, sizeof col(name)->acked);
     world.resets++;
+    world.last_reset_call = ++world.calls;
     return EMBSYNC_OK;
 }
 
@@ -164,12 +165,37 @@ static int src_end(void *s, const char *name, int status)
     return EMBSYNC_OK;
 }
 
+static int src_exists(void *s, const char *name, size_t n,
+                      const embsync_change *items, int *present)
+{
+    (void)s;
+    fake_collection *c = col(name);
+    world.exists_calls++;
+    for (size_t k = 0; k < n; k++)
+        present[k] = items[k].id < FAKE_MAX_ITEMS && c->items[items[k].id].exists;
+    return EMBSYNC_OK;
+}
+
 static const embsync_source_ops source_ops = {
     .abi = EMBSYNC_ABI_INIT(embsync_source_ops),
     .open = open_any, .close = close_any,
     .list_collections = src_list, .begin = src_begin,
     .changes = src_changes, .fetch = src_fetch, .ack = src_ack,
+    .reset = src_reset, .end = src_end, .exists = src_exists,
+};
+
+static const embsync_source_ops source_ops_no_exists = {
+    .abi = EMBSYNC_ABI_INIT(embsync_source_ops),
+    .open = open_any, .close = close_any,
+    .list_collections = src_list, .begin = src_begin,
+    .changes = src_changes, .fetch = src_fetch, .ack = src_ack,
     .reset = src_reset, .end = src_end,
+};
+
+const embsync_plugin fake_source_plugin_no_exists = {
+    .abi = EMBSYNC_ABI_INIT(embsync_plugin),
+    .kind = EMBSYNC_KIND_SOURCE, .name = "fakesource11", .version = "1",
+    .ops = &source_ops_no_exists,
 };
 
 const embsync_plugin fake_source_plugin = {
@@ -280,7 +306,8 @@ static int st_remove(void *s, const char *name, size_t n, const uint64_t *ids)
     (void)s;
     world.remove_calls++;
     for (size_t k = 0; k < n; k++)
-        scol(name)->points[ids[k]].present = 0;
+        if (ids[k] < FAKE_MAX_ITEMS)
+            scol(name)->points[ids[k]].present = 0;
     return EMBSYNC_OK;
 }
 
@@ -305,6 +332,7 @@ static int st_drop(void *s, const char *name)
     (void)s;
     memset(scol(name), 0, sizeof *scol(name));
     world.drops++;
+    world.last_drop_call = ++world.calls;
     return EMBSYNC_OK;
 }
 

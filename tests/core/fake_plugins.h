@@ -47,7 +47,9 @@ typedef struct fake_world {
     size_t n_collections;
     char model_identity[64];
     fake_store_collection store[FAKE_MAX_COLLECTIONS];
-    int upsert_calls, remove_calls, drops, resets;
+    int upsert_calls, remove_calls, drops, resets, exists_calls;
+    int calls;                 /* every counted call, for their order */
+    int last_reset_call, last_drop_call;
     int begin_counter;
     int fail_upsert_on_call;   /* the Nth upsert call fails (0 = never) */
     int retry_upserts;         /* that many upsert calls answer RETRY first */
@@ -56,6 +58,8 @@ typedef struct fake_world {
 extern fake_world world;
 
 extern const embsync_plugin fake_source_plugin;
+/* The same source at ABI 1.1: no exists(). */
+extern const embsync_plugin fake_source_plugin_no_exists;
 extern const embsync_plugin fake_embedder_plugin;
 extern const embsync_plugin fake_store_plugin;
 

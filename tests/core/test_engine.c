@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "inflight.h"
 #include "fake_plugins.h"
 #include "log.h"
 #include "ledger.h"
@@ -143,6 +144,9 @@ static void model_change_rebuilds(void **unused)
     assert_true(res.rebuilt);
     assert_int_equal(world.drops, 1);
     assert_int_equal(world.resets, 1);
+    /* The source forgets before the store drops: a crash in between must
+     * not leave a source that trusts an emptied store. */
+    assert_true(world.last_reset_call < world.last_drop_call);
     assert_int_equal(res.embedded, 30);
     assert_string_equal(world.store[0].identity, "fake:v2");
     assert_in_sync(0);
@@ -339,6 +343,88 @@ static void status_recorded_and_interrupted_run_resumed(void **unused)
     remove_state_dir();
 }
 
+/* Window 1: the store confirmed a batch, the process died before the
+ * source recorded it, and one of its items was deleted meanwhile. */
+static void crash_before_ack_leaves_no_orphan(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 20);
+    start(4);
+    make_state_dir();
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+
+    fake_collection *c = &world.collections[0];
+    embsync_change batch[2];
+    for (unsigned k = 0; k < 2; k++) {
+        unsigned id = 30 + k;
+        c->items[id] = (fake_item){.exists = 1, .version = 1};
+        world.store[0].points[id].present = 1;
+        fake_vector(id, 1, world.store[0].points[id].vector);
+        batch[k] = (embsync_change){.abi = EMBSYNC_ABI_INIT(embsync_change),
+                                    .id = id, .op = EMBSYNC_OP_UPSERT,
+                                    .ref = "ref", .version = "1"};
+    }
+    es_inflight f;
+    assert_int_equal(es_inflight_open(&f, state_dir, "col0"), 0);
+    assert_int_equal(es_inflight_record(&f, 2, batch), 0);
+    c->items[30].exists = 0; /* deleted while embsync was down */
+
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_false(world.store[0].points[30].present);
+    assert_int_equal(res.embedded, 1); /* 31, emitted again */
+    assert_in_sync(0);
+    es_inflight_item *left;
+    size_t n;
+    assert_int_equal(es_inflight_load(&f, &left, &n), 0);
+    assert_int_equal(n, 0);
+    es_inflight_items_free(left, n);
+    es_inflight_close(&f);
+    es_engine_destroy(&engine);
+    remove_state_dir();
+}
+
+/* A failed item that is deleted before it ever reached the store leaves
+ * the failed-items ledger: no change will ever name it again. */
+static void ledger_forgets_items_gone_at_the_source(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 10);
+    world.collections[0].items[4].undecodable = 1;
+    world.collections[0].items[6].undecodable = 1;
+    start(4);
+    make_state_dir();
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(ledger_size("col0", NULL), 2);
+    world.collections[0].items[4].exists = 0;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    es_ledger_entry entry;
+    assert_int_equal(ledger_size("col0", &entry), 1);
+    assert_int_equal(entry.id, 6);
+    assert_string_equal(entry.ref, "ref");
+    assert_in_sync(0);
+    es_engine_destroy(&engine);
+    remove_state_dir();
+}
+
+/* A stop before a pass reaches a collection is not a failure. */
+static void requested_stop_is_not_a_failure(void **unused)
+{
+    (void)unused;
+    fake_world_reset(2, 5);
+    start(4);
+    es_stop_request(&stop);
+    assert_int_equal(es_engine_pass(&engine), 0);
+    assert_int_equal(world.collections[0].begins, 0);
+    assert_int_equal(world.collections[1].begins, 0);
+    es_stop_clear(&stop);
+    assert_int_equal(es_engine_pass(&engine), 0);
+    assert_in_sync(0);
+    assert_in_sync(1);
+    es_engine_destroy(&engine);
+}
+
 int main(void)
 {
     es_log_configure(EMBSYNC_LOG_ERROR, ES_LOG_TEXT);
@@ -355,6 +441,9 @@ int main(void)
         cmocka_unit_test(sequential_mode_gives_same_result),
         cmocka_unit_test(failed_item_waits_in_ledger),
         cmocka_unit_test(status_recorded_and_interrupted_run_resumed),
+        cmocka_unit_test(crash_before_ack_leaves_no_orphan),
+        cmocka_unit_test(ledger_forgets_items_gone_at_the_source),
+        cmocka_unit_test(requested_stop_is_not_a_failure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

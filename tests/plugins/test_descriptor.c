@@ -284,6 +284,30 @@ static void huge_jpeg_is_refused_before_decoding(void **unused)
     free(e.data);
 }
 
+/* Cut anywhere, a PNG is refused with a reason one can read: stb_image's
+ * own message for a cut-off chunk can be empty or binary. */
+static void truncated_png_always_has_a_reason(void **unused)
+{
+    (void)unused;
+    float v[DESC_DIM];
+    uint8_t img[W * H * 3];
+    stripes(img);
+    encoded e = {0};
+    stbi_write_png_to_func(collect, &e, W, H, 3, img, W * 3);
+    for (int len = 1; len < e.len; len++) {
+        const char *why = NULL;
+        if (desc_from_image(e.data, len, CAP, v, &why) == 0)
+            continue;
+        assert_non_null(why);
+        if (strlen(why) < 4)
+            fail_msg("cut at %d of %d bytes: reason '%s'", len, e.len, why);
+        for (const char *p = why; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                fail_msg("cut at %d of %d bytes: unprintable reason", len, e.len);
+    }
+    free(e.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +321,7 @@ int main(void)
         cmocka_unit_test(opaque_alpha_is_ignored),
         cmocka_unit_test(huge_png_is_refused_before_decoding),
         cmocka_unit_test(huge_jpeg_is_refused_before_decoding),
+        cmocka_unit_test(truncated_png_always_has_a_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,6 +247,93 @@ static void reset_relists_and_lock_skips(void **unused)
     seen_free(&s);
 }
 
+static uint64_t id_of(const char *rel)
+{
+    return XXH3_64bits(rel, strlen(rel));
+}
+
+static void make_link(const char *target, const char *rel)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/col/%s", root, rel);
+    assert_int_equal(symlink(target, path), 0);
+}
+
+/* A link loop, a link out of the root and a link to a file in the
+ * collection: none is followed, none yields an item, the walk ends. */
+static void links_are_not_followed(void **unused)
+{
+    (void)unused;
+    seen s = {0};
+    run(&s, 1);
+    seen_free(&s);
+    char outside[64];
+    strcpy(outside, "/tmp/es-outside-XXXXXX");
+    assert_non_null(mkdtemp(outside));
+    char path[128];
+    snprintf(path, sizeof path, "%s/elsewhere.jpg", outside);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("xx", fp);
+    fclose(fp);
+    make_link(".", "loop");
+    make_link(outside, "out");
+    make_link("a.jpg", "linked.jpg");
+    run(&s, 0);
+    assert_int_equal(s.n, 0);
+    seen_free(&s);
+    assert_int_equal(ops->begin(inst->state, "col"), EMBSYNC_OK);
+    assert_int_equal(ops->reset(inst->state, "col"), EMBSYNC_OK);
+    embsync_change_sink sink = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
+                                .emit = collect, .host_private = &s};
+    assert_int_equal(ops->changes(inst->state, "col", &sink), EMBSYNC_OK);
+    assert_int_equal(ops->end(inst->state, "col", EMBSYNC_OK), EMBSYNC_OK);
+    for (size_t i = 0; i < s.n; i++)
+        if (strstr(s.c[i].ref, "loop") || strstr(s.c[i].ref, "out") ||
+            strstr(s.c[i].ref, "linked"))
+            fail_msg("followed a link: %s", s.c[i].ref);
+    assert_int_equal(s.n, 3); /* a.jpg, c.jpeg, e.jpg */
+    seen_free(&s);
+    unlink(path);
+    rmdir(outside);
+}
+
+static void exists_answers_from_the_folder(void **unused)
+{
+    (void)unused;
+    assert_non_null(ops->exists);
+    const char *refs[] = {"a.jpg", "sub/deeper/c.jpeg", "gone.jpg",
+                          "linked.jpg", "loop/a.jpg", "notes.txt",
+                          "../col/a.jpg", "out/elsewhere.jpg", NULL, NULL};
+    const char *ids[] = {"a.jpg", "sub/deeper/c.jpeg", "gone.jpg",
+                         "linked.jpg", "loop/a.jpg", "notes.txt",
+                         "../col/a.jpg", "out/elsewhere.jpg", "e.jpg",
+                         "nope.jpg"};
+    const int want[] = {1, 1, 0, 0, 0, 0, 0, 0, 1, 0};
+    enum { N = sizeof want / sizeof want[0] };
+    embsync_change items[N];
+    int present[N];
+    for (size_t i = 0; i < N; i++)
+        items[i] = (embsync_change){.abi = EMBSYNC_ABI_INIT(embsync_change),
+                                    .id = id_of(ids[i]), .ref = refs[i]};
+    /* Outside a run (no applied state): ids without ref take a walk. */
+    assert_int_equal(ops->exists(inst->state, "col", N, items, present),
+                     EMBSYNC_OK);
+    for (size_t i = 0; i < N; i++)
+        if (present[i] != want[i])
+            fail_msg("%s: exists says %d", ids[i], present[i]);
+    /* A ref that does not belong to the id is no proof. */
+    items[0].id = id_of("other.jpg");
+    assert_int_equal(ops->exists(inst->state, "col", 1, items, present),
+                     EMBSYNC_OK);
+    assert_int_equal(present[0], 0);
+    /* A collection whose folder is gone has no items. */
+    items[0].id = id_of("a.jpg");
+    assert_int_equal(ops->exists(inst->state, "nosuch", 1, items, present),
+                     EMBSYNC_OK);
+    assert_int_equal(present[0], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +341,8 @@ int main(void)
         cmocka_unit_test(modified_deleted_and_stale),
         cmocka_unit_test(fetch_fails_alone),
         cmocka_unit_test(reset_relists_and_lock_skips),
+        cmocka_unit_test(links_are_not_followed),
+        cmocka_unit_test(exists_answers_from_the_folder),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

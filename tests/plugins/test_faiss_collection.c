@@ -386,6 +386,52 @@ static void no_ivf_when_threshold_is_zero(void **unused)
     fl_collection_close(c);
 }
 
+/* A drop is one rename: the collection is whole or gone, and the files a
+ * crash left behind in the renamed directory are swept on the next open. */
+static void drop_is_atomic_and_finished_later(void **unused)
+{
+    (void)unused;
+    fl_collection *c = fresh();
+    put(c, 1, 10, "{}");
+    fl_collection_close(c);
+    assert_int_equal(fl_collection_destroy(dir), 0);
+    assert_false(fl_collection_exists(dir));
+    struct stat st;
+    assert_int_equal(stat(dir, &st), -1);
+    char trash[256];
+    snprintf(trash, sizeof trash, "%s/" FL_DROPPED_PREFIX "c", root);
+    assert_int_equal(stat(trash, &st), -1);
+
+    /* A drop cut short after its rename, with meta.json still there. */
+    c = fresh();
+    put(c, 2, 20, "{}");
+    fl_collection_close(c);
+    assert_int_equal(rename(dir, trash), 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s/index-1.faiss", trash);
+    assert_int_equal(unlink(path), 0);
+    assert_false(fl_collection_exists(dir));
+    assert_int_equal(fl_collection_sweep(root), 0);
+    assert_int_equal(stat(trash, &st), -1);
+
+    /* And cut short before it: the collection is still whole. */
+    c = fresh();
+    put(c, 3, 30, "{}");
+    c = reopen(c);
+    assert_int_equal(fl_index_count(c->index), 1);
+    fl_collection_close(c);
+    assert_int_equal(fl_collection_sweep(root), 0);
+    assert_true(fl_collection_exists(dir));
+    assert_false(fl_collection_half_deleted(dir));
+
+    /* What a drop file by file (an earlier version) left when cut short. */
+    snprintf(path, sizeof path, "%s/index-1.faiss", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_true(fl_collection_half_deleted(dir));
+    assert_int_equal(fl_collection_destroy(dir), 0);
+    assert_false(fl_collection_half_deleted(dir));
+}
+
 int main(void)
 {
     fl_index_single_threaded();
@@ -398,6 +444,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(big_collection_gets_ivf_and_keeps_every_point, setup, teardown),
         cmocka_unit_test_setup_teardown(euclidean_collection_gets_l2_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(no_ivf_when_threshold_is_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(drop_is_atomic_and_finished_later, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
