@@ -357,7 +357,9 @@ static int add_change(page *p, embsync_change_sink *sink, int op,
     return p->n == PAGE ? page_flush(p, sink) : EMBSYNC_OK;
 }
 
-/* Walk `rel` (relative to the collection folder) in sorted order. */
+/* Walk `rel` (relative to the collection folder) in sorted order.  With
+ * r set, emit what differs from r's ledger and mark what was met; with r
+ * NULL, emit every item (items()) and leave the ledger alone. */
 static int walk(dir_source *s, dir_run *r, const char *base, const char *rel,
                 page *p, embsync_change_sink *sink)
 {
@@ -384,6 +386,8 @@ static int walk(dir_source *s, dir_run *r, const char *base, const char *rel,
         if (child != NULL && stat(child, &st) == 0) {
             if (S_ISDIR(st.st_mode)) {
                 rc = walk(s, r, base, child_rel, p, sink);
+            } else if (S_ISREG(st.st_mode) && wanted(s, name) && r == NULL) {
+                rc = add_change(p, sink, EMBSYNC_OP_UPSERT, child_rel, &st);
             } else if (S_ISREG(st.st_mode) && wanted(s, name)) {
                 pthread_mutex_lock(&r->lock);
                 dir_entry *e = shgetp_null(r->ledger.map, child_rel);
@@ -447,6 +451,25 @@ static int dir_changes(void *state, const char *name, embsync_change_sink *sink)
     if (rc == EMBSYNC_OK)
         rc = page_flush(p, sink);
     page_clear(p);
+    free(p);
+    free(base);
+    return rc;
+}
+
+static int dir_items(void *state, const char *name, embsync_change_sink *sink)
+{
+    dir_source *s = state;
+    if (find_run(s, name) == NULL)
+        return EMBSYNC_FAILED;
+    page *p = calloc(1, sizeof *p);
+    char *base = join(s->root, name, NULL);
+    int rc = EMBSYNC_FAILED;
+    if (p == NULL || base == NULL)
+        s->host->set_error(s->ctx, "out of memory");
+    else if ((rc = walk(s, NULL, base, "", p, sink)) == EMBSYNC_OK)
+        rc = page_flush(p, sink);
+    if (p != NULL)
+        page_clear(p);
     free(p);
     free(base);
     return rc;
@@ -542,6 +565,7 @@ static const embsync_source_ops ops = {
     .ack = dir_ack,
     .reset = dir_reset,
     .end = dir_end,
+    .items = dir_items,
 };
 
 static const embsync_plugin descriptor = {
