@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "log.h"
+#include "reconcile.h"
 
 static double mono_now(void)
 {
@@ -89,6 +90,19 @@ int es_cmd_once(es_app *app, const es_options *opt)
         return ES_EXIT_FAILED;
     es_info("pass finished in %.2f s: %d collection(s) failed", mono_now() - start,
             failed);
+    return failed == 0 && !es_stop_requested(&app->stop) ? ES_EXIT_OK
+                                                         : ES_EXIT_FAILED;
+}
+
+int es_cmd_reconcile(es_app *app, const es_options *opt)
+{
+    if (open_all_or_report(app) != 0)
+        return ES_EXIT_FAILED;
+    es_engine e;
+    if (engine_for(app, &e) != 0)
+        return ES_EXIT_FAILED;
+    int failed = es_reconcile_pass(&e, opt->collection, opt->dry_run);
+    es_engine_destroy(&e);
     return failed == 0 && !es_stop_requested(&app->stop) ? ES_EXIT_OK
                                                          : ES_EXIT_FAILED;
 }

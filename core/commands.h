@@ -11,6 +11,7 @@ typedef struct es_options {
     const char *image;
     const char *text;
     int k;
+    int dry_run;
 } es_options;
 
 /** Exit codes. */
@@ -22,5 +23,6 @@ int es_cmd_search(es_app *app, const es_options *opt);
 int es_cmd_plugins(es_app *app, const es_options *opt);
 int es_cmd_check(es_app *app, const es_options *opt);
 int es_cmd_status(es_app *app, const es_options *opt);
+int es_cmd_reconcile(es_app *app, const es_options *opt);
 
 #endif

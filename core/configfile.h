@@ -35,6 +35,8 @@ typedef struct es_config {
     char *control_token;     /* secret */
     int stale_after_min;     /* health: a collection older than this is
                                 degraded; 0 = 3 × interval */
+    int reconcile_interval_min; /* the daemon reconciles after a pass once
+                                   this long since the last; 0 = never */
     es_section source, embedder, store;
 } es_config;
 

@@ -696,9 +696,30 @@ static int ensure_collection(es_engine *e, const char *collection,
     return rc;
 }
 
-/* Steps 3–5: stream the changes through the pipeline. */
+/* The change stream of a normal run: the source's changes(). */
+static int source_changes(void *arg, embsync_change_sink *to)
+{
+    es_engine *e = ((void **)arg)[0];
+    const char *collection = ((void **)arg)[1];
+    return e->source->module->ops.source.changes(e->source->state, collection,
+                                                 to);
+}
+
+int es_engine_ensure(es_engine *e, const char *collection, es_run_result *res)
+{
+    return ensure_collection(e, collection, res);
+}
+
 static int stream_changes(es_engine *e, const char *collection,
                           es_run_result *res)
+{
+    void *arg[2] = {e, (void *)collection};
+    return es_engine_stream(e, collection, source_changes, arg, res);
+}
+
+/* Steps 3–5: stream the changes through the pipeline. */
+int es_engine_stream(es_engine *e, const char *collection,
+                     es_change_producer produce, void *arg, es_run_result *res)
 {
     run r = {.e = e, .collection = collection};
     if (e->state_dir != NULL) {
@@ -727,8 +748,7 @@ static int stream_changes(es_engine *e, const char *collection,
         .r = &r,
     };
     es_call_begin();
-    int rc = e->source->module->ops.source.changes(e->source->state,
-                                                   collection, &s.pub);
+    int rc = produce(arg, &s.pub);
     char changes_error[256];
     snprintf(changes_error, sizeof changes_error, "%s", es_call_error());
     if (rc == EMBSYNC_OK)

@@ -33,6 +33,9 @@ static const command commands[] = {
      "validate the configuration and open every plugin, without syncing"},
     {"status", es_cmd_status, "status -c FILE",
      "per collection: last success, pending, failed items and why"},
+    {"reconcile", es_cmd_reconcile,
+     "reconcile -c FILE [--collection NAME] [--dry-run]",
+     "make the store equal the source: remove orphans, embed what is missing"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -43,6 +46,10 @@ static void usage(FILE *out, const command *only)
         fprintf(out,
                 "options:\n"
                 "  -c, --config FILE      the INI configuration\n");
+        if (only->run == es_cmd_reconcile)
+            fprintf(out,
+                    "      --collection NAME  only this collection\n"
+                    "      --dry-run          report what differs, change nothing\n");
         if (only->run == es_cmd_search)
             fprintf(out,
                     "      --collection NAME  the collection to search\n"
@@ -96,18 +103,20 @@ int main(int argc, char **argv)
         return ES_EXIT_USAGE;
     }
 
-    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT };
+    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT, OPT_DRY_RUN };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"collection", required_argument, NULL, OPT_COLLECTION},
         {"image", required_argument, NULL, OPT_IMAGE},
         {"text", required_argument, NULL, OPT_TEXT},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     es_options opt = {.k = 10};
     int search = cmd->run == es_cmd_search;
+    int reconcile = cmd->run == es_cmd_reconcile;
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "c:k:hV", longopts, NULL)) != -1) {
@@ -125,10 +134,17 @@ int main(int argc, char **argv)
         case OPT_COLLECTION: opt.collection = optarg; break;
         case OPT_IMAGE: opt.image = optarg; break;
         case OPT_TEXT: opt.text = optarg; break;
+        case OPT_DRY_RUN: opt.dry_run = 1; break;
         default: usage(stderr, cmd); return ES_EXIT_USAGE;
         }
-        if (!search && (c == OPT_COLLECTION || c == OPT_IMAGE || c == OPT_TEXT)) {
+        if (!search && (c == OPT_IMAGE || c == OPT_TEXT ||
+                        (c == OPT_COLLECTION && !reconcile))) {
             fprintf(stderr, "embsync %s: option only for search\n", cmd->name);
+            return ES_EXIT_USAGE;
+        }
+        if (!reconcile && c == OPT_DRY_RUN) {
+            fprintf(stderr, "embsync %s: option only for reconcile\n",
+                    cmd->name);
             return ES_EXIT_USAGE;
         }
     }

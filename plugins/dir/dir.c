@@ -32,6 +32,10 @@ typedef struct dir_run {
     int lock_fd;
     dir_ledger ledger;
     pthread_mutex_t lock;  /* changes(), fetch(), ack() overlap */
+    uint64_t *ids;         /* exists(): sorted ids of the collection's
+                              files, walked once per run when first needed */
+    size_t n_ids;
+    int have_ids;
 } dir_run;
 
 typedef struct dir_source {
@@ -118,6 +122,7 @@ static char *join(const char *a, const char *b, const char *c)
 
 static void run_free(dir_run *r)
 {
+    free(r->ids);
     dir_ledger_free(&r->ledger);
     if (r->lock_fd >= 0)
         close(r->lock_fd); /* releases the flock */
@@ -475,6 +480,95 @@ static int dir_items(void *state, const char *name, embsync_change_sink *sink)
     return rc;
 }
 
+/* ---- exists ---------------------------------------------------------------- */
+
+typedef struct id_sink {
+    embsync_change_sink pub;
+    uint64_t *ids;         /* stb_ds array */
+} id_sink;
+
+static int collect_ids(embsync_change_sink *pub, const embsync_change *changes,
+                       size_t n)
+{
+    id_sink *k = (id_sink *)pub;
+    for (size_t i = 0; i < n; i++)
+        arrput(k->ids, changes[i].id);
+    return EMBSYNC_OK;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Ids without a ref (read back from a store) are looked up in the ids of
+ * every file of the collection, walked once per run. */
+static int load_ids(dir_source *s, dir_run *r)
+{
+    if (r->have_ids)
+        return EMBSYNC_OK;
+    id_sink k = {.pub = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
+                         .emit = collect_ids}};
+    page *p = calloc(1, sizeof *p);
+    char *base = join(s->root, r->name, NULL);
+    int rc = EMBSYNC_FAILED;
+    if (p == NULL || base == NULL)
+        s->host->set_error(s->ctx, "out of memory");
+    else if ((rc = walk(s, NULL, base, "", p, &k.pub)) == EMBSYNC_OK)
+        rc = page_flush(p, &k.pub);
+    if (p != NULL)
+        page_clear(p);
+    free(p);
+    free(base);
+    if (rc != EMBSYNC_OK) {
+        arrfree(k.ids);
+        return rc;
+    }
+    size_t n = (size_t)arrlen(k.ids);
+    r->ids = malloc((n ? n : 1) * sizeof *r->ids);
+    if (r->ids == NULL) {
+        arrfree(k.ids);
+        s->host->set_error(s->ctx, "out of memory");
+        return EMBSYNC_FAILED;
+    }
+    if (n > 0)
+        memcpy(r->ids, k.ids, n * sizeof *r->ids);
+    arrfree(k.ids);
+    qsort(r->ids, n, sizeof *r->ids, by_id);
+    r->n_ids = n;
+    r->have_ids = 1;
+    return EMBSYNC_OK;
+}
+
+static int dir_exists(void *state, const char *name, size_t n,
+                      const embsync_change *items, int *present)
+{
+    dir_source *s = state;
+    dir_run *r = find_run(s, name);
+    if (r == NULL)
+        return EMBSYNC_FAILED;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].ref != NULL) {
+            char *path = join(s->root, name, items[i].ref);
+            struct stat st;
+            const char *slash = strrchr(items[i].ref, '/');
+            present[i] = path != NULL && stat(path, &st) == 0 &&
+                         S_ISREG(st.st_mode) &&
+                         wanted(s, slash ? slash + 1 : items[i].ref) &&
+                         dir_item_id(items[i].ref) == items[i].id;
+            free(path);
+            continue;
+        }
+        int rc = load_ids(s, r);
+        if (rc != EMBSYNC_OK)
+            return rc;
+        present[i] = bsearch(&items[i].id, r->ids, r->n_ids, sizeof *r->ids,
+                             by_id) != NULL;
+    }
+    return EMBSYNC_OK;
+}
+
 /* ---- fetch and ack --------------------------------------------------------- */
 
 static int dir_fetch(void *state, const char *name, size_t n,
@@ -565,6 +659,7 @@ static const embsync_source_ops ops = {
     .ack = dir_ack,
     .reset = dir_reset,
     .end = dir_end,
+    .exists = dir_exists,
     .items = dir_items,
 };
 
