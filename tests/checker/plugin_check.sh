@@ -74,9 +74,11 @@ ok $? "no token appears in the checker's output"
 fails bad-embedder "$top_builddir/tests/checker/.libs/bad_embedder.so" \
     embedder/inputs-distinct embedder/undecodable-item
 fails bad-store "$top_builddir/tests/checker/.libs/bad_store.so" \
-    store/upsert-replace store/remove store/search-ranking store/persistence
+    store/upsert-replace store/remove store/search-ranking store/persistence \
+    store/list-ids store/contains
 fails bad-source "$top_builddir/tests/checker/.libs/bad_source.so" \
-    source/acked-not-repeated source/begin-end-balanced
+    source/acked-not-repeated source/begin-end-balanced source/items \
+    source/exists-gone
 
 # A module the loader refuses is a failed check, not a crash.
 "$check" --tap "$top_builddir/tests/abi/.libs/mod_major.so" >"$work/major.out" 2>&1
