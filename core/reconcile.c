@@ -187,7 +187,8 @@ typedef struct walk {
     int has_ledger;
     FILE *missing;            /* records of the items the store lacks */
     uint64_t *ids;            /* PAGE each */
-    uint64_t *orphans;
+    uint64_t *orphans;        /* gathered, not yet removed */
+    size_t n_orphans;
     embsync_change *asked;
     int *present;
 } walk;
@@ -218,6 +219,28 @@ static int source_has(walk *w, size_t n, const uint64_t *ids)
     if (rc != EMBSYNC_OK)
         set_error(w, "exists", rc);
     return rc;
+}
+
+/* Remove the orphans gathered so far (a store's remove() may cost a scan
+ * of the collection, so they go a full page at a time, not per page of
+ * ids: paging on from the last id listed is unaffected). */
+static int flush_orphans(walk *w)
+{
+    if (w->n_orphans == 0 || w->dry_run) {
+        w->n_orphans = 0;
+        return EMBSYNC_OK;
+    }
+    es_call_begin();
+    int rc = w->e->store->module->ops.store.remove(
+        w->e->store->state, w->collection, w->n_orphans, w->orphans);
+    if (rc != EMBSYNC_OK) {
+        set_error(w, "remove", rc);
+        return rc;
+    }
+    for (size_t i = 0; w->has_ledger && i < w->n_orphans; i++)
+        es_ledger_clear(&w->ledger, w->orphans[i]);
+    w->n_orphans = 0;
+    return EMBSYNC_OK;
 }
 
 /* Step 1: store ids the source no longer has. */
@@ -251,31 +274,20 @@ static int remove_orphans(walk *w)
             return EMBSYNC_FAILED;
         }
         w->res->store_ids += n;
-        if (n == 0)
-            return EMBSYNC_OK;
-        if ((rc = source_has(w, n, w->ids)) != EMBSYNC_OK)
+        if (n > 0 && (rc = source_has(w, n, w->ids)) != EMBSYNC_OK)
             return rc;
-        size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!w->present[i]) {
-                es_debug("collection %s: store id %" PRIu64 " is an orphan",
-                         w->collection, w->ids[i]);
-                w->orphans[k++] = w->ids[i];
-            }
-        }
-        w->res->orphans += k;
-        if (k > 0 && !w->dry_run) {
-            es_call_begin();
-            rc = st->remove(w->e->store->state, w->collection, k, w->orphans);
-            if (rc != EMBSYNC_OK) {
-                set_error(w, "remove", rc);
+            if (w->present[i])
+                continue;
+            es_debug("collection %s: store id %" PRIu64 " is an orphan",
+                     w->collection, w->ids[i]);
+            w->res->orphans++;
+            w->orphans[w->n_orphans++] = w->ids[i];
+            if (w->n_orphans == PAGE && (rc = flush_orphans(w)) != EMBSYNC_OK)
                 return rc;
-            }
-            for (size_t i = 0; w->has_ledger && i < k; i++)
-                es_ledger_clear(&w->ledger, w->orphans[i]);
         }
         if (n < PAGE || w->ids[n - 1] == UINT64_MAX)
-            return EMBSYNC_OK;
+            return flush_orphans(w);
         start = w->ids[n - 1] + 1;
     }
 }
