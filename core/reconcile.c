@@ -501,6 +501,10 @@ static void log_result(const char *collection, const es_reconcile_result *r)
     if (r->status == EMBSYNC_SKIP)
         es_info("collection %s: reconciliation skipped (in progress "
                 "elsewhere)", collection);
+    else if (r->status != EMBSYNC_OK && strcmp(r->error, "stopped") == 0)
+        es_info("collection %s: reconciliation stopped on request after %"
+                PRIu64 " store ids and %" PRIu64 " source items", collection,
+                r->store_ids, r->source_items);
     else if (r->status != EMBSYNC_OK)
         es_error("collection %s: reconciliation failed after %" PRIu64
                  " store ids and %" PRIu64 " source items: %s",
@@ -664,10 +668,14 @@ int es_reconcile_pass(es_engine *e, const char *only, int dry_run)
     for (size_t i = 0; !found && i < list.n; i++)
         found = strcmp(list.v[i], only) == 0;
     if (!found) {
+        char known[512] = "";
+        size_t at = 0;
+        for (size_t i = 0; i < list.n && at < sizeof known; i++)
+            at += (size_t)snprintf(known + at, sizeof known - at, "%s%s",
+                                   i ? ", " : "", list.v[i]);
         es_error("collection %s: the source %s does not list it (%zu "
-                 "collection(s): %s%s)", only, e->source->module->desc.name,
-                 list.n, list.n ? list.v[0] : "none",
-                 list.n > 1 ? ", ..." : "");
+                 "collection(s): %s)", only, e->source->module->desc.name,
+                 list.n, list.n ? known : "none");
         goto out;
     }
     failed = 0;
