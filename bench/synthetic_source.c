@@ -1,8 +1,7 @@
 /* A source of generated items for the benchmarks that need a million of
  * them without a million files or a remote service: one collection,
- * "synthetic", whose item i (0 <= i < items) has id i × ODD (mod 2^64), so
- * ids are spread over the whole u64 range in no particular order and any id
- * maps back to its i.  Items with i % gone_every == gone_every - 1 are
+ * "synthetic", whose item i (0 <= i < items) has id synthetic_id(i)
+ * (synthetic.h), so any id maps back to its i.  Items with i % gone_every == gone_every - 1 are
  * "gone" (neither listed nor existing), which makes orphans of their
  * vectors when an earlier run stored them.  Nothing is recorded: changes()
  * lists every item, like items().  Content is a JPEG signature and the 8
@@ -14,16 +13,14 @@
 
 #include <embsync/plugin.h>
 
-#define PAGE 1000
-#define COLLECTION "synthetic"
+#include "synthetic.h"
 
-/* An odd multiplier and its inverse mod 2^64 (ODD × INVERSE = 1). */
-#define ODD UINT64_C(0x9E3779B97F4A7C15)
+#define PAGE 1000
 
 typedef struct synthetic {
     const embsync_host *host;
     embsync_ctx *ctx;
-    uint64_t items, gone_every, inverse;
+    uint64_t items, gone_every;
     embsync_change page[PAGE];   /* items(): one page being emitted */
     char payloads[PAGE][32];
 } synthetic;
@@ -35,15 +32,6 @@ static const embsync_config_key keys[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
-/* Newton's iteration for the inverse of an odd number mod 2^64. */
-static uint64_t inverse_of(uint64_t a)
-{
-    uint64_t x = a;
-    for (int i = 0; i < 6; i++)
-        x *= 2 - a * x;
-    return x;
-}
-
 static int syn_open(const embsync_host *host, embsync_ctx *ctx, void **state)
 {
     synthetic *s = calloc(1, sizeof *s);
@@ -53,14 +41,14 @@ static int syn_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     s->ctx = ctx;
     long long items = host->config_int(ctx, "items", 1000);
     long long gone = host->config_int(ctx, "gone_every", 0);
-    if (items < 0 || gone < 0) {
-        host->set_error(ctx, "items and gone_every must not be negative");
+    if (items < 0 || items > (long long)SYNTHETIC_SPAN || gone < 0) {
+        host->set_error(ctx, "items must be from 0 to %llu and gone_every "
+                        "not negative", (unsigned long long)SYNTHETIC_SPAN);
         free(s);
         return EMBSYNC_FATAL;
     }
     s->items = (uint64_t)items;
     s->gone_every = (uint64_t)gone;
-    s->inverse = inverse_of(ODD);
     *state = s;
     return EMBSYNC_OK;
 }
@@ -73,14 +61,14 @@ static void syn_close(void *state)
 static int syn_list(void *state, embsync_collection_cb cb, void *arg)
 {
     (void)state;
-    cb(arg, COLLECTION);
+    cb(arg, SYNTHETIC_COLLECTION);
     return EMBSYNC_OK;
 }
 
 static int syn_begin(void *state, const char *collection)
 {
     synthetic *s = state;
-    if (strcmp(collection, COLLECTION) != 0) {
+    if (strcmp(collection, SYNTHETIC_COLLECTION) != 0) {
         s->host->set_error(s->ctx, "no collection %s", collection);
         return EMBSYNC_FAILED;
     }
@@ -106,7 +94,7 @@ static int syn_items(void *state, const char *collection,
             continue;
         snprintf(payloads[n], sizeof payloads[n], "{\"n\":%" PRIu64 "}", i);
         page[n] = (embsync_change){.abi = EMBSYNC_ABI_INIT(embsync_change),
-                                   .id = i * ODD,
+                                   .id = synthetic_id(i),
                                    .op = EMBSYNC_OP_UPSERT,
                                    .payload = payloads[n]};
         if (++n == PAGE) {
@@ -125,7 +113,8 @@ static int syn_exists(void *state, const char *collection, size_t n,
     synthetic *s = state;
     (void)collection;
     for (size_t k = 0; k < n; k++)
-        present[k] = is_item(s, items[k].id * s->inverse);
+        present[k] = synthetic_index(items[k].id) < SYNTHETIC_SPAN &&
+                     is_item(s, synthetic_index(items[k].id));
     return EMBSYNC_OK;
 }
 
