@@ -138,7 +138,9 @@ int64_t es_reconcile_last(const char *state_dir)
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         char *text = es_read_all(path, NULL);
         cJSON *o = text != NULL ? cJSON_Parse(text) : NULL;
-        if (o != NULL && (int64_t)num(o, "end") > last)
+        /* A dry run repaired nothing: it does not postpone the next. */
+        if (o != NULL && !cJSON_IsTrue(cJSON_GetObjectItem(o, "dry_run")) &&
+            (int64_t)num(o, "end") > last)
             last = (int64_t)num(o, "end");
         cJSON_Delete(o);
         free(text);

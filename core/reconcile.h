@@ -32,8 +32,8 @@ typedef struct es_reconcile_result {
     char error[512];
 } es_reconcile_result;
 
-/** NULL when the source and the store can be reconciled, else why not (a
- *  sentence naming the plugin and the operation it lacks; static). */
+/** NULL when the source and the store can be reconciled, else buf with
+ *  why not: a sentence naming the plugin and the operation it lacks. */
 const char *es_reconcile_unsupported(const es_engine *e, char *buf,
                                      size_t len);
 
@@ -49,7 +49,7 @@ int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
 int es_reconcile_pass(es_engine *e, const char *only, int dry_run);
 
 /** When the latest reconciliation recorded in state_dir ended (unix
- *  seconds, 0 = never). */
+ *  seconds, 0 = never); dry runs do not count. */
 int64_t es_reconcile_last(const char *state_dir);
 
 /** For `embsync status`: print the last reconciliation of `collection`
