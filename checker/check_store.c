@@ -477,19 +477,22 @@ static void check_list_ids(fixture *f, pc_report *r)
     qsort(want, n_want, sizeof *want, by_id);
     /* Pages of 1, of 7 (not dividing the count), and one page for all. */
     static const size_t pages[] = {1, 7, N_POINTS + 1};
-    for (size_t p = 0; p < sizeof pages / sizeof pages[0]; p++) {
+    int good = 1;
+    for (size_t p = 0; good && p < sizeof pages / sizeof pages[0]; p++) {
         long n = list_all(t, r, "store/list-ids", COLL_A, 0, pages[p], got,
                           N_POINTS + 1);
-        if (n < 0)
-            return;
-        if ((size_t)n != n_want || memcmp(got, want, n_want * sizeof *want)) {
+        if (n < 0) {
+            good = 0;
+        } else if ((size_t)n != n_want ||
+                   memcmp(got, want, n_want * sizeof *want)) {
             pc_fail(r, "store/list-ids", "paged by %zu, list_ids gave %ld ids, "
                     "not the %zu stored and not removed", pages[p], n, n_want);
-            return;
+            good = 0;
         }
     }
-    pc_pass(r, "store/list-ids", "pages of 1, 7 and all give the %zu live "
-            "ids in ascending order, up to 2^64-1, none removed", n_want);
+    if (good)
+        pc_pass(r, "store/list-ids", "pages of 1, 7 and all give the %zu live "
+                "ids in ascending order, up to 2^64-1, none removed", n_want);
 
     /* From a start inside the range: exactly the ids >= start. */
     uint64_t start = want[n_want / 2] + 1;
@@ -539,23 +542,23 @@ static void check_contains(fixture *f, pc_report *r)
         pc_fail(r, "store/contains", "contains() returned %s", pc_outcome(rc));
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        int want = i < N_POINTS && !f->removed[i];
-        if (present[i] != want) {
-            pc_fail(r, "store/contains", "id %" PRIu64 " (%s) is answered %d",
-                    ids[i], i >= N_POINTS ? "never stored"
-                            : f->removed[i] ? "removed" : "stored",
-                    present[i]);
-            return;
-        }
-    }
-    pc_pass(r, "store/contains", "stored ids are present, removed and never "
-            "stored ones absent");
+    size_t wrong = n;
+    for (size_t i = 0; i < n && wrong == n; i++)
+        if (present[i] != (i < N_POINTS && !f->removed[i]))
+            wrong = i;
+    if (wrong < n)
+        pc_fail(r, "store/contains", "id %" PRIu64 " (%s) is answered %d",
+                ids[wrong], wrong >= N_POINTS ? "never stored"
+                            : f->removed[wrong] ? "removed" : "stored",
+                present[wrong]);
+    else
+        pc_pass(r, "store/contains", "stored ids are present, removed and "
+                "never stored ones absent");
     for (size_t i = 0; i < n; i++)
         present[i] = -1;
     es_call_begin();
     rc = ops(t)->contains(state(t), "plugin-check-never-made", n, ids, present);
-    size_t wrong = 0;
+    wrong = 0;
     for (size_t i = 0; rc == EMBSYNC_OK && i < n; i++)
         wrong += present[i] != 0;
     if (rc != EMBSYNC_OK)
