@@ -8,10 +8,10 @@
 typedef struct es_options {
     const char *config;
     const char *collection;
+    int dry_run;            /* reconcile: report only */
     const char *image;
     const char *text;
     int k;
-    int dry_run;
 } es_options;
 
 /** Exit codes. */

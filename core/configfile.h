@@ -26,6 +26,8 @@ typedef struct es_config {
     char *path;
     /* [core] */
     int interval_min;        /* 1–1440 */
+    int reconcile_interval_min; /* the daemon reconciles after a pass once
+                                   this long since the last; 0 = never */
     char *state_dir;
     char *plugin_path;
     int batch_size;
@@ -35,8 +37,6 @@ typedef struct es_config {
     char *control_token;     /* secret */
     int stale_after_min;     /* health: a collection older than this is
                                 degraded; 0 = 3 × interval */
-    int reconcile_interval_min; /* the daemon reconciles after a pass once
-                                   this long since the last; 0 = never */
     es_section source, embedder, store;
 } es_config;
 

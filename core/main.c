@@ -24,6 +24,9 @@ static const command commands[] = {
      "run the daemon: a pass at start, then one every interval"},
     {"once", es_cmd_once, "once -c FILE",
      "one pass over every collection; exit 1 if any failed"},
+    {"reconcile", es_cmd_reconcile,
+     "reconcile -c FILE [--collection NAME] [--dry-run]",
+     "make the store equal the source: remove orphans, embed what is missing"},
     {"search", es_cmd_search,
      "search -c FILE --collection NAME (--image PATH | --text TEXT) [-k N]",
      "print the k items nearest to an image or a text"},
@@ -33,9 +36,6 @@ static const command commands[] = {
      "validate the configuration and open every plugin, without syncing"},
     {"status", es_cmd_status, "status -c FILE",
      "per collection: last success, pending, failed items and why"},
-    {"reconcile", es_cmd_reconcile,
-     "reconcile -c FILE [--collection NAME] [--dry-run]",
-     "make the store equal the source: remove orphans, embed what is missing"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -46,16 +46,16 @@ static void usage(FILE *out, const command *only)
         fprintf(out,
                 "options:\n"
                 "  -c, --config FILE      the INI configuration\n");
-        if (only->run == es_cmd_reconcile)
-            fprintf(out,
-                    "      --collection NAME  only this collection\n"
-                    "      --dry-run          report what differs, change nothing\n");
         if (only->run == es_cmd_search)
             fprintf(out,
                     "      --collection NAME  the collection to search\n"
                     "      --image PATH       query with an image file\n"
                     "      --text TEXT        query with a text (embedders that support it)\n"
                     "  -k N                   number of hits (default 10)\n");
+        if (only->run == es_cmd_reconcile)
+            fprintf(out,
+                    "      --collection NAME  only this collection\n"
+                    "      --dry-run          report what differs, change nothing\n");
         fprintf(out,
                 "  -h, --help             this help\n"
                 "  -V, --version          print the version\n");
@@ -107,9 +107,9 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"collection", required_argument, NULL, OPT_COLLECTION},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"image", required_argument, NULL, OPT_IMAGE},
         {"text", required_argument, NULL, OPT_TEXT},
-        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -132,9 +132,9 @@ int main(int argc, char **argv)
             }
             break;
         case OPT_COLLECTION: opt.collection = optarg; break;
+        case OPT_DRY_RUN: opt.dry_run = 1; break;
         case OPT_IMAGE: opt.image = optarg; break;
         case OPT_TEXT: opt.text = optarg; break;
-        case OPT_DRY_RUN: opt.dry_run = 1; break;
         default: usage(stderr, cmd); return ES_EXIT_USAGE;
         }
         if (!search && (c == OPT_IMAGE || c == OPT_TEXT ||
