@@ -102,20 +102,18 @@ typedef struct loaded {
     es_instance *instances[3];
 } loaded;
 
-/* Open source, embedder, store; with_ops gives each the 1.2 operations. */
+/* Open source, embedder, store; the flags give the source and the store
+ * the 1.2 operations or take them away. */
 static void open_plugins(loaded *l, int source_ops_too, int store_ops_too)
 {
     char err[1024];
     source_ops = *(const embsync_source_ops *)fake_source_plugin.ops;
     store_ops = *(const embsync_store_ops *)fake_store_plugin.ops;
-    if (source_ops_too) {
-        source_ops.exists = src_exists;
-        source_ops.items = src_items;
-    }
-    if (store_ops_too) {
-        store_ops.list_ids = st_list_ids;
-        store_ops.contains = st_contains;
-    }
+    /* Whatever the fakes themselves provide. */
+    source_ops.exists = source_ops_too ? src_exists : NULL;
+    source_ops.items = source_ops_too ? src_items : NULL;
+    store_ops.list_ids = store_ops_too ? st_list_ids : NULL;
+    store_ops.contains = store_ops_too ? st_contains : NULL;
     source_plugin = fake_source_plugin;
     source_plugin.ops = &source_ops;
     store_plugin = fake_store_plugin;
