@@ -518,6 +518,182 @@ static void check_reset(pc_target *t, pc_report *r, const stream *first,
     stream_free(&all);
 }
 
+/* ---- the optional 1.2 operations ------------------------------------- */
+
+/* items(): every item once, as UPSERTs with JSON-object payloads, and at
+ * least every item the first pass emitted as an upsert.  *all receives
+ * the stream for the exists() check. */
+static int check_items(pc_target *t, pc_report *r, const stream *first,
+                       const char *coll, stream *all)
+{
+    stream_init(all, t, coll);
+    all->max_items = (size_t)-1;
+    if (ops(t)->items == NULL) {
+        pc_skip(r, "source/items", "the source has no items() (optional, "
+                                   "ABI 1.2)");
+        return 0;
+    }
+    es_call_begin();
+    int rc = ops(t)->items(t->inst->state, coll, &all->sink);
+    if (rc != EMBSYNC_OK)
+        return pc_fail(r, "source/items", "items() returned %s",
+                       pc_outcome(rc));
+    if (all->problem[0])
+        return pc_fail(r, "source/items", "%s", all->problem);
+    if (all->deletes > 0)
+        return pc_fail(r, "source/items", "items() emitted %zu DELETE "
+                       "changes; it lists the items there are, as UPSERTs",
+                       all->deletes);
+    size_t absent = 0;
+    uint64_t example = 0;
+    for (size_t i = 0; i < first->n_seen; i++) {
+        if (first->seen[i].op != EMBSYNC_OP_UPSERT ||
+            find_seen(all, first->seen[i].id) != NULL)
+            continue;
+        absent++;
+        example = first->seen[i].id;
+    }
+    if (absent)
+        return pc_fail(r, "source/items", "%zu items changes() gave as "
+                       "upserts are not in items() (e.g. %" PRIu64 ")",
+                       absent, example);
+    pc_pass(r, "source/items", "%zu items, each once, as UPSERTs with JSON "
+            "object payloads, including every upsert changes() gave",
+            all->emitted);
+    return 1;
+}
+
+/* exists(): what items() (or changes()) listed exists, asked with its ref
+ * and with the id alone (an id read back from a store); ids the source
+ * never gave and items it emitted as DELETEs do not. */
+static void check_exists(pc_target *t, pc_report *r, const stream *first,
+                         const stream *all)
+{
+    if (ops(t)->exists == NULL) {
+        pc_skip(r, "source/exists", "the source has no exists() (optional, "
+                                    "ABI 1.2)");
+        return;
+    }
+    const stream *listed = all->n_seen > 0 ? all : first;
+    enum { ASK = 64, UNKNOWN = 5 };
+    embsync_change ask[ASK];
+    int present[ASK];
+    size_t n = 0;
+    for (size_t i = 0; i < listed->n_seen && n < ASK / 2; i++)
+        if (listed->seen[i].op == EMBSYNC_OP_UPSERT)
+            ask[n++] = listed->seen[i];
+    size_t with_ref = n;
+    for (size_t i = 0; i < with_ref; i++) {
+        ask[n] = ask[i];
+        ask[n++].ref = NULL;
+    }
+    if (n == 0) {
+        pc_skip(r, "source/exists", "no item was listed to ask about");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        present[i] = -1;
+    es_call_begin();
+    int rc = ops(t)->exists(t->inst->state, listed->collection, n, ask,
+                            present);
+    if (rc != EMBSYNC_OK) {
+        pc_fail(r, "source/exists", "exists() returned %s", pc_outcome(rc));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (present[i] != 1) {
+            pc_fail(r, "source/exists", "item %" PRIu64 " (listed just now) "
+                    "is answered %d %s", ask[i].id, present[i],
+                    ask[i].ref ? "with its ref" : "by its id alone");
+            return;
+        }
+    }
+    pc_pass(r, "source/exists", "%zu listed items exist, asked with their "
+            "ref and by id alone", with_ref);
+
+    /* Gone: ids nobody listed, and what a pass emitted as deleted. */
+    size_t m = 0;
+    for (size_t u = 0; u < UNKNOWN; u++) {
+        uint64_t id = UINT64_C(0x7ead00000000000f) + u * UINT64_C(0x1000000001);
+        if (find_seen(listed, id) != NULL || find_seen(first, id) != NULL)
+            continue;
+        ask[m++] = (embsync_change){.abi = EMBSYNC_ABI_INIT(embsync_change),
+                                    .id = id, .op = EMBSYNC_OP_UPSERT};
+    }
+    size_t deleted = 0;
+    for (size_t i = 0; i < first->n_seen && m < ASK; i++) {
+        if (first->seen[i].op != EMBSYNC_OP_DELETE ||
+            find_seen(all, first->seen[i].id) != NULL)
+            continue;
+        ask[m++] = first->seen[i];
+        deleted++;
+    }
+    for (size_t i = 0; i < m; i++)
+        present[i] = -1;
+    es_call_begin();
+    rc = ops(t)->exists(t->inst->state, listed->collection, m, ask, present);
+    if (rc != EMBSYNC_OK) {
+        pc_fail(r, "source/exists-gone", "exists() returned %s",
+                pc_outcome(rc));
+        return;
+    }
+    for (size_t i = 0; i < m; i++) {
+        if (present[i] != 0) {
+            pc_fail(r, "source/exists-gone", "item %" PRIu64 " (%s) is "
+                    "answered %d, not 0", ask[i].id,
+                    i < m - deleted ? "never listed" : "emitted as deleted",
+                    present[i]);
+            return;
+        }
+    }
+    pc_pass(r, "source/exists-gone", "%zu ids never listed and %zu deleted "
+            "items do not exist", m - deleted, deleted);
+}
+
+/* items() changes nothing: after it, changes() still does not repeat what
+ * was acknowledged (everything, after check_reset()). */
+static void check_items_reset_nothing(pc_target *t, pc_report *r,
+                                      const char *coll)
+{
+    if (ops(t)->items == NULL)
+        return;
+    stream all, after;
+    stream_init(&all, t, coll);
+    stream_init(&after, t, coll);
+    all.max_items = after.max_items = (size_t)-1;
+    int rc = begin(t, coll);
+    if (rc != EMBSYNC_OK) {
+        pc_fail(r, "source/items-resets-nothing", "begin() returned %s",
+                pc_outcome(rc));
+        return;
+    }
+    es_call_begin();
+    rc = ops(t)->items(t->inst->state, coll, &all.sink);
+    end(t, coll, rc);
+    if (rc == EMBSYNC_OK && (rc = begin(t, coll)) == EMBSYNC_OK) {
+        rc = stream_pass(&after, 0);
+        end(t, coll, rc);
+    }
+    if (rc != EMBSYNC_OK) {
+        pc_fail(r, "source/items-resets-nothing", "items() or the changes() "
+                "after it returned %s", pc_outcome(rc));
+    } else {
+        size_t repeated = 0;
+        for (size_t i = 0; i < all.n_seen; i++)
+            repeated += find_seen(&after, all.seen[i].id) != NULL;
+        if (repeated)
+            pc_fail(r, "source/items-resets-nothing", "after items(), "
+                    "changes() reports %zu of its %zu items again", repeated,
+                    all.n_seen);
+        else
+            pc_pass(r, "source/items-resets-nothing", "after items(), "
+                    "changes() reports none of its %zu items again",
+                    all.n_seen);
+    }
+    stream_free(&all);
+    stream_free(&after);
+}
+
 void pc_check_source(pc_target *t, pc_report *r)
 {
     char *names[MAX_COLLECTIONS + 1] = {0};
@@ -562,6 +738,10 @@ void pc_check_source(pc_target *t, pc_report *r)
     stream_init(&first, t, coll);
     check_first_pass(t, r, &first);
     check_ack_again(t, r, &first, coll);
+    stream all;
+    check_items(t, r, &first, coll, &all);
+    check_exists(t, r, &first, &all);
+    stream_free(&all);
     rc = end(t, coll, EMBSYNC_OK);
     if (rc != EMBSYNC_OK)
         pc_fail(r, "source/end", "end(OK) returned %s", pc_outcome(rc));
@@ -590,6 +770,7 @@ void pc_check_source(pc_target *t, pc_report *r)
         }
     }
     check_reset(t, r, &first, coll);
+    check_items_reset_nothing(t, r, coll);
     stream_free(&first);
 out:
     for (size_t i = 0; i < n_names; i++)

@@ -401,6 +401,177 @@ static void check_drop(fixture *f, pc_report *r)
                  "a dropped collection is created afresh for a new model");
 }
 
+/* ---- the optional 1.2 operations ------------------------------------- */
+
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Page through list_ids(coll) from `start`, `page` ids a call, as the
+ * host does; checks each page's order and size.  Returns the number of
+ * ids in out (at most cap), or -1 after reporting the failure. */
+static long list_all(pc_target *t, pc_report *r, const char *name,
+                     const char *coll, uint64_t start, size_t page,
+                     uint64_t *out, size_t cap)
+{
+    uint64_t *buf = malloc(page * sizeof *buf);
+    size_t total = 0;
+    long rc_total = -1;
+    if (buf == NULL)
+        return -1;
+    for (unsigned calls = 0; calls < 10000; calls++) {
+        size_t n = (size_t)-1;
+        es_call_begin();
+        int rc = ops(t)->list_ids(state(t), coll, start, page, buf, &n);
+        if (rc != EMBSYNC_OK) {
+            pc_fail(r, name, "list_ids(%s, start %" PRIu64 ", max %zu) "
+                    "returned %s", coll, start, page, pc_outcome(rc));
+            goto out;
+        }
+        if (n > page) {
+            pc_fail(r, name, "list_ids(max %zu) gave %zu ids", page, n);
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (buf[i] < start || (i > 0 && buf[i] <= buf[i - 1])) {
+                pc_fail(r, name, "list_ids(start %" PRIu64 ", max %zu) is not "
+                        "ascending from start: id %" PRIu64 " at %zu%s",
+                        start, page, buf[i], i,
+                        buf[i] < start ? " is below start" : "");
+                goto out;
+            }
+            if (total == cap) {
+                pc_fail(r, name, "list_ids gave more than the %zu ids "
+                        "stored", cap);
+                goto out;
+            }
+            out[total++] = buf[i];
+        }
+        if (n < page || buf[n - 1] == UINT64_MAX) {
+            rc_total = (long)total;
+            goto out;
+        }
+        start = buf[n - 1] + 1;
+    }
+    pc_fail(r, name, "list_ids never ended (10000 pages)");
+out:
+    free(buf);
+    return rc_total;
+}
+
+static void check_list_ids(fixture *f, pc_report *r)
+{
+    pc_target *t = f->t;
+    if (ops(t)->list_ids == NULL) {
+        pc_skip(r, "store/list-ids", "the store has no list_ids() (optional, "
+                                     "ABI 1.2)");
+        return;
+    }
+    uint64_t want[N_POINTS], got[N_POINTS + 1];
+    size_t n_want = 0;
+    for (size_t i = 0; i < N_POINTS; i++)
+        if (!f->removed[i])
+            want[n_want++] = f->ids[i];
+    qsort(want, n_want, sizeof *want, by_id);
+    /* Pages of 1, of 7 (not dividing the count), and one page for all. */
+    static const size_t pages[] = {1, 7, N_POINTS + 1};
+    int good = 1;
+    for (size_t p = 0; good && p < sizeof pages / sizeof pages[0]; p++) {
+        long n = list_all(t, r, "store/list-ids", COLL_A, 0, pages[p], got,
+                          N_POINTS + 1);
+        if (n < 0) {
+            good = 0;
+        } else if ((size_t)n != n_want ||
+                   memcmp(got, want, n_want * sizeof *want)) {
+            pc_fail(r, "store/list-ids", "paged by %zu, list_ids gave %ld ids, "
+                    "not the %zu stored and not removed", pages[p], n, n_want);
+            good = 0;
+        }
+    }
+    if (good)
+        pc_pass(r, "store/list-ids", "pages of 1, 7 and all give the %zu live "
+                "ids in ascending order, up to 2^64-1, none removed", n_want);
+
+    /* From a start inside the range: exactly the ids >= start. */
+    uint64_t start = want[n_want / 2] + 1;
+    size_t from = n_want / 2 + 1;
+    long n = list_all(t, r, "store/list-ids-start", COLL_A, start, 7, got,
+                      N_POINTS + 1);
+    if (n >= 0) {
+        if ((size_t)n != n_want - from ||
+            memcmp(got, want + from, (size_t)n * sizeof *want))
+            pc_fail(r, "store/list-ids-start", "from %" PRIu64 ", list_ids "
+                    "gave %ld ids, not the %zu at or above it", start, n,
+                    n_want - from);
+        else
+            pc_pass(r, "store/list-ids-start", "from a start between two ids, "
+                    "exactly the %zu ids above it", n_want - from);
+    }
+    n = list_all(t, r, "store/list-ids-missing", "plugin-check-never-made", 0,
+                 7, got, N_POINTS + 1);
+    if (n > 0)
+        pc_fail(r, "store/list-ids-missing", "a missing collection lists %ld "
+                "ids", n);
+    else if (n == 0)
+        pc_pass(r, "store/list-ids-missing", "a missing collection has no ids");
+}
+
+static void check_contains(fixture *f, pc_report *r)
+{
+    pc_target *t = f->t;
+    if (ops(t)->contains == NULL) {
+        pc_skip(r, "store/contains", "the store has no contains() (optional, "
+                                     "ABI 1.2)");
+        return;
+    }
+    enum { UNKNOWN = 5 };
+    uint64_t ids[N_POINTS + UNKNOWN];
+    int present[N_POINTS + UNKNOWN];
+    for (size_t i = 0; i < N_POINTS; i++)
+        ids[i] = f->ids[i];
+    for (size_t u = 0; u < UNKNOWN; u++)
+        ids[N_POINTS + u] = UINT64_C(0x7ead000000000000) + u;
+    size_t n = N_POINTS + UNKNOWN;
+    for (size_t i = 0; i < n; i++)
+        present[i] = -1;
+    es_call_begin();
+    int rc = ops(t)->contains(state(t), COLL_A, n, ids, present);
+    if (rc != EMBSYNC_OK) {
+        pc_fail(r, "store/contains", "contains() returned %s", pc_outcome(rc));
+        return;
+    }
+    size_t wrong = n;
+    for (size_t i = 0; i < n && wrong == n; i++)
+        if (present[i] != (i < N_POINTS && !f->removed[i]))
+            wrong = i;
+    if (wrong < n)
+        pc_fail(r, "store/contains", "id %" PRIu64 " (%s) is answered %d",
+                ids[wrong], wrong >= N_POINTS ? "never stored"
+                            : f->removed[wrong] ? "removed" : "stored",
+                present[wrong]);
+    else
+        pc_pass(r, "store/contains", "stored ids are present, removed and "
+                "never stored ones absent");
+    for (size_t i = 0; i < n; i++)
+        present[i] = -1;
+    es_call_begin();
+    rc = ops(t)->contains(state(t), "plugin-check-never-made", n, ids, present);
+    wrong = 0;
+    for (size_t i = 0; rc == EMBSYNC_OK && i < n; i++)
+        wrong += present[i] != 0;
+    if (rc != EMBSYNC_OK)
+        pc_fail(r, "store/contains-missing", "contains() on a missing "
+                "collection returned %s", pc_outcome(rc));
+    else if (wrong)
+        pc_fail(r, "store/contains-missing", "a missing collection contains "
+                "%zu of %zu ids", wrong, n);
+    else
+        pc_pass(r, "store/contains-missing",
+                "a missing collection contains nothing");
+}
+
 static void cleanup(pc_target *t)
 {
     if (t->inst == NULL)
@@ -467,6 +638,8 @@ void pc_check_store(pc_target *t, pc_report *r)
     check_ranking(&f, r);
     check_replace(&f, r, &seed);
     check_remove(&f, r);
+    check_list_ids(&f, r);
+    check_contains(&f, r);
     check_isolation(&f, r, &seed);
     check_persistence(&f, r);
     if (t->inst != NULL)

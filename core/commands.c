@@ -14,6 +14,7 @@
 #include "log.h"
 #include "progress_display.h"
 #include "search_output.h"
+#include "reconcile.h"
 
 static double mono_now(void)
 {
@@ -75,6 +76,19 @@ int es_cmd_once(es_app *app, const es_options *opt)
             mono_now() - start, failed);
     /* A requested stop is a success: everything stored was acknowledged. */
     return failed == 0 ? ES_EXIT_OK : ES_EXIT_FAILED;
+}
+
+int es_cmd_reconcile(es_app *app, const es_options *opt)
+{
+    if (open_all_or_report(app) != 0)
+        return ES_EXIT_FAILED;
+    es_engine e;
+    if (engine_for(app, &e) != 0)
+        return ES_EXIT_FAILED;
+    int failed = es_reconcile_pass(&e, opt->collection, opt->dry_run);
+    es_engine_destroy(&e);
+    return failed == 0 && !es_stop_requested(&app->stop) ? ES_EXIT_OK
+                                                         : ES_EXIT_FAILED;
 }
 
 int es_cmd_run(es_app *app, const es_options *opt)

@@ -8,6 +8,7 @@
 typedef struct es_options {
     const char *config;
     const char *collection;
+    int dry_run;            /* reconcile: report only */
     const char *image;
     const char *text;
     int k;
@@ -24,5 +25,6 @@ int es_cmd_search(es_app *app, const es_options *opt);
 int es_cmd_plugins(es_app *app, const es_options *opt);
 int es_cmd_check(es_app *app, const es_options *opt);
 int es_cmd_status(es_app *app, const es_options *opt);
+int es_cmd_reconcile(es_app *app, const es_options *opt);
 
 #endif

@@ -253,12 +253,14 @@ es_section *es_config_section(es_config *cfg, int kind)
 
 /* [core] keys: name, and how to store the value. */
 enum core_key {
-    CK_INTERVAL, CK_STATE_DIR, CK_PLUGIN_PATH, CK_BATCH_SIZE, CK_LOG_LEVEL,
+    CK_INTERVAL, CK_RECONCILE_INTERVAL, CK_STATE_DIR, CK_PLUGIN_PATH,
+    CK_BATCH_SIZE, CK_LOG_LEVEL,
     CK_LOG_FORMAT, CK_LISTEN, CK_CONTROL_TOKEN, CK_CONTROL_TOKEN_FILE,
     CK_STALE_AFTER, CK_AU_LISTEN, CK_AU_WITHOUT_TOKEN, CK_COUNT
 };
 static const char *const core_keys[CK_COUNT] = {
-    "interval", "state_dir", "plugin_path", "batch_size", "log_level",
+    "interval", "reconcile_interval", "state_dir", "plugin_path",
+    "batch_size", "log_level",
     "log_format", "listen", "control_token", "control_token_file",
     "stale_after", "autoupdater_listen", "autoupdater_without_token",
 };
@@ -303,6 +305,9 @@ static void core_key(parser *p, const char *key, char *value)
     switch (k) {
     case CK_INTERVAL:
         int_in_range(p, key, value, 1, 1440, &c->interval_min);
+        break;
+    case CK_RECONCILE_INTERVAL:
+        int_in_range(p, key, value, 0, 525600, &c->reconcile_interval_min);
         break;
     case CK_BATCH_SIZE:
         int_in_range(p, key, value, 1, 4096, &c->batch_size);

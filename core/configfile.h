@@ -26,6 +26,8 @@ typedef struct es_config {
     char *path;
     /* [core] */
     int interval_min;        /* 1–1440 */
+    int reconcile_interval_min; /* the daemon reconciles after a pass once
+                                   this long since the last; 0 = never */
     char *state_dir;
     char *plugin_path;
     int batch_size;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "progress_display.h"
+#include "reconcile.h"
 #include "signals.h"
 #include "status.h"
 
@@ -195,6 +196,34 @@ static void run_pass(es_daemon *d)
     pthread_mutex_unlock(&d->pass_lock);
 }
 
+/* After a pass, when reconcile_interval minutes have gone by since the
+ * last reconciliation recorded in the state directory (so a restart does
+ * not reset the clock; never reconciled counts as due). */
+static void maybe_reconcile(es_daemon *d)
+{
+    int every = d->app->cfg.reconcile_interval_min;
+    char why[256];
+    if (every <= 0 || es_stop_requested(&d->app->stop) ||
+        now_s() - es_reconcile_last(d->app->cfg.state_dir) < every * 60LL)
+        return;
+    pthread_mutex_lock(&d->pass_lock);
+    if (es_reconcile_unsupported(d->engine, why, sizeof why) != NULL) {
+        es_warn("reconcile_interval is set, but %s", why);
+    } else {
+        pthread_mutex_lock(&d->lock);
+        d->pass_running = 1;
+        pthread_mutex_unlock(&d->lock);
+        int failed = es_reconcile_pass(d->engine, NULL, 0);
+        if (failed != 0)
+            es_warn("reconciliation finished with %d failed collection(s)",
+                    failed);
+        pthread_mutex_lock(&d->lock);
+        d->pass_running = 0;
+        pthread_mutex_unlock(&d->lock);
+    }
+    pthread_mutex_unlock(&d->pass_lock);
+}
+
 int es_daemon_run(es_app *app, const char *config_path)
 {
     es_daemon d = {.app = app, .config_path = config_path};
@@ -208,6 +237,15 @@ int es_daemon_run(es_app *app, const char *config_path)
     }
     if ((d.engine = engine_new(app)) == NULL)
         return ES_EXIT_FAILED;
+    char cannot[256];
+    if (app->cfg.reconcile_interval_min > 0 &&
+        es_reconcile_unsupported(d.engine, cannot, sizeof cannot) != NULL) {
+        es_error("%s: reconcile_interval = %d: %s", app->cfg.path,
+                 app->cfg.reconcile_interval_min, cannot);
+        es_engine_destroy(d.engine);
+        free(d.engine);
+        return ES_EXIT_USAGE;
+    }
     char labels[96];
     snprintf(labels, sizeof labels, "version=\"%s\",abi=\"%d.%d\"",
              PACKAGE_VERSION, EMBSYNC_ABI_MAJOR, EMBSYNC_ABI_MINOR);
@@ -249,6 +287,7 @@ int es_daemon_run(es_app *app, const char *config_path)
             break;
         int64_t start = now_s();
         run_pass(&d);
+        maybe_reconcile(&d);
         /* A pass longer than the interval is followed by the next one at
          * once, a single time: missed runs coalesce. */
         double interval = d.app->cfg.interval_min * 60.0;

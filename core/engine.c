@@ -784,8 +784,8 @@ static int resolve_pending(es_engine *e, run *r, es_run_result *res)
 }
 
 /* Steps 3–5: stream the changes through the pipeline. */
-static int stream_changes(es_engine *e, const char *collection,
-                          es_run_result *res)
+int es_engine_stream(es_engine *e, const char *collection,
+                     es_change_producer produce, void *arg, es_run_result *res)
 {
     run r = {.e = e, .collection = collection};
     if (e->state_dir != NULL) {
@@ -834,8 +834,7 @@ static int stream_changes(es_engine *e, const char *collection,
         .r = &r,
     };
     es_call_begin();
-    int rc = e->source->module->ops.source.changes(e->source->state,
-                                                   collection, &s.pub);
+    int rc = produce(arg, &s.pub);
     char changes_error[256];
     snprintf(changes_error, sizeof changes_error, "%s", es_call_error());
     if (rc == EMBSYNC_OK)
@@ -882,6 +881,27 @@ static int stream_changes(es_engine *e, const char *collection,
     pthread_cond_destroy(&r.stored);
     pthread_mutex_destroy(&r.lock);
     return rc;
+}
+
+/* The change stream of a normal run: the source's changes(). */
+static int source_changes(void *arg, embsync_change_sink *to)
+{
+    es_engine *e = ((void **)arg)[0];
+    const char *collection = ((void **)arg)[1];
+    return e->source->module->ops.source.changes(e->source->state, collection,
+                                                 to);
+}
+
+int es_engine_ensure(es_engine *e, const char *collection, es_run_result *res)
+{
+    return ensure_collection(e, collection, res);
+}
+
+static int stream_changes(es_engine *e, const char *collection,
+                          es_run_result *res)
+{
+    void *arg[2] = {e, (void *)collection};
+    return es_engine_stream(e, collection, source_changes, arg, res);
 }
 
 static void record_metrics(const char *collection, const es_run_result *res)

@@ -68,6 +68,21 @@ int es_engine_init(es_engine *e, es_instance *source, es_instance *embedder,
                    char *err, size_t errlen);
 void es_engine_destroy(es_engine *e);
 
+/** Where a run's changes come from: emits through sink like a source's
+ *  changes() and returns its status. */
+typedef int (*es_change_producer)(void *arg, embsync_change_sink *sink);
+
+/** Step 2 alone: the store collection matches the embedder, or is rebuilt
+ *  (the source is reset).  For a collection the caller has begun. */
+int es_engine_ensure(es_engine *e, const char *collection, es_run_result *res);
+
+/** Steps 3–5 alone, for a collection the caller has begun at the source and
+ *  ensured in the store: what `produce` emits is fetched, embedded, stored
+ *  and acknowledged like a source's changes.  Fills res's counts and error;
+ *  returns the run's status. */
+int es_engine_stream(es_engine *e, const char *collection,
+                     es_change_producer produce, void *arg, es_run_result *res);
+
 /** Sync one collection through the six steps. */
 int es_engine_sync(es_engine *e, const char *collection, es_run_result *res);
 

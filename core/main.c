@@ -25,6 +25,9 @@ static const command commands[] = {
      "run the daemon: a pass at start, then one every interval"},
     {"once", es_cmd_once, "once -c FILE",
      "one pass over every collection; exit 1 if any failed"},
+    {"reconcile", es_cmd_reconcile,
+     "reconcile -c FILE [--collection NAME] [--dry-run]",
+     "make the store equal the source: remove orphans, embed what is missing"},
     {"search", es_cmd_search,
      "search -c FILE --collection NAME (--image PATH | --text TEXT) [-k N] "
      "[--format text|json|html] [-o FILE]",
@@ -54,6 +57,10 @@ static void usage(FILE *out, const command *only)
                     "      --format FORMAT    text (default: reference, score, id, payload),\n"
                     "                         json, or html (one page with thumbnails)\n"
                     "  -o, --output FILE      write the results to FILE\n");
+        if (only->run == es_cmd_reconcile)
+            fprintf(out,
+                    "      --collection NAME  only this collection\n"
+                    "      --dry-run          report what differs, change nothing\n");
         fprintf(out,
                 "  -h, --help             this help\n"
                 "  -V, --version          print the version\n");
@@ -101,10 +108,11 @@ int main(int argc, char **argv)
         return ES_EXIT_USAGE;
     }
 
-    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT, OPT_FORMAT };
+    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT, OPT_FORMAT, OPT_DRY_RUN };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"collection", required_argument, NULL, OPT_COLLECTION},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"image", required_argument, NULL, OPT_IMAGE},
         {"text", required_argument, NULL, OPT_TEXT},
         {"format", required_argument, NULL, OPT_FORMAT},
@@ -115,6 +123,7 @@ int main(int argc, char **argv)
     };
     es_options opt = {.k = 10};
     int search = cmd->run == es_cmd_search;
+    int reconcile = cmd->run == es_cmd_reconcile;
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "c:k:o:hV", longopts, NULL)) != -1) {
@@ -130,6 +139,7 @@ int main(int argc, char **argv)
             }
             break;
         case OPT_COLLECTION: opt.collection = optarg; break;
+        case OPT_DRY_RUN: opt.dry_run = 1; break;
         case OPT_IMAGE: opt.image = optarg; break;
         case OPT_TEXT: opt.text = optarg; break;
         case 'o': opt.output = optarg; break;
@@ -142,9 +152,14 @@ int main(int argc, char **argv)
             break;
         default: usage(stderr, cmd); return ES_EXIT_USAGE;
         }
-        if (!search && (c == OPT_COLLECTION || c == OPT_IMAGE || c == OPT_TEXT ||
-                        c == OPT_FORMAT || c == 'o')) {
+        if (!search && (c == OPT_IMAGE || c == OPT_TEXT || c == OPT_FORMAT ||
+                        c == 'o' || (c == OPT_COLLECTION && !reconcile))) {
             fprintf(stderr, "embsync %s: option only for search\n", cmd->name);
+            return ES_EXIT_USAGE;
+        }
+        if (!reconcile && c == OPT_DRY_RUN) {
+            fprintf(stderr, "embsync %s: option only for reconcile\n",
+                    cmd->name);
             return ES_EXIT_USAGE;
         }
     }

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "ledger.h"
+#include "reconcile.h"
 #include "status.h"
 
 #define TOP_REASONS 3
@@ -118,6 +119,7 @@ static void print_collection(const es_collection_status *s, void *arg)
            ", waiting for retry %" PRIu64 ")\n",
            s->deferred + s->waiting, s->deferred, s->waiting);
     printf("  failed:         %" PRIu64 " in the ledger\n", s->ledger_size);
+    es_reconcile_print_status(state_dir, s->name);
     print_ledger(state_dir, s->name);
 }
 

@@ -33,6 +33,11 @@ typedef struct dir_run {
     int lock_fd;
     dir_ledger ledger;
     pthread_mutex_t lock;  /* changes(), fetch(), ack() overlap */
+    /* exists() of ids without a ref: the ids of the collection's files,
+     * walked once per run when first needed (reconciliation asks about a
+     * store's ids a page at a time). */
+    struct id_set_entry *id_set; /* stb_ds hash map used as a set */
+    int have_id_set;
 } dir_run;
 
 typedef struct dir_source {
@@ -119,6 +124,7 @@ static char *join(const char *a, const char *b, const char *c)
 
 static void run_free(dir_run *r)
 {
+    hmfree(r->id_set);
     dir_ledger_free(&r->ledger);
     if (r->lock_fd >= 0)
         close(r->lock_fd); /* releases the flock */
@@ -629,7 +635,7 @@ static int dir_exists(void *state, const char *name, size_t n,
         const char *ref = items[i].ref;
         /* Without a ref (an id read back from the store), the applied
          * state knows the path of every item acknowledged so far. */
-        if (ref == NULL && r != NULL) {
+        if (ref == NULL && r != NULL && !r->have_id_set) {
             pthread_mutex_lock(&r->lock);
             for (ptrdiff_t k = 0; ref == NULL && k < shlen(r->ledger.map); k++)
                 if (dir_item_id(r->ledger.map[k].key) == items[i].id)
@@ -648,20 +654,77 @@ static int dir_exists(void *state, const char *name, size_t n,
     if (unknown > 0) {
         /* An id is a hash of the path: it cannot be turned back into one,
          * so only a walk can say whether some file of the folder has it.
-         * One walk answers every such id of the call. */
+         * One walk answers every such id of the run (or of the call, outside
+         * a run). */
         id_walk w = {.s = s};
-        dir_walk_stats stats;
-        char err[512];
-        if (dir_walk(real_base, collect_id, &w, &stats, err, sizeof err) != 0) {
-            s->host->set_error(s->ctx, "%s", err);
-            rc = EMBSYNC_RETRY;
+        if (r != NULL && r->have_id_set) {
+            w.set = r->id_set;
+        } else {
+            dir_walk_stats stats;
+            char err[512];
+            if (dir_walk(real_base, collect_id, &w, &stats, err, sizeof err) != 0) {
+                s->host->set_error(s->ctx, "%s", err);
+                rc = EMBSYNC_RETRY;
+            }
         }
         for (size_t i = 0; rc == EMBSYNC_OK && i < n; i++)
             if (present[i] < 0)
                 present[i] = hmgeti(w.set, items[i].id) >= 0;
-        hmfree(w.set);
+        if (rc == EMBSYNC_OK && r != NULL && !r->have_id_set) {
+            r->id_set = w.set;
+            r->have_id_set = 1;
+        } else if (r == NULL || w.set != r->id_set) {
+            hmfree(w.set);
+        }
     }
     free(real_base);
+    free(base);
+    return rc;
+}
+
+/* ---- items ------------------------------------------------------------------ */
+
+typedef struct item_walk {
+    dir_source *s;
+    page *p;
+    embsync_change_sink *sink;
+} item_walk;
+
+static int item_seen(void *arg, const char *relpath, const char *name,
+                     const struct stat *st)
+{
+    item_walk *w = arg;
+    return wanted(w->s, name)
+               ? add_change(w->p, w->sink, EMBSYNC_OP_UPSERT, relpath, st)
+               : EMBSYNC_OK;
+}
+
+/* Every current image, whatever the applied state says; nothing changes. */
+static int dir_items(void *state, const char *name, embsync_change_sink *sink)
+{
+    dir_source *s = state;
+    if (find_run(s, name) == NULL)
+        return EMBSYNC_FAILED;
+    page *p = calloc(1, sizeof *p);
+    char *base = join(s->root, name, NULL);
+    if (p == NULL || base == NULL) {
+        s->host->set_error(s->ctx, "out of memory");
+        free(p);
+        free(base);
+        return EMBSYNC_FAILED;
+    }
+    item_walk w = {.s = s, .p = p, .sink = sink};
+    dir_walk_stats stats;
+    char err[512];
+    int rc = dir_walk(base, item_seen, &w, &stats, err, sizeof err);
+    if (rc < 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        rc = EMBSYNC_RETRY;
+    }
+    if (rc == EMBSYNC_OK)
+        rc = page_flush(p, sink);
+    page_clear(p);
+    free(p);
     free(base);
     return rc;
 }
@@ -679,6 +742,7 @@ static const embsync_source_ops ops = {
     .reset = dir_reset,
     .end = dir_end,
     .exists = dir_exists,
+    .items = dir_items,
 };
 
 static const embsync_plugin descriptor = {

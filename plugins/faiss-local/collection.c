@@ -1,4 +1,5 @@
 #include "collection.h"
+#include "id_list.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -191,6 +192,7 @@ static void payload_set(fl_collection *c, uint64_t id, char *value)
         c->payloads[at].value = value;
     } else {
         hmput(c->payloads, id, value);
+        c->ids_stale = 1;
     }
 }
 
@@ -592,6 +594,7 @@ void fl_collection_close(fl_collection *c)
     for (ptrdiff_t i = 0; i < hmlen(c->payloads); i++)
         free(c->payloads[i].value);
     hmfree(c->payloads);
+    fl_id_list_free(c);
     fl_index_free(c->index);
     free(c->dir);
     free(c);

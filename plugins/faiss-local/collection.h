@@ -52,6 +52,9 @@ typedef struct fl_collection {
     int durable;             /* fsync (off only for throwaway benchmarks) */
     uint64_t ivf_threshold;  /* points from which compaction builds IVF; 0 = never */
     size_t nprobe;           /* IVF cells a search reads */
+    uint64_t *sorted_ids;    /* id_list.h: ascending copy of the ids */
+    size_t n_sorted;
+    int ids_stale;           /* a new id arrived since it was made */
 } fl_collection;
 
 /** Does a collection exist in dir? */

@@ -221,6 +221,13 @@ int fl_index_remove(fl_index *ix, size_t n, const uint64_t *ids)
         std::vector<faiss::Index::idx_t> v(n);
         for (size_t i = 0; i < n; i++)
             v[i] = to_faiss(ids[i]);
+        // On the flat index remove_ids() scans every point and rebuilds
+        // the id map: skip it when none of the ids is there (an upsert of
+        // new points), or replaying a million-point log takes minutes.
+        if (ix->map && std::none_of(v.begin(), v.end(), [&](faiss::Index::idx_t id) {
+                return ix->map->rev_map.count(id) > 0;
+            }))
+            return 0;
         faiss::IDSelectorBatch sel(static_cast<size_t>(n), v.data());
         ix->index()->remove_ids(sel);
         return 0;

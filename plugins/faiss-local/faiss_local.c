@@ -9,6 +9,7 @@
 #include <embsync/plugin.h>
 
 #include "collection.h"
+#include "id_list.h"
 
 #define MAX_OPEN 64
 
@@ -422,6 +423,35 @@ static int fl_drop(void *state, const char *name)
     return EMBSYNC_OK;
 }
 
+static int fl_list_ids(void *state, const char *name, uint64_t start,
+                       size_t max, uint64_t *ids, size_t *n)
+{
+    faiss_local *f = state;
+    int missing;
+    *n = 0;
+    fl_collection *c = get(f, name, &missing);
+    if (c == NULL)
+        return missing ? EMBSYNC_OK : EMBSYNC_FAILED;
+    if (fl_collection_list_ids(c, start, max, ids, n) != 0) {
+        f->host->set_error(f->ctx, "out of memory");
+        return EMBSYNC_FAILED;
+    }
+    return EMBSYNC_OK;
+}
+
+static int fl_contains(void *state, const char *name, size_t n,
+                       const uint64_t *ids, int *present)
+{
+    faiss_local *f = state;
+    int missing;
+    fl_collection *c = get(f, name, &missing);
+    if (c == NULL && !missing)
+        return EMBSYNC_FAILED;
+    for (size_t i = 0; i < n; i++)
+        present[i] = c != NULL && fl_collection_contains(c, ids[i]);
+    return EMBSYNC_OK;
+}
+
 static const embsync_store_ops ops = {
     .abi = EMBSYNC_ABI_INIT(embsync_store_ops),
     .open = fl_open,
@@ -433,6 +463,8 @@ static const embsync_store_ops ops = {
     .count = fl_count,
     .search = fl_search,
     .drop = fl_drop,
+    .list_ids = fl_list_ids,
+    .contains = fl_contains,
 };
 
 static const embsync_plugin descriptor = {

@@ -1,7 +1,8 @@
 /* A plugin that breaks the source contract on purpose: the checker must
  * catch it.  Its ack() records nothing (acknowledged items come back
  * forever) and its end() clears the in-progress mark only after a
- * success, so one failed run blocks the collection for good. */
+ * success, so one failed run blocks the collection for good.  Its items()
+ * lists every item twice and its exists() says yes to any id. */
 
 #include <embsync/plugin.h>
 
@@ -56,6 +57,24 @@ static int bad_changes(void *state, const char *collection,
     return sink->emit(sink, c, 4);
 }
 
+static int bad_items(void *state, const char *collection,
+                     embsync_change_sink *sink)
+{
+    int rc = bad_changes(state, collection, sink);
+    return rc == EMBSYNC_OK ? bad_changes(state, collection, sink) : rc;
+}
+
+static int bad_exists(void *state, const char *collection, size_t n,
+                      const embsync_change *items, int *present)
+{
+    (void)state;
+    (void)collection;
+    (void)items;
+    for (size_t i = 0; i < n; i++)
+        present[i] = 1;
+    return EMBSYNC_OK;
+}
+
 static int bad_fetch(void *state, const char *collection, size_t n,
                      const embsync_change *items, embsync_blob *out,
                      int *status)
@@ -100,6 +119,8 @@ static const embsync_source_ops ops = {
     .fetch = bad_fetch,
     .ack = bad_ack,
     .end = bad_end,
+    .exists = bad_exists,
+    .items = bad_items,
 };
 
 static const embsync_plugin descriptor = {

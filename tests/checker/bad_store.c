@@ -1,6 +1,8 @@
 /* A plugin that breaks the store contract on purpose: the checker must
  * catch it.  It appends instead of replacing, never removes, and claims
- * persistence while it keeps everything in memory. */
+ * persistence while it keeps everything in memory; list_ids() gives the
+ * ids of every collection in the order they came, whatever the start, and
+ * contains() says yes to every id. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +137,29 @@ static int bad_drop(void *state, const char *collection)
     return EMBSYNC_OK;
 }
 
+static int bad_list_ids(void *state, const char *collection, uint64_t start,
+                        size_t max, uint64_t *ids, size_t *n)
+{
+    bad_store *s = state;
+    (void)collection;
+    (void)start;
+    *n = 0;
+    for (size_t i = 0; i < s->n && *n < max; i++)
+        ids[(*n)++] = s->points[i].id;
+    return EMBSYNC_OK;
+}
+
+static int bad_contains(void *state, const char *collection, size_t n,
+                        const uint64_t *ids, int *present)
+{
+    (void)state;
+    (void)collection;
+    (void)ids;
+    for (size_t i = 0; i < n; i++)
+        present[i] = 1;
+    return EMBSYNC_OK;
+}
+
 static const embsync_store_ops ops = {
     .abi = EMBSYNC_ABI_INIT(embsync_store_ops),
     .open = bad_open,
@@ -145,6 +170,8 @@ static const embsync_store_ops ops = {
     .count = bad_count,
     .search = bad_search,
     .drop = bad_drop,
+    .list_ids = bad_list_ids,
+    .contains = bad_contains,
 };
 
 static const embsync_plugin descriptor = {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # embsync-plugin-check over every in-tree plugin (the remote ones against
-# their emulators), and over three plugins broken on purpose, which it must
+# their emulators), and over plugins broken on purpose, which it must
 # fail on the checks that catch them.
 set -u
 . "$top_srcdir/tests/integration/tap.sh"
@@ -91,9 +91,14 @@ ok $? "no token appears in the checker's output"
 fails bad-embedder "$top_builddir/tests/checker/.libs/bad_embedder.so" \
     embedder/inputs-distinct embedder/undecodable-item
 fails bad-store "$top_builddir/tests/checker/.libs/bad_store.so" \
-    store/upsert-replace store/remove store/search-ranking store/persistence
+    store/upsert-replace store/remove store/search-ranking store/persistence \
+    store/list-ids store/list-ids-start store/list-ids-missing store/contains \
+    store/contains-missing
+fails forgetful-source "$top_builddir/tests/checker/.libs/forgetful_source.so" \
+    source/exists source/items-resets-nothing
 fails bad-source "$top_builddir/tests/checker/.libs/bad_source.so" \
-    source/acked-not-repeated source/begin-end-balanced
+    source/acked-not-repeated source/begin-end-balanced source/items \
+    source/exists-gone
 
 # A module the loader refuses is a failed check, not a crash.
 "$check" --tap "$top_builddir/tests/abi/.libs/mod_major.so" >"$work/major.out" 2>&1

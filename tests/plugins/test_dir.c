@@ -66,6 +66,18 @@ static void run(seen *s, int ack_all)
     assert_int_equal(ops->end(inst->state, "col", EMBSYNC_OK), EMBSYNC_OK);
 }
 
+/* One items() run: begin, items into s, end. */
+static void begin_items_end(seen *s)
+{
+    embsync_change_sink sink = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
+                                .emit = collect, .host_private = s};
+    seen_free(s);
+    assert_int_equal(ops->begin(inst->state, "col"), EMBSYNC_OK);
+    assert_int_equal(ops->items(inst->state, "col", &sink), EMBSYNC_OK);
+    assert_int_equal(ops->end(inst->state, "col", EMBSYNC_OK), EMBSYNC_OK);
+    assert_int_equal(s->n, 3);
+}
+
 static void write_file(const char *rel, const char *content)
 {
     char path[256];
@@ -151,6 +163,44 @@ static void first_run_lists_images_with_payloads(void **unused)
 
     run(&s, 0);
     assert_int_equal(s.n, 0); /* everything acknowledged */
+}
+
+/* Right after the first test: everything acknowledged. */
+static void items_lists_everything_and_resets_nothing(void **unused)
+{
+    (void)unused;
+    seen listed = {0}, all = {0}, after = {0};
+    assert_non_null(ops->items);
+    embsync_change_sink to_all = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
+                                  .emit = collect, .host_private = &all};
+    embsync_change_sink to_listed = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
+                                     .emit = collect, .host_private = &listed};
+    /* Only between begin() and end(). */
+    assert_int_equal(ops->items(inst->state, "col", &to_all), EMBSYNC_FAILED);
+    assert_int_equal(ops->begin(inst->state, "col"), EMBSYNC_OK);
+    assert_int_equal(ops->items(inst->state, "col", &to_all), EMBSYNC_OK);
+    /* What changes() gives for the same items once reset. */
+    assert_int_equal(ops->reset(inst->state, "col"), EMBSYNC_OK);
+    assert_int_equal(ops->changes(inst->state, "col", &to_listed), EMBSYNC_OK);
+    assert_int_equal(ops->ack(inst->state, "col", listed.n, listed.c),
+                     EMBSYNC_OK);
+    assert_int_equal(ops->end(inst->state, "col", EMBSYNC_OK), EMBSYNC_OK);
+    assert_int_equal(all.n, 3);
+    assert_int_equal(listed.n, 3);
+    for (size_t i = 0; i < listed.n; i++) {
+        const embsync_change *c = find(&all, listed.c[i].ref);
+        assert_non_null(c);
+        assert_int_equal(c->op, EMBSYNC_OP_UPSERT);
+        assert_true(c->id == listed.c[i].id);
+        assert_string_equal(c->version, listed.c[i].version);
+        assert_string_equal(c->payload, listed.c[i].payload);
+    }
+    /* items() reset nothing: acknowledged items stay acknowledged. */
+    begin_items_end(&all);
+    run(&after, 0);
+    assert_int_equal(after.n, 0);
+    seen_free(&listed);
+    seen_free(&all);
 }
 
 static void modified_deleted_and_stale(void **unused)
@@ -338,6 +388,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(first_run_lists_images_with_payloads),
+        cmocka_unit_test(items_lists_everything_and_resets_nothing),
         cmocka_unit_test(modified_deleted_and_stale),
         cmocka_unit_test(fetch_fails_alone),
         cmocka_unit_test(reset_relists_and_lock_skips),

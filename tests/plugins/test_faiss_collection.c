@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "collection.h"
+#include "id_list.h"
 
 #define DIM 8
 
@@ -115,6 +116,71 @@ static void upsert_replace_remove_persist(void **unused)
     assert_string_equal(fl_collection_payload(c, big), "{\"b\":2}");
     assert_string_equal(fl_collection_payload(c, 1), "{\"a\":2}");
     assert_string_equal(c->identity, "test:v1");
+    fl_collection_close(c);
+}
+
+/* Every id of c from start, paged by `page` as the host pages list_ids(). */
+static size_t list_all(fl_collection *c, uint64_t start, size_t page,
+                       uint64_t *out, size_t cap)
+{
+    size_t total = 0, n;
+    uint64_t buf[16];
+    assert_true(page <= 16);
+    for (;;) {
+        assert_int_equal(fl_collection_list_ids(c, start, page, buf, &n), 0);
+        assert_true(n <= page);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(total < cap);
+            out[total++] = buf[i];
+        }
+        if (n < page || buf[n - 1] == UINT64_MAX)
+            return total;
+        start = buf[n - 1] + 1;
+    }
+}
+
+static void ids_are_listed_ascending_in_pages(void **unused)
+{
+    (void)unused;
+    fl_collection *c = fresh();
+    const uint64_t ids[] = {UINT64_MAX, 7, UINT64_C(1) << 63, 0,
+                            (UINT64_C(1) << 63) - 1, 42, 3};
+    const uint64_t sorted[] = {0, 3, 7, 42, (UINT64_C(1) << 63) - 1,
+                               UINT64_C(1) << 63, UINT64_MAX};
+    for (size_t i = 0; i < 7; i++)
+        put(c, ids[i], i + 1, "{}");
+    uint64_t got[16];
+    for (size_t page = 1; page <= 8; page++) {
+        assert_int_equal(list_all(c, 0, page, got, 16), 7);
+        assert_memory_equal(got, sorted, sizeof sorted);
+    }
+    /* From a start in the middle; past the end. */
+    assert_int_equal(list_all(c, 8, 2, got, 16), 4);
+    assert_true(got[0] == 42 && got[3] == UINT64_MAX);
+    size_t n = 99;
+    assert_int_equal(fl_collection_list_ids(c, UINT64_MAX, 4, got, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(got[0] == UINT64_MAX);
+
+    /* A removal between two pages, then a new id: neither is missed. */
+    assert_int_equal(fl_collection_list_ids(c, 0, 2, got, &n), 0);
+    char err[256];
+    uint64_t gone[2] = {7, UINT64_C(1) << 63};
+    assert_int_equal(fl_collection_remove(c, 2, gone, err, sizeof err), 0);
+    put(c, 5, 50, "{}");
+    assert_int_equal(list_all(c, 4, 3, got, 16), 4);
+    assert_true(got[0] == 5 && got[1] == 42 &&
+                got[2] == (UINT64_C(1) << 63) - 1 && got[3] == UINT64_MAX);
+    assert_true(fl_collection_contains(c, 5));
+    assert_false(fl_collection_contains(c, 7));
+    assert_true(fl_collection_contains(c, UINT64_MAX));
+    assert_false(fl_collection_contains(c, 1));
+
+    /* The same after a reload from disk. */
+    c = reopen(c);
+    assert_int_equal(list_all(c, 0, 3, got, 16), 6);
+    assert_true(got[0] == 0 && got[1] == 3 && got[2] == 5 && got[5] == UINT64_MAX);
+    assert_false(fl_collection_contains(c, UINT64_C(1) << 63));
     fl_collection_close(c);
 }
 
@@ -437,6 +503,7 @@ int main(void)
     fl_index_single_threaded();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(upsert_replace_remove_persist, setup, teardown),
+        cmocka_unit_test_setup_teardown(ids_are_listed_ascending_in_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_record_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(compaction_keeps_everything, setup, teardown),

@@ -1,0 +1,701 @@
+#include <config.h>
+
+#include "reconcile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "ledger.h"
+#include "log.h"
+#include "metrics.h"
+#include "statefile.h"
+#include "status.h"
+
+/* Ids per list_ids()/exists()/contains() call: one Qdrant scroll page. */
+#define PAGE 1000
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *why(int rc)
+{
+    const char *err = es_call_error();
+    if (*err)
+        return err;
+    switch (rc) {
+    case EMBSYNC_RETRY: return "temporary failure";
+    case EMBSYNC_FATAL: return "fatal";
+    default: return "failed";
+    }
+}
+
+const char *es_reconcile_unsupported(const es_engine *e, char *buf, size_t len)
+{
+    const es_module *src = e->source->module, *st = e->store->module;
+    const char *lacks = NULL, *kind = NULL, *name = NULL;
+    if (src->ops.source.exists == NULL)
+        kind = "source", name = src->desc.name, lacks = "exists()";
+    else if (src->ops.source.items == NULL)
+        kind = "source", name = src->desc.name, lacks = "items()";
+    else if (st->ops.store.list_ids == NULL)
+        kind = "store", name = st->desc.name, lacks = "list_ids()";
+    else if (st->ops.store.contains == NULL)
+        kind = "store", name = st->desc.name, lacks = "contains()";
+    if (lacks == NULL)
+        return NULL;
+    snprintf(buf, len,
+             "reconciliation is not possible with the %s plugin %s: it does "
+             "not provide %s (plugin ABI 1.2)", kind, name, lacks);
+    return buf;
+}
+
+/* ---- the state directory's record of each reconciliation ---------------- */
+
+static int status_path(const char *state_dir, const char *collection,
+                       char *out, size_t len)
+{
+    char enc[768], dir[4096];
+    snprintf(dir, sizeof dir, "%s/core/reconcile", state_dir);
+    if (es_path_component(collection, enc, sizeof enc) != 0 ||
+        es_mkdirs(dir) != 0)
+        return -1;
+    return snprintf(out, len, "%s/%s.json", dir, enc) < (int)len ? 0 : -1;
+}
+
+static void save_status(const char *state_dir, const char *collection,
+                        const es_reconcile_result *res, int64_t started)
+{
+    char path[4096];
+    if (status_path(state_dir, collection, path, sizeof path) != 0) {
+        es_warn("collection %s: cannot record its reconciliation in %s",
+                collection, state_dir);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "collection", collection);
+    cJSON_AddNumberToObject(o, "start", (double)started);
+    cJSON_AddNumberToObject(o, "end", (double)time(NULL));
+    cJSON_AddNumberToObject(o, "status", res->status);
+    cJSON_AddBoolToObject(o, "dry_run", res->dry_run);
+    cJSON_AddNumberToObject(o, "store_ids", (double)res->store_ids);
+    cJSON_AddNumberToObject(o, "source_items", (double)res->source_items);
+    cJSON_AddNumberToObject(o, "orphans", (double)res->orphans);
+    cJSON_AddNumberToObject(o, "missing", (double)res->missing);
+    cJSON_AddNumberToObject(o, "forgotten", (double)res->forgotten);
+    cJSON_AddNumberToObject(o, "embedded", (double)res->run.embedded);
+    cJSON_AddNumberToObject(o, "failed", (double)res->run.failed);
+    cJSON_AddNumberToObject(o, "seconds", res->seconds);
+    cJSON_AddStringToObject(o, "error", res->error);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (text == NULL || es_write_atomic(path, text, strlen(text)) != 0)
+        es_warn("collection %s: cannot record its reconciliation in %s",
+                collection, path);
+    cJSON_free(text);
+}
+
+static cJSON *load_status(const char *state_dir, const char *collection)
+{
+    char path[4096];
+    if (status_path(state_dir, collection, path, sizeof path) != 0)
+        return NULL;
+    char *text = es_read_all(path, NULL);
+    cJSON *o = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    return o;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+int64_t es_reconcile_last(const char *state_dir)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/core/reconcile", state_dir);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int64_t last = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+            continue;
+        char path[4352];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        char *text = es_read_all(path, NULL);
+        cJSON *o = text != NULL ? cJSON_Parse(text) : NULL;
+        /* A dry run repaired nothing: it does not postpone the next. */
+        if (o != NULL && !cJSON_IsTrue(cJSON_GetObjectItem(o, "dry_run")) &&
+            (int64_t)num(o, "end") > last)
+            last = (int64_t)num(o, "end");
+        cJSON_Delete(o);
+        free(text);
+    }
+    closedir(d);
+    return last;
+}
+
+void es_reconcile_print_status(const char *state_dir, const char *collection)
+{
+    cJSON *o = load_status(state_dir, collection);
+    if (o == NULL)
+        return;
+    int64_t end = (int64_t)num(o, "end");
+    int64_t age = (int64_t)time(NULL) - end;
+    int status = (int)num(o, "status");
+    int dry = cJSON_IsTrue(cJSON_GetObjectItem(o, "dry_run"));
+    const char *err = cJSON_GetStringValue(cJSON_GetObjectItem(o, "error"));
+    printf("  last reconcile: %" PRId64 " s ago%s, %s (%.2f s): %" PRIu64
+           " store ids, %" PRIu64 " source items, %" PRIu64 " orphan(s) %s, %"
+           PRIu64 " missing %s",
+           age, dry ? " (dry run)" : "",
+           status == EMBSYNC_OK ? "ok" : status == EMBSYNC_SKIP ? "skipped"
+                                                                : "failed",
+           num(o, "seconds"), (uint64_t)num(o, "store_ids"),
+           (uint64_t)num(o, "source_items"), (uint64_t)num(o, "orphans"),
+           dry ? "found" : "removed", (uint64_t)num(o, "missing"),
+           dry ? "found" : "queued");
+    if (!dry)
+        printf(" (%" PRIu64 " embedded, %" PRIu64 " failed)",
+               (uint64_t)num(o, "embedded"), (uint64_t)num(o, "failed"));
+    printf("\n");
+    if (status != EMBSYNC_OK && err != NULL && *err)
+        printf("  reconcile error: %s\n", err);
+    cJSON_Delete(o);
+}
+
+/* ---- one collection ------------------------------------------------------ */
+
+typedef struct walk {
+    es_engine *e;
+    const char *collection;
+    int dry_run;
+    es_reconcile_result *res;
+    es_ledger ledger;
+    int has_ledger;
+    FILE *missing;            /* records of the items the store lacks */
+    uint64_t *ids;            /* PAGE each */
+    uint64_t *orphans;        /* gathered, not yet removed */
+    size_t n_orphans;
+    embsync_change *asked;
+    int *present;
+} walk;
+
+static void set_error(walk *w, const char *step, int rc)
+{
+    if (w->res->error[0] == '\0')
+        snprintf(w->res->error, sizeof w->res->error, "%s: %s", step, why(rc));
+}
+
+static int stopping(walk *w)
+{
+    if (!es_stop_requested(w->e->stop))
+        return 0;
+    snprintf(w->res->error, sizeof w->res->error, "stopped");
+    return 1;
+}
+
+/* Which of n ids the source still has, into w->present. */
+static int source_has(walk *w, size_t n, const uint64_t *ids)
+{
+    for (size_t i = 0; i < n; i++)
+        w->asked[i] = (embsync_change){.abi = EMBSYNC_ABI_INIT(embsync_change),
+                                       .id = ids[i], .op = EMBSYNC_OP_UPSERT};
+    es_call_begin();
+    int rc = w->e->source->module->ops.source.exists(
+        w->e->source->state, w->collection, n, w->asked, w->present);
+    if (rc != EMBSYNC_OK)
+        set_error(w, "exists", rc);
+    return rc;
+}
+
+/* Remove the orphans gathered so far (a store's remove() may cost a scan
+ * of the collection, so they go a full page at a time, not per page of
+ * ids: paging on from the last id listed is unaffected). */
+static int flush_orphans(walk *w)
+{
+    if (w->n_orphans == 0 || w->dry_run) {
+        w->n_orphans = 0;
+        return EMBSYNC_OK;
+    }
+    es_call_begin();
+    int rc = w->e->store->module->ops.store.remove(
+        w->e->store->state, w->collection, w->n_orphans, w->orphans);
+    if (rc != EMBSYNC_OK) {
+        set_error(w, "remove", rc);
+        return rc;
+    }
+    for (size_t i = 0; w->has_ledger && i < w->n_orphans; i++)
+        es_ledger_clear(&w->ledger, w->orphans[i]);
+    w->n_orphans = 0;
+    return EMBSYNC_OK;
+}
+
+/* Step 1: store ids the source no longer has. */
+static int remove_orphans(walk *w)
+{
+    const embsync_store_ops *st = &w->e->store->module->ops.store;
+    uint64_t start = 0;
+    for (;;) {
+        if (stopping(w))
+            return EMBSYNC_RETRY;
+        size_t n = 0;
+        es_call_begin();
+        int rc = st->list_ids(w->e->store->state, w->collection, start, PAGE,
+                              w->ids, &n);
+        if (rc != EMBSYNC_OK) {
+            set_error(w, "list_ids", rc);
+            return rc;
+        }
+        /* Paging goes on from the last id: a store that breaks the order
+         * would make it loop or skip. */
+        for (size_t i = 0; i < n && n <= PAGE; i++) {
+            if (w->ids[i] < start || (i > 0 && w->ids[i] <= w->ids[i - 1])) {
+                n = PAGE + 1;
+                break;
+            }
+        }
+        if (n > PAGE) {
+            snprintf(w->res->error, sizeof w->res->error,
+                     "list_ids: the store %s listed ids out of order or more "
+                     "than asked for", w->e->store->module->desc.name);
+            return EMBSYNC_FAILED;
+        }
+        w->res->store_ids += n;
+        if (n > 0 && (rc = source_has(w, n, w->ids)) != EMBSYNC_OK)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (w->present[i])
+                continue;
+            es_debug("collection %s: store id %" PRIu64 " is an orphan",
+                     w->collection, w->ids[i]);
+            w->res->orphans++;
+            w->orphans[w->n_orphans++] = w->ids[i];
+            if (w->n_orphans == PAGE && (rc = flush_orphans(w)) != EMBSYNC_OK)
+                return rc;
+        }
+        if (n < PAGE || w->ids[n - 1] == UINT64_MAX)
+            return flush_orphans(w);
+        start = w->ids[n - 1] + 1;
+    }
+}
+
+/* Step 2: failed-ledger entries of items that are gone. */
+static int forget_gone(walk *w)
+{
+    es_ledger_entry entry;
+    size_t at = 0;
+    while (w->has_ledger) {
+        size_t n = 0;
+        while (n < PAGE && es_ledger_entry_at(&w->ledger, at + n, &entry) == 0)
+            w->ids[n++] = entry.id;
+        if (n == 0)
+            break;
+        int rc = source_has(w, n, w->ids);
+        if (rc != EMBSYNC_OK)
+            return rc;
+        size_t gone = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (w->present[i])
+                continue;
+            gone++;
+            if (!w->dry_run)
+                es_ledger_clear(&w->ledger, w->ids[i]);
+        }
+        w->res->forgotten += gone;
+        /* Cleared entries make room: the next page starts earlier. */
+        at += w->dry_run ? n : n - gone;
+        if (n < PAGE)
+            break;
+    }
+    return EMBSYNC_OK;
+}
+
+/* The temporary file holds each missing item as its id and its ref,
+ * version and payload, each a u32 length (UINT32_MAX for NULL) and the
+ * bytes: the pipeline reads it back in batches. */
+static int put_string(FILE *fp, const char *s)
+{
+    uint32_t len = s != NULL ? (uint32_t)strlen(s) : UINT32_MAX;
+    return fwrite(&len, sizeof len, 1, fp) == 1 &&
+                   (s == NULL || fwrite(s, 1, len, fp) == len)
+               ? 0
+               : -1;
+}
+
+static int get_string(FILE *fp, char **out)
+{
+    uint32_t len;
+    *out = NULL;
+    if (fread(&len, sizeof len, 1, fp) != 1)
+        return -1;
+    if (len == UINT32_MAX)
+        return 0;
+    if ((*out = malloc((size_t)len + 1)) == NULL ||
+        fread(*out, 1, len, fp) != len)
+        return -1;
+    (*out)[len] = '\0';
+    return 0;
+}
+
+typedef struct missing_sink {
+    embsync_change_sink pub;
+    walk *w;
+} missing_sink;
+
+static int missing_emit(embsync_change_sink *pub, const embsync_change *changes,
+                        size_t n)
+{
+    walk *w = ((missing_sink *)pub)->w;
+    const embsync_store_ops *st = &w->e->store->module->ops.store;
+    /* Changes are strided by the plugin's struct size. */
+    size_t stride = n > 0 && changes[0].abi.size ? changes[0].abi.size
+                                                 : sizeof *changes;
+#define CHANGE_AT(i) \
+    ((const embsync_change *)((const char *)changes + (i) * stride))
+    for (size_t off = 0; off < n; off += PAGE) {
+        if (stopping(w))
+            return EMBSYNC_RETRY;
+        size_t m = n - off < PAGE ? n - off : PAGE;
+        for (size_t i = 0; i < m; i++)
+            w->ids[i] = CHANGE_AT(off + i)->id;
+        es_call_begin();
+        int rc = st->contains(w->e->store->state, w->collection, m, w->ids,
+                              w->present);
+        if (rc != EMBSYNC_OK) {
+            set_error(w, "contains", rc);
+            return rc;
+        }
+        w->res->source_items += m;
+        for (size_t i = 0; i < m; i++) {
+            const embsync_change *c = CHANGE_AT(off + i);
+            if (w->present[i] || c->op != EMBSYNC_OP_UPSERT)
+                continue;
+            es_debug("collection %s: item %" PRIu64 " (%s) is missing from "
+                     "the store", w->collection, c->id, c->ref ? c->ref : "");
+            w->res->missing++;
+            if (w->dry_run)
+                continue;
+            if (fwrite(&c->id, sizeof c->id, 1, w->missing) != 1 ||
+                put_string(w->missing, c->ref) != 0 ||
+                put_string(w->missing, c->version) != 0 ||
+                put_string(w->missing, c->payload) != 0) {
+                snprintf(w->res->error, sizeof w->res->error,
+                         "writing the list of missing items: %s",
+                         strerror(errno));
+                return EMBSYNC_FAILED;
+            }
+        }
+    }
+#undef CHANGE_AT
+    return EMBSYNC_OK;
+}
+
+/* Step 3's second half: the missing items, as the pipeline's changes. */
+#define REPLAY_PAGE 256
+
+static int replay_missing(void *arg, embsync_change_sink *sink)
+{
+    walk *w = arg;
+    embsync_change *page = calloc(REPLAY_PAGE, sizeof *page);
+    char *(*strings)[3] = calloc(REPLAY_PAGE, sizeof *strings);
+    int rc = EMBSYNC_OK;
+    if (page == NULL || strings == NULL || fflush(w->missing) != 0 ||
+        fseek(w->missing, 0, SEEK_SET) != 0) {
+        free(page);
+        free(strings);
+        return EMBSYNC_FAILED;
+    }
+    for (int more = 1; more && rc == EMBSYNC_OK;) {
+        size_t n = 0;
+        while (n < REPLAY_PAGE) {
+            uint64_t id;
+            if (fread(&id, sizeof id, 1, w->missing) != 1) {
+                more = 0;
+                break;
+            }
+            char **s = strings[n];
+            if (get_string(w->missing, &s[0]) != 0 ||
+                get_string(w->missing, &s[1]) != 0 ||
+                get_string(w->missing, &s[2]) != 0) {
+                free(s[0]);
+                free(s[1]);
+                free(s[2]);
+                rc = EMBSYNC_FAILED;
+                more = 0;
+                break;
+            }
+            page[n++] = (embsync_change){
+                .abi = EMBSYNC_ABI_INIT(embsync_change),
+                .id = id, .op = EMBSYNC_OP_UPSERT,
+                .ref = s[0], .version = s[1], .payload = s[2]};
+        }
+        if (n > 0 && rc == EMBSYNC_OK)
+            rc = sink->emit(sink, page, n);
+        for (size_t i = 0; i < n; i++)
+            for (int k = 0; k < 3; k++)
+                free(strings[i][k]);
+    }
+    free(page);
+    free(strings);
+    return rc;
+}
+
+static void set_stage(es_engine *e, const char *collection, const char *stage)
+{
+    es_progress *p = &e->progress;
+    pthread_mutex_lock(&p->lock);
+    if (collection != NULL) {
+        snprintf(p->collection, sizeof p->collection, "%s", collection);
+        p->total = p->done = p->failed = 0;
+        p->started = mono_now();
+    }
+    p->stage = stage;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void record_metrics(const char *collection,
+                           const es_reconcile_result *res)
+{
+    char labels[320];
+    if (!res->dry_run) {
+        const struct { const char *result; uint64_t n; } counts[] = {
+            {"orphan_removed", res->orphans},
+            {"missing_queued", res->missing},
+            {"failed_entry_dropped", res->forgotten},
+        };
+        for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+            snprintf(labels, sizeof labels,
+                     "collection=\"%s\",result=\"%s\"", collection,
+                     counts[i].result);
+            es_metric_add("embsync_reconcile_items_total", labels,
+                          (double)counts[i].n);
+        }
+    }
+    snprintf(labels, sizeof labels, "collection=\"%s\"", collection);
+    es_metric_set("embsync_reconcile_duration_seconds", labels, res->seconds);
+    es_metric_set("embsync_reconcile_last_timestamp_seconds", labels,
+                  (double)time(NULL));
+    snprintf(labels, sizeof labels, "collection=\"%s\",status=\"%s\"",
+             collection, res->status == EMBSYNC_OK     ? "ok"
+                          : res->status == EMBSYNC_SKIP ? "skipped"
+                                                        : "failed");
+    es_metric_add("embsync_reconcile_runs_total", labels, 1);
+}
+
+static void log_result(const char *collection, const es_reconcile_result *r)
+{
+    const char *did = r->dry_run ? "found" : "removed";
+    if (r->status == EMBSYNC_SKIP)
+        es_info("collection %s: reconciliation skipped (in progress "
+                "elsewhere)", collection);
+    else if (r->status != EMBSYNC_OK && strcmp(r->error, "stopped") == 0)
+        es_info("collection %s: reconciliation stopped on request after %"
+                PRIu64 " store ids and %" PRIu64 " source items", collection,
+                r->store_ids, r->source_items);
+    else if (r->status != EMBSYNC_OK)
+        es_error("collection %s: reconciliation failed after %" PRIu64
+                 " store ids and %" PRIu64 " source items: %s",
+                 collection, r->store_ids, r->source_items, r->error);
+    else if (r->dry_run)
+        es_info("collection %s: reconciliation (dry run): %" PRIu64
+                " store ids, %" PRIu64 " source items; %" PRIu64
+                " orphan(s) found, %" PRIu64 " missing found, %" PRIu64
+                " failed-ledger entr%s of gone items found; nothing changed "
+                "in %.2f s",
+                collection, r->store_ids, r->source_items, r->orphans,
+                r->missing, r->forgotten, r->forgotten == 1 ? "y" : "ies",
+                r->seconds);
+    else
+        es_info("collection %s: reconciled: %" PRIu64 " store ids, %" PRIu64
+                " source items; %" PRIu64 " orphan(s) %s, %" PRIu64
+                " missing queued (%" PRIu64 " embedded, %" PRIu64
+                " failed, %" PRIu64 " waiting), %" PRIu64
+                " failed-ledger entr%s of gone items dropped in %.2f s",
+                collection, r->store_ids, r->source_items, r->orphans, did,
+                r->missing, r->run.embedded, r->run.failed, r->run.waiting,
+                r->forgotten, r->forgotten == 1 ? "y" : "ies", r->seconds);
+}
+
+int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
+                            es_reconcile_result *res)
+{
+    const embsync_source_ops *src = &e->source->module->ops.source;
+    memset(res, 0, sizeof *res);
+    res->dry_run = dry_run;
+    double start = mono_now();
+    int64_t started = (int64_t)time(NULL);
+    walk w = {.e = e, .collection = collection, .dry_run = dry_run,
+              .res = res};
+    missing_sink sink = {
+        .pub = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
+                .emit = missing_emit},
+        .w = &w,
+    };
+    w.ids = malloc(PAGE * sizeof *w.ids);
+    w.orphans = malloc(PAGE * sizeof *w.orphans);
+    w.asked = malloc(PAGE * sizeof *w.asked);
+    w.present = malloc(PAGE * sizeof *w.present);
+    set_stage(e, collection, "reconcile");
+    int rc = EMBSYNC_FAILED;
+    if (!w.ids || !w.orphans || !w.asked || !w.present) {
+        snprintf(res->error, sizeof res->error, "out of memory");
+        goto done;
+    }
+    es_call_begin();
+    rc = src->begin(e->source->state, collection);
+    if (rc != EMBSYNC_OK) {
+        set_error(&w, "begin", rc);
+        goto done;
+    }
+    /* A dry run leaves even a missing collection missing: it has no ids
+     * and lacks every item. */
+    if (!dry_run && (rc = es_engine_ensure(e, collection, &res->run)) !=
+                        EMBSYNC_OK) {
+        snprintf(res->error, sizeof res->error, "ensure collection: %.400s",
+                 res->run.error[0] ? res->run.error : why(rc));
+        goto end;
+    }
+    if (e->state_dir != NULL &&
+        es_ledger_open(&w.ledger, e->state_dir, collection) == 0)
+        w.has_ledger = 1;
+    rc = remove_orphans(&w);
+    if (rc == EMBSYNC_OK)
+        rc = forget_gone(&w);
+    if (w.has_ledger) {
+        /* Before the pipeline opens the ledger itself. */
+        if (!dry_run && es_ledger_save(&w.ledger) != 0)
+            es_warn("collection %s: cannot save the failed-items ledger",
+                    collection);
+        es_ledger_close(&w.ledger);
+    }
+    if (rc == EMBSYNC_OK && !dry_run && (w.missing = tmpfile()) == NULL) {
+        snprintf(res->error, sizeof res->error,
+                 "cannot create a temporary file: %s", strerror(errno));
+        rc = EMBSYNC_FAILED;
+    }
+    if (rc == EMBSYNC_OK) {
+        es_call_begin();
+        rc = src->items(e->source->state, collection, &sink.pub);
+        if (rc != EMBSYNC_OK)
+            set_error(&w, "items", rc);
+    }
+    if (rc == EMBSYNC_OK && !dry_run && res->missing > 0) {
+        set_stage(e, NULL, "sync");
+        rc = es_engine_stream(e, collection, replay_missing, &w, &res->run);
+        if (rc != EMBSYNC_OK)
+            snprintf(res->error, sizeof res->error, "%s",
+                     res->run.error[0] ? res->run.error : why(rc));
+    }
+end:
+    es_call_begin();
+    int end_rc = src->end(e->source->state, collection, rc);
+    if (end_rc != EMBSYNC_OK && rc == EMBSYNC_OK) {
+        rc = end_rc;
+        set_error(&w, "end", end_rc);
+    }
+done:
+    if (w.missing != NULL)
+        fclose(w.missing);
+    free(w.ids);
+    free(w.orphans);
+    free(w.asked);
+    free(w.present);
+    res->status = rc;
+    res->seconds = mono_now() - start;
+    set_stage(e, NULL, "idle");
+    record_metrics(collection, res);
+    if (e->state_dir != NULL && rc != EMBSYNC_SKIP)
+        save_status(e->state_dir, collection, res, started);
+    log_result(collection, res);
+    return rc;
+}
+
+/* ---- every collection ----------------------------------------------------- */
+
+typedef struct names {
+    char **v;
+    size_t n;
+    int oom;
+} names;
+
+static int add_name(void *arg, const char *name)
+{
+    names *l = arg;
+    char **grown = realloc(l->v, (l->n + 1) * sizeof *grown);
+    if (grown == NULL || (grown[l->n] = strdup(name)) == NULL) {
+        if (grown != NULL)
+            l->v = grown;
+        l->oom = 1;
+        return 1;
+    }
+    l->v = grown;
+    l->n++;
+    return 0;
+}
+
+int es_reconcile_pass(es_engine *e, const char *only, int dry_run)
+{
+    char buf[256];
+    const char *unsupported = es_reconcile_unsupported(e, buf, sizeof buf);
+    if (unsupported != NULL) {
+        es_error("%s", unsupported);
+        return -1;
+    }
+    names list = {0};
+    es_call_begin();
+    int rc = e->source->module->ops.source.list_collections(e->source->state,
+                                                            add_name, &list);
+    int failed = -1;
+    if (rc != EMBSYNC_OK || list.oom) {
+        es_error("cannot list collections: %s",
+                 list.oom ? "out of memory" : why(rc));
+        goto out;
+    }
+    int found = only == NULL;
+    for (size_t i = 0; !found && i < list.n; i++)
+        found = strcmp(list.v[i], only) == 0;
+    if (!found) {
+        char known[512] = "";
+        size_t at = 0;
+        for (size_t i = 0; i < list.n && at < sizeof known; i++)
+            at += (size_t)snprintf(known + at, sizeof known - at, "%s%s",
+                                   i ? ", " : "", list.v[i]);
+        es_error("collection %s: the source %s does not list it (%zu "
+                 "collection(s): %s)", only, e->source->module->desc.name,
+                 list.n, list.n ? known : "none");
+        goto out;
+    }
+    failed = 0;
+    for (size_t i = 0; i < list.n; i++) {
+        if (only != NULL && strcmp(list.v[i], only) != 0)
+            continue;
+        if (es_stop_requested(e->stop))
+            break;
+        es_reconcile_result res;
+        int st = es_reconcile_collection(e, list.v[i], dry_run, &res);
+        if (st != EMBSYNC_OK && st != EMBSYNC_SKIP)
+            failed++;
+        if (st == EMBSYNC_FATAL)
+            break;
+    }
+out:
+    for (size_t i = 0; i < list.n; i++)
+        free(list.v[i]);
+    free(list.v);
+    return failed;
+}
