@@ -71,7 +71,7 @@ def compare(ini, root, collections):
             continue
         seen = {}
         for line in out.stdout.splitlines():
-            payload = json.loads(line.split("\t", 2)[2])
+            payload = json.loads(line.split("\t", 3)[3])
             seen[payload["path"]] = payload["size"]
         for path, size in seen.items():
             if want.get(path) != size:

@@ -36,7 +36,7 @@ plugin = faiss-local
 INI
 }
 
-# The points of collection $2 of scenario $1, one "id<TAB>score<TAB>payload"
+# The points of collection $2 of scenario $1, one "reference<TAB>score<TAB>id<TAB>payload"
 # line each.
 dump() {
     any=$(find "$work/$1-images" -type f \( -name '*.jpg' -o -name '*.png' \) | sort | head -n 1)

@@ -38,7 +38,7 @@ embsync="$top_builddir/embsync"
 c=shapes
 ledger="$work/state/source-dir/$c.ledger"
 
-# The store's collection, one hit per line (id, score, payload).
+# The store's collection, one hit per line (reference, score, id, payload).
 dump() {
     any=$(find "$work/images/$c" -type f -name '*.png' | sort | head -n 1)
     "$embsync" search -c "$ini" --collection "$c" --image "$any" -k 100000 \

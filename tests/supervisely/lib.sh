@@ -19,7 +19,7 @@ $1" >"$work/check.out" 2>&1
     return $_rc
 }
 
-# The store's points of a collection, one "id<TAB>score<TAB>payload" line
+# The store's points of a collection, one "reference<TAB>score<TAB>id<TAB>payload" line
 # each, into $work/dump.<collection>.
 sly_dump() {
     [ -s "$work/probe.jpg" ] || curl -s -o "$work/probe.jpg" \
@@ -45,7 +45,7 @@ for p in projects:
     stored = {}
     for line in open(f"{work}/dump.{p}"):
         if line.strip():
-            i, _, payload = line.rstrip("\n").split("\t", 2)
+            _, _, i, payload = line.rstrip("\n").split("\t", 3)
             stored[int(i)] = json.loads(payload)
     assert set(stored) == enabled, (p, "missing", sorted(enabled - set(stored))[:5],
                                     "orphans", sorted(set(stored) - enabled)[:5])
