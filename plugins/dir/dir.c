@@ -27,6 +27,11 @@
 #define PAGE 256
 #define MAX_EXTENSIONS 16
 
+typedef struct id_set_entry {
+    uint64_t key;
+    char value;
+} id_set_entry;
+
 /* One collection's run: begin() to end(). */
 typedef struct dir_run {
     char *name;
@@ -36,7 +41,7 @@ typedef struct dir_run {
     /* exists() of ids without a ref: the ids of the collection's files,
      * walked once per run when first needed (reconciliation asks about a
      * store's ids a page at a time). */
-    struct id_set_entry *id_set; /* stb_ds hash map used as a set */
+    id_set_entry *id_set;  /* stb_ds hash map used as a set */
     int have_id_set;
 } dir_run;
 
@@ -588,11 +593,6 @@ static int ref_is_item(const dir_source *s, const char *real_base,
     free(path);
     return inside;
 }
-
-typedef struct id_set_entry {
-    uint64_t key;
-    char value;
-} id_set_entry;
 
 typedef struct id_walk {
     const dir_source *s;
