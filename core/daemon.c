@@ -15,6 +15,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "signals.h"
 #include "status.h"
 
@@ -45,6 +46,7 @@ static void on_stop(void *arg)
     d->stopping = 1;
     es_stop_request(&d->app->stop);
     pthread_mutex_unlock(&d->lock);
+    es_notify_stopping();
     es_stop_request(&d->wake);
 }
 
@@ -122,8 +124,11 @@ static void reload(es_daemon *d)
 {
     es_app *next = malloc(sizeof *next);
     char err[2048];
-    if (next == NULL)
+    es_notify_reloading();
+    if (next == NULL) {
+        es_notify_ready();
         return;
+    }
     es_app_init(next);
     es_engine *engine = NULL;
     if (es_app_load(next, d->config_path, err, sizeof err) != 0 ||
@@ -136,6 +141,7 @@ static void reload(es_daemon *d)
                  engine == NULL && *err ? err : "cannot start the engine");
         es_app_close(next);
         free(next);
+        es_notify_ready();
         return;
     }
     if (strcmp(next->cfg.listen, d->app->cfg.listen) != 0)
@@ -161,6 +167,7 @@ static void reload(es_daemon *d)
         }
     }
     es_info("configuration reloaded from %s", d->config_path);
+    es_notify_ready();
 }
 
 /* ---- the scheduler ------------------------------------------------------ */
@@ -177,6 +184,7 @@ static void run_pass(es_daemon *d)
     int failed = es_engine_pass(d->engine);
     if (failed != 0)
         es_warn("pass finished with %d failed collection(s)", failed);
+    es_notify_pass(d->app->cfg.state_dir, d->last_pass_start, failed);
 
     pthread_mutex_lock(&d->lock);
     d->pass_running = 0;
@@ -218,6 +226,7 @@ int es_daemon_run(es_app *app, const char *config_path)
     es_info("embsync %s running: a pass every %d minute(s)%s%s",
             PACKAGE_VERSION, app->cfg.interval_min,
             control ? ", control port on " : "", control ? app->cfg.listen : "");
+    es_notify_ready();
 
     for (;;) {
         pthread_mutex_lock(&d.lock);

@@ -20,21 +20,38 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", es_cmd_run, "run -c FILE",
+    {"run", es_cmd_run, "run [-c FILE]",
      "run the daemon: a pass at start, then one every interval"},
-    {"once", es_cmd_once, "once -c FILE",
+    {"once", es_cmd_once, "once [-c FILE]",
      "one pass over every collection; exit 1 if any failed"},
     {"search", es_cmd_search,
-     "search -c FILE --collection NAME (--image PATH | --text TEXT) [-k N]",
+     "search [-c FILE] --collection NAME (--image PATH | --text TEXT) [-k N]",
      "print the k items nearest to an image or a text"},
-    {"plugins", es_cmd_plugins, "plugins -c FILE",
+    {"plugins", es_cmd_plugins, "plugins [-c FILE]",
      "list the plugins the configuration loads, with their keys"},
-    {"check", es_cmd_check, "check -c FILE",
+    {"check", es_cmd_check, "check [-c FILE]",
      "validate the configuration and open every plugin, without syncing"},
-    {"status", es_cmd_status, "status -c FILE",
+    {"status", es_cmd_status, "status [-c FILE]",
      "per collection: last success, pending, failed items and why"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* Without -c: $EMBSYNC_CONFIG when set, else the installed default. */
+static const char *default_config(void)
+{
+    const char *env = getenv("EMBSYNC_CONFIG");
+    return env != NULL && *env != '\0' ? env : ES_DEFAULT_CONFIG;
+}
+
+static void print_default_config(FILE *out)
+{
+    const char *env = getenv("EMBSYNC_CONFIG");
+    fprintf(out,
+            "                         without -c: $EMBSYNC_CONFIG, else %s\n"
+            "                         (now: %s%s)\n",
+            ES_DEFAULT_CONFIG, default_config(),
+            env != NULL && *env != '\0' ? ", from $EMBSYNC_CONFIG" : "");
+}
 
 static void usage(FILE *out, const command *only)
 {
@@ -43,6 +60,7 @@ static void usage(FILE *out, const command *only)
         fprintf(out,
                 "options:\n"
                 "  -c, --config FILE      the INI configuration\n");
+        print_default_config(out);
         if (only->run == es_cmd_search)
             fprintf(out,
                     "      --collection NAME  the collection to search\n"
@@ -54,9 +72,11 @@ static void usage(FILE *out, const command *only)
                 "  -V, --version          print the version\n");
         return;
     }
-    fprintf(out, "usage: embsync COMMAND -c FILE [options]\n\ncommands:\n");
+    fprintf(out, "usage: embsync COMMAND [-c FILE] [options]\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n");
+    print_default_config(out);
     fprintf(out, "\n`embsync COMMAND --help` describes a command's options.\n");
 }
 
@@ -137,11 +157,8 @@ int main(int argc, char **argv)
                 argv[optind]);
         return ES_EXIT_USAGE;
     }
-    if (opt.config == NULL) {
-        fprintf(stderr, "embsync %s: -c FILE is required\n", cmd->name);
-        usage(stderr, cmd);
-        return ES_EXIT_USAGE;
-    }
+    if (opt.config == NULL)
+        opt.config = default_config();
     if (search && (opt.collection == NULL || (opt.image == NULL) == (opt.text == NULL))) {
         fprintf(stderr, "embsync search: needs --collection and one of --image or --text\n");
         return ES_EXIT_USAGE;
@@ -160,7 +177,9 @@ int main(int argc, char **argv)
     }
     if (es_app_load(&app, opt.config, err, sizeof err) != 0) {
         char clean[2048];
-        fprintf(stderr, "embsync: %s\n", es_redact(err, clean, sizeof clean));
+        fprintf(stderr, "%sembsync: %s\n",
+                es_log_priority_prefix(EMBSYNC_LOG_ERROR),
+                es_redact(err, clean, sizeof clean));
         es_app_close(&app);
         return ES_EXIT_USAGE;
     }
