@@ -30,7 +30,7 @@ plugin = descriptor
 plugin = faiss-local
 INI
 
-"$PYTHON3" "$top_srcdir/tests/systemd/notify_listener.py" "$work/notify" \
+"$PYTHON3" "$top_srcdir/tests/deploy/notify_listener.py" "$work/notify" \
     "$work/states" &
 listener=$!
 for _ in $(seq 1 50); do [ -e "$work/notify.ready" ] && break; sleep 0.1; done
