@@ -11,6 +11,7 @@ typedef struct es_options {
     const char *image;
     const char *text;
     int k;
+    int man;              /* plugins --man */
 } es_options;
 
 /** Exit codes. */

@@ -633,3 +633,8 @@ const char *es_plugin_config_get(const es_plugin_config *pc, const char *key,
         *decl = NULL;
     return NULL;
 }
+
+const char *es_config_core_key(size_t i)
+{
+    return i < CK_COUNT ? core_keys[i] : NULL;
+}

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "http.h"
 #include "log.h"
+#include "manpage.h"
 #include "retry.h"
 #include "signals.h"
 
@@ -27,7 +28,7 @@ static const command commands[] = {
     {"search", es_cmd_search,
      "search [-c FILE] --collection NAME (--image PATH | --text TEXT) [-k N]",
      "print the k items nearest to an image or a text"},
-    {"plugins", es_cmd_plugins, "plugins [-c FILE]",
+    {"plugins", es_cmd_plugins, "plugins [-c FILE] [--man]",
      "list the plugins the configuration loads, with their keys"},
     {"check", es_cmd_check, "check [-c FILE]",
      "validate the configuration and open every plugin, without syncing"},
@@ -67,6 +68,10 @@ static void usage(FILE *out, const command *only)
                     "      --image PATH       query with an image file\n"
                     "      --text TEXT        query with a text (embedders that support it)\n"
                     "  -k N                   number of hits (default 10)\n");
+        if (only->run == es_cmd_plugins)
+            fprintf(out,
+                    "      --man              every module in the plugin path and [core]:\n"
+                    "                         their keys for embsync.ini(5), in roff\n");
         fprintf(out,
                 "  -h, --help             this help\n"
                 "  -V, --version          print the version\n");
@@ -116,12 +121,13 @@ int main(int argc, char **argv)
         return ES_EXIT_USAGE;
     }
 
-    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT };
+    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT, OPT_MAN };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"collection", required_argument, NULL, OPT_COLLECTION},
         {"image", required_argument, NULL, OPT_IMAGE},
         {"text", required_argument, NULL, OPT_TEXT},
+        {"man", no_argument, NULL, OPT_MAN},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -145,6 +151,14 @@ int main(int argc, char **argv)
         case OPT_COLLECTION: opt.collection = optarg; break;
         case OPT_IMAGE: opt.image = optarg; break;
         case OPT_TEXT: opt.text = optarg; break;
+        case OPT_MAN:
+            if (cmd->run != es_cmd_plugins) {
+                fprintf(stderr, "embsync %s: --man is an option of plugins\n",
+                        cmd->name);
+                return ES_EXIT_USAGE;
+            }
+            opt.man = 1;
+            break;
         default: usage(stderr, cmd); return ES_EXIT_USAGE;
         }
         if (!search && (c == OPT_COLLECTION || c == OPT_IMAGE || c == OPT_TEXT)) {
@@ -156,6 +170,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "embsync %s: unexpected argument '%s'\n", cmd->name,
                 argv[optind]);
         return ES_EXIT_USAGE;
+    }
+    if (opt.man) {
+        /* The installed plugin directory unless -c names another. */
+        char err[2048];
+        if (es_manpage_keys(stdout, opt.config, err, sizeof err) != 0) {
+            fprintf(stderr, "embsync plugins --man: %s\n", err);
+            return ES_EXIT_FAILED;
+        }
+        return ES_EXIT_OK;
     }
     if (opt.config == NULL)
         opt.config = default_config();

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "configfile.h"
+#include "corekeys.h"
 #include "log.h"
 
 static char path[64];
@@ -301,6 +302,50 @@ static void control_token_from_credential(void **unused)
     remove_credentials(dir, "control");
 }
 
+/* embsync.ini(5) is written from es_core_keys: it must name exactly the
+ * keys the parser accepts. */
+static void documented_core_keys_are_the_parsed_ones(void **unused)
+{
+    (void)unused;
+    size_t documented = 0, parsed = 0;
+    for (const embsync_config_key *k = es_core_keys; k->name != NULL; k++) {
+        documented++;
+        size_t i;
+        for (i = 0; es_config_core_key(i) != NULL; i++)
+            if (strcmp(es_config_core_key(i), k->name) == 0)
+                break;
+        if (es_config_core_key(i) == NULL)
+            fail_msg("[core] %s is documented but not parsed", k->name);
+    }
+    for (; es_config_core_key(parsed) != NULL; parsed++) {
+        const embsync_config_key *k;
+        for (k = es_core_keys; k->name != NULL; k++)
+            if (strcmp(es_config_core_key(parsed), k->name) == 0)
+                break;
+        if (k->name == NULL)
+            fail_msg("[core] %s is parsed but not documented in core/corekeys.c",
+                     es_config_core_key(parsed));
+    }
+    assert_int_equal(documented, parsed);
+
+    /* Each documented default is one the parser takes. */
+    for (const embsync_config_key *k = es_core_keys; k->name != NULL; k++) {
+        if (k->default_value == NULL || *k->default_value == '\0')
+            continue;
+        char text[512];
+        snprintf(text, sizeof text, "[core]\n%s = %s\n" PLUGINS, k->name,
+                 k->default_value);
+        es_config cfg;
+        char err[1024];
+        write_ini(text);
+        int rc = es_config_load(path, &cfg, err, sizeof err);
+        es_config_free(&cfg);
+        unlink(path);
+        if (rc != 0)
+            fail_msg("documented default of [core] %s refused: %s", k->name, err);
+    }
+}
+
 static void line_too_long(void **unused)
 {
     (void)unused;
@@ -328,6 +373,7 @@ int main(void)
         cmocka_unit_test(secret_from_file_is_redacted),
         cmocka_unit_test(secret_from_credential),
         cmocka_unit_test(control_token_from_credential),
+        cmocka_unit_test(documented_core_keys_are_the_parsed_ones),
         cmocka_unit_test(line_too_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
