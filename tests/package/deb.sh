@@ -132,6 +132,9 @@ ok $? "once embedded every one of the $n collections" || sed 's/^/# /' "$work/on
 embsync status >"$work/status.out" 2>&1 && [ -d /var/lib/embsync ]
 ok $? "the state is in /var/lib/embsync" || sed 's/^/# /' "$work/status.out"
 
+# The installed unit under a real systemd, in a container.
+. "$top/tests/package/boot.sh"
+
 # --- purge ------------------------------------------------------------------
 [ "$created_srv" -eq 1 ] && rm -rf /srv/embsync
 apt-get purge -y -qq embsync embsync-dev >"$work/purge.log" 2>&1
