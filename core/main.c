@@ -28,7 +28,7 @@ static const command commands[] = {
     {"search", es_cmd_search,
      "search [-c FILE] --collection NAME (--image PATH | --text TEXT) [-k N]",
      "print the k items nearest to an image or a text"},
-    {"plugins", es_cmd_plugins, "plugins [-c FILE] [--man]",
+    {"plugins", es_cmd_plugins, "plugins [-c FILE] [--man [NAME...]]",
      "list the plugins the configuration loads, with their keys"},
     {"check", es_cmd_check, "check [-c FILE]",
      "validate the configuration and open every plugin, without syncing"},
@@ -70,8 +70,9 @@ static void usage(FILE *out, const command *only)
                     "  -k N                   number of hits (default 10)\n");
         if (only->run == es_cmd_plugins)
             fprintf(out,
-                    "      --man              every module in the plugin path and [core]:\n"
-                    "                         their keys for embsync.ini(5), in roff\n");
+                    "      --man [NAME...]    the keys of [core] and of the modules named\n"
+                    "                         (default: all in the plugin path) for\n"
+                    "                         embsync.ini(5), in roff\n");
         fprintf(out,
                 "  -h, --help             this help\n"
                 "  -V, --version          print the version\n");
@@ -166,7 +167,7 @@ int main(int argc, char **argv)
             return ES_EXIT_USAGE;
         }
     }
-    if (optind < argc) {
+    if (optind < argc && !opt.man) {
         fprintf(stderr, "embsync %s: unexpected argument '%s'\n", cmd->name,
                 argv[optind]);
         return ES_EXIT_USAGE;
@@ -174,7 +175,9 @@ int main(int argc, char **argv)
     if (opt.man) {
         /* The installed plugin directory unless -c names another. */
         char err[2048];
-        if (es_manpage_keys(stdout, opt.config, err, sizeof err) != 0) {
+        if (es_manpage_keys(stdout, opt.config,
+                            (const char *const *)argv + optind,
+                            (size_t)(argc - optind), err, sizeof err) != 0) {
             fprintf(stderr, "embsync plugins --man: %s\n", err);
             return ES_EXIT_FAILED;
         }

@@ -154,7 +154,8 @@ static int list_modules(const char *search_path, names *l)
 static const char *const kind_titles[] = {NULL, "SOURCE PLUGINS",
                                           "EMBEDDER PLUGINS", "STORE PLUGINS"};
 
-int es_manpage_keys(FILE *out, const char *config_path, char *err,
+int es_manpage_keys(FILE *out, const char *config_path,
+                    const char *const *only, size_t n_only, char *err,
                     size_t errlen)
 {
     es_config cfg;
@@ -169,7 +170,15 @@ int es_manpage_keys(FILE *out, const char *config_path, char *err,
         snprintf(err, errlen, "cannot initialise libltdl");
         goto out;
     }
-    if (list_modules(cfg.plugin_path, &l) != 0 ||
+    int listed = 0;
+    if (n_only > 0) {
+        for (size_t i = 0; i < n_only && listed == 0; i++)
+            listed = add_name(&l, only[i], strlen(only[i]));
+        qsort(l.v, l.n, sizeof *l.v, by_name);
+    } else {
+        listed = list_modules(cfg.plugin_path, &l);
+    }
+    if (listed != 0 ||
         (mods = calloc(l.n + 1, sizeof *mods)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto out_ltdl;
