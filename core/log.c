@@ -57,16 +57,22 @@ static int stderr_is_journal(void)
            (unsigned long long)st.st_ino == ino;
 }
 
-const char *es_log_priority_prefix(int level)
+/* Caller holds log_lock. */
+static const char *priority_prefix_locked(int level)
 {
     static const char *const prefixes[] = {"<0>", "<1>", "<2>", "<3>",
                                            "<4>", "<5>", "<6>", "<7>"};
-    pthread_mutex_lock(&log_lock);
     if (log_to_journal < 0)
         log_to_journal = stderr_is_journal();
-    int journal = log_to_journal;
+    return log_to_journal ? prefixes[syslog_priority(level)] : "";
+}
+
+const char *es_log_priority_prefix(int level)
+{
+    pthread_mutex_lock(&log_lock);
+    const char *prefix = priority_prefix_locked(level);
     pthread_mutex_unlock(&log_lock);
-    return journal ? prefixes[syslog_priority(level)] : "";
+    return prefix;
 }
 
 void es_log_configure(int level, es_log_format format)
@@ -187,11 +193,7 @@ static double now_s(void)
 static void emit_locked(int level, const char *origin, const char *msg,
                         const es_log_field *fields, size_t n_fields)
 {
-    char prefix[8] = "";
-    if (log_to_journal < 0)
-        log_to_journal = stderr_is_journal();
-    if (log_to_journal)
-        snprintf(prefix, sizeof prefix, "<%d>", syslog_priority(level));
+    const char *prefix = priority_prefix_locked(level);
     char stamp[32];
     struct timespec ts;
     struct tm tm;
