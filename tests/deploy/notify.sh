@@ -70,7 +70,7 @@ wait "$pid"
 rc=$?
 pid=""
 ok $rc "SIGTERM: exit 0"
-grep -q '^STOPPING=1$' "$work/states"
+wait_for '^STOPPING=1$' 1
 ok $? "SIGTERM: STOPPING=1" || sed 's/^/# /' "$work/states"
 
 # A broken configuration: exit 2 and never READY=1.
