@@ -14,6 +14,7 @@ typedef struct es_options {
     int k;
     int format;             /* es_search_format */
     const char *output;     /* search: write here instead of stdout */
+    int man;              /* plugins --man */
 } es_options;
 
 /** Exit codes. */

@@ -202,6 +202,37 @@ static char *read_value_file(const char *path, char *why, size_t whylen)
     return buf;
 }
 
+/* Read a systemd credential: $CREDENTIALS_DIRECTORY/NAME, as LoadCredential=
+ * or LoadCredentialEncrypted= put it there (readable by the service's
+ * dynamic user, unlike a file the administrator owns). */
+static char *read_credential(const char *name, char *why, size_t whylen)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    if (*name == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0) {
+        snprintf(why, whylen, "'%s' is not a credential name", name);
+        return NULL;
+    }
+    if (dir == NULL || *dir == '\0') {
+        snprintf(why, whylen,
+                 "credential %s: $CREDENTIALS_DIRECTORY is not set (start "
+                 "embsync from a unit with LoadCredential=%s:PATH, or use "
+                 "KEY_file = PATH)", name, name);
+        return NULL;
+    }
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        snprintf(why, whylen, "credential %s: path too long", name);
+        return NULL;
+    }
+    char inner[512];
+    char *value = read_value_file(path, inner, sizeof inner);
+    if (value == NULL)
+        snprintf(why, whylen, "credential %s: %s (is LoadCredential=%s:... "
+                 "in the unit?)", name, inner, name);
+    return value;
+}
+
 int es_parse_int(const char *s, long long *out)
 {
     char *end;
@@ -256,13 +287,15 @@ enum core_key {
     CK_INTERVAL, CK_RECONCILE_INTERVAL, CK_STATE_DIR, CK_PLUGIN_PATH,
     CK_BATCH_SIZE, CK_LOG_LEVEL,
     CK_LOG_FORMAT, CK_LISTEN, CK_CONTROL_TOKEN, CK_CONTROL_TOKEN_FILE,
-    CK_STALE_AFTER, CK_AU_LISTEN, CK_AU_WITHOUT_TOKEN, CK_COUNT
+    CK_STALE_AFTER, CK_AU_LISTEN, CK_AU_WITHOUT_TOKEN,
+    CK_CONTROL_TOKEN_CREDENTIAL, CK_COUNT
 };
 static const char *const core_keys[CK_COUNT] = {
     "interval", "reconcile_interval", "state_dir", "plugin_path",
     "batch_size", "log_level",
     "log_format", "listen", "control_token", "control_token_file",
     "stale_after", "autoupdater_listen", "autoupdater_without_token",
+    "control_token_credential",
 };
 
 static int int_in_range(parser *p, const char *key, const char *value,
@@ -346,9 +379,12 @@ static void core_key(parser *p, const char *key, char *value)
         es_secret_add(value);
         replace(&c->control_token, value);
         return;
-    case CK_CONTROL_TOKEN_FILE: {
+    case CK_CONTROL_TOKEN_FILE:
+    case CK_CONTROL_TOKEN_CREDENTIAL: {
         char why[512];
-        char *secret = read_value_file(value, why, sizeof why);
+        char *secret = k == CK_CONTROL_TOKEN_FILE
+                           ? read_value_file(value, why, sizeof why)
+                           : read_credential(value, why, sizeof why);
         if (secret == NULL)
             fail(p, "core", key, "%s", why);
         else {
@@ -581,17 +617,22 @@ int es_plugin_config_build(const es_config *cfg, const es_section *sec,
     for (size_t e = 0; e < sec->n_entries; e++) {
         const es_entry *en = &sec->entries[e];
         size_t klen = strlen(en->key);
-        int from_file = 0;
+        /* KEY_file = PATH and KEY_credential = NAME give a string KEY. */
+        static const char *const indirect[] = {"", "_file", "_credential"};
+        int from = 0;
         size_t idx = n;
         for (size_t i = 0; i < n; i++)
             if (strcmp(packed[i].name, en->key) == 0)
                 idx = i;
-        if (idx == n && klen > 5 && strcmp(en->key + klen - 5, "_file") == 0) {
+        for (int v = 1; v < 3 && idx == n; v++) {
+            size_t slen = strlen(indirect[v]);
+            if (klen <= slen || strcmp(en->key + klen - slen, indirect[v]) != 0)
+                continue;
             for (size_t i = 0; i < n; i++)
-                if (strlen(packed[i].name) == klen - 5 &&
-                    strncmp(packed[i].name, en->key, klen - 5) == 0 &&
+                if (strlen(packed[i].name) == klen - slen &&
+                    strncmp(packed[i].name, en->key, klen - slen) == 0 &&
                     packed[i].type == EMBSYNC_KEY_STRING)
-                    idx = i, from_file = 1;
+                    idx = i, from = v;
         }
         if (idx == n) {
             snprintf(err, errlen, "%s:%d: [%s] %s: unknown key for plugin %s",
@@ -606,9 +647,10 @@ int es_plugin_config_build(const es_config *cfg, const es_section *sec,
         if (en->value == NULL)
             continue; /* left unset by an empty ${NAME:-} */
         char *value;
-        if (from_file) {
-            char why[512];
-            value = read_value_file(en->value, why, sizeof why);
+        if (from != 0) {
+            char why[768];
+            value = from == 1 ? read_value_file(en->value, why, sizeof why)
+                              : read_credential(en->value, why, sizeof why);
             if (value == NULL) {
                 snprintf(err, errlen, "%s:%d: [%s] %s: %s", cfg->path,
                          en->line, sec->name, en->key, why);
@@ -667,4 +709,9 @@ const char *es_plugin_config_get(const es_plugin_config *pc, const char *key,
     if (decl != NULL)
         *decl = NULL;
     return NULL;
+}
+
+const char *es_config_core_key(size_t i)
+{
+    return i < CK_COUNT ? core_keys[i] : NULL;
 }

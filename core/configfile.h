@@ -79,6 +79,9 @@ void es_plugin_config_free(es_plugin_config *pc);
 const char *es_plugin_config_get(const es_plugin_config *pc, const char *key,
                                  const embsync_config_key **decl);
 
+/** The i-th key [core] accepts, NULL past the last (documentation tests). */
+const char *es_config_core_key(size_t i);
+
 /** Typed parsers shared by validation and lookup.  Return 0 on success. */
 int es_parse_int(const char *s, long long *out);
 int es_parse_bool(const char *s, int *out);

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "progress_display.h"
 #include "reconcile.h"
+#include "notify.h"
 #include "signals.h"
 #include "status.h"
 
@@ -49,6 +50,7 @@ static void on_stop(void *arg)
     d->stopping = 1;
     es_stop_request(&d->app->stop);
     pthread_mutex_unlock(&d->lock);
+    es_notify_stopping();
     es_stop_request(&d->wake);
 }
 
@@ -129,8 +131,11 @@ static void reload(es_daemon *d)
 {
     es_app *next = malloc(sizeof *next);
     char err[2048];
-    if (next == NULL)
+    es_notify_reloading();
+    if (next == NULL) {
+        es_notify_ready();
         return;
+    }
     es_app_init(next);
     es_engine *engine = NULL;
     if (es_app_load(next, d->config_path, err, sizeof err) != 0 ||
@@ -143,6 +148,7 @@ static void reload(es_daemon *d)
                  engine == NULL && *err ? err : "cannot start the engine");
         es_app_close(next);
         free(next);
+        es_notify_ready();
         return;
     }
     if (strcmp(next->cfg.listen, d->app->cfg.listen) != 0)
@@ -172,6 +178,7 @@ static void reload(es_daemon *d)
         }
     }
     es_info("configuration reloaded from %s", d->config_path);
+    es_notify_ready();
 }
 
 /* ---- the scheduler ------------------------------------------------------ */
@@ -188,6 +195,7 @@ static void run_pass(es_daemon *d)
     int failed = es_engine_pass(d->engine);
     if (failed != 0)
         es_warn("pass finished with %d failed collection(s)", failed);
+    es_notify_pass(d->app->cfg.state_dir, d->last_pass_start, failed);
 
     pthread_mutex_lock(&d->lock);
     d->pass_running = 0;
@@ -278,6 +286,7 @@ int es_daemon_run(es_app *app, const char *config_path)
     es_info("embsync %s running: a pass every %d minute(s)%s%s",
             PACKAGE_VERSION, app->cfg.interval_min,
             control ? ", control port on " : "", control ? app->cfg.listen : "");
+    es_notify_ready();
 
     for (;;) {
         pthread_mutex_lock(&d.lock);

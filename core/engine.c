@@ -1046,13 +1046,28 @@ report:
     record_metrics(collection, res);
     if (e->state_dir != NULL)
         save_status(e, collection, res, started_at);
+    /* The counts again as fields of their own, for JSON log readers. */
+    const es_log_field fields[] = {
+        ES_FIELD_STR("collection", collection),
+        ES_FIELD_STR("status", status_name(res->status)),
+        ES_FIELD_U64("embedded", res->embedded),
+        ES_FIELD_U64("deleted", res->deleted),
+        ES_FIELD_U64("failed", res->failed),
+        ES_FIELD_U64("deferred", res->deferred),
+        ES_FIELD_U64("waiting", res->waiting),
+        ES_FIELD_U64("rebuilt", res->rebuilt),
+        ES_FIELD_DBL("duration", res->seconds),
+    };
+    const size_t n_fields = sizeof fields / sizeof fields[0];
     if (res->stopped)
-        es_info("collection %s: stopped on request after %llu embedded, "
+        es_log_fields(EMBSYNC_LOG_INFO, NULL, fields, n_fields,
+                "collection %s: stopped on request after %llu embedded, "
                 "%llu deleted in %.2f s; the next run goes on from there",
                 collection, (unsigned long long)res->embedded,
                 (unsigned long long)res->deleted, res->seconds);
     else if (res->status == EMBSYNC_OK)
-        es_info("collection %s: %llu embedded, %llu deleted, %llu failed, "
+        es_log_fields(EMBSYNC_LOG_INFO, NULL, fields, n_fields,
+                "collection %s: %llu embedded, %llu deleted, %llu failed, "
                 "%llu deferred, %llu waiting%s in %.2f s",
                 collection, (unsigned long long)res->embedded,
                 (unsigned long long)res->deleted,
@@ -1061,7 +1076,8 @@ report:
                 (unsigned long long)res->waiting,
                 res->rebuilt ? " (rebuilt)" : "", res->seconds);
     else
-        es_error("collection %s: run %s after %llu embedded, %llu deleted "
+        es_log_fields(EMBSYNC_LOG_ERROR, NULL, fields, n_fields,
+                 "collection %s: run %s after %llu embedded, %llu deleted "
                  "in %.2f s: %s",
                  collection, status_name(res->status),
                  (unsigned long long)res->embedded,

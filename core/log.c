@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -19,6 +21,7 @@
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_threshold = EMBSYNC_LOG_INFO;
 static es_log_format log_format = ES_LOG_TEXT;
+static int log_to_journal = -1; /* -1: not looked at yet */
 static char *secrets[MAX_SECRETS];
 static size_t secret_count;
 
@@ -28,11 +31,57 @@ static struct {
     unsigned long suppressed;
 } last;
 
+/* syslog(3) priorities, which journald reads from a "<N>" prefix. */
+static int syslog_priority(int level)
+{
+    switch (level) {
+    case EMBSYNC_LOG_ERROR: return 3;
+    case EMBSYNC_LOG_WARNING: return 4;
+    case EMBSYNC_LOG_INFO: return 6;
+    default: return 7;
+    }
+}
+
+/* systemd sets JOURNAL_STREAM to "DEV:INODE" of the stream it connects to
+ * stdout/stderr; a child whose stderr was redirected elsewhere inherits the
+ * variable, hence the comparison. */
+static int stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+        fstat(STDERR_FILENO, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
+/* Caller holds log_lock. */
+static const char *priority_prefix_locked(int level)
+{
+    static const char *const prefixes[] = {"<0>", "<1>", "<2>", "<3>",
+                                           "<4>", "<5>", "<6>", "<7>"};
+    if (log_to_journal < 0)
+        log_to_journal = stderr_is_journal();
+    return log_to_journal ? prefixes[syslog_priority(level)] : "";
+}
+
+const char *es_log_priority_prefix(int level)
+{
+    pthread_mutex_lock(&log_lock);
+    const char *prefix = priority_prefix_locked(level);
+    pthread_mutex_unlock(&log_lock);
+    return prefix;
+}
+
 void es_log_configure(int level, es_log_format format)
 {
+    int journal = stderr_is_journal();
     pthread_mutex_lock(&log_lock);
     log_threshold = level;
     log_format = format;
+    log_to_journal = journal;
     pthread_mutex_unlock(&log_lock);
 }
 
@@ -155,21 +204,25 @@ void es_log_set_line_hook(void (*before)(void *arg), void (*after)(void *arg),
     pthread_mutex_unlock(&log_lock);
 }
 
-static void emit_line_locked(int level, const char *origin, const char *msg);
+static void emit_line_locked(int level, const char *origin, const char *msg,
+                             const es_log_field *fields, size_t n_fields);
 
 /* Caller holds log_lock.  A live progress line on the terminal is cleared
  * first and drawn again below the log line. */
-static void emit_locked(int level, const char *origin, const char *msg)
+static void emit_locked(int level, const char *origin, const char *msg,
+                        const es_log_field *fields, size_t n_fields)
 {
     if (line_hook.before != NULL)
         line_hook.before(line_hook.arg);
-    emit_line_locked(level, origin, msg);
+    emit_line_locked(level, origin, msg, fields, n_fields);
     if (line_hook.after != NULL)
         line_hook.after(line_hook.arg);
 }
 
-static void emit_line_locked(int level, const char *origin, const char *msg)
+static void emit_line_locked(int level, const char *origin, const char *msg,
+                             const es_log_field *fields, size_t n_fields)
 {
+    const char *prefix = priority_prefix_locked(level);
     char stamp[32];
     struct timespec ts;
     struct tm tm;
@@ -185,18 +238,42 @@ static void emit_line_locked(int level, const char *origin, const char *msg)
         cJSON_AddStringToObject(o, "level", level_name(level));
         cJSON_AddStringToObject(o, "origin", origin != NULL ? origin : "core");
         cJSON_AddStringToObject(o, "msg", msg);
+        for (size_t i = 0; i < n_fields; i++) {
+            const es_log_field *f = &fields[i];
+            if (cJSON_GetObjectItemCaseSensitive(o, f->name) != NULL)
+                continue; /* never shadow ts, level, origin, msg */
+            if (f->type == ES_FIELD_UINT)
+                cJSON_AddNumberToObject(o, f->name, (double)f->u);
+            else if (f->type == ES_FIELD_DOUBLE)
+                cJSON_AddNumberToObject(o, f->name, f->d);
+            else {
+                char clean[LINE_MAX_LEN];
+                redact_locked(f->s != NULL ? f->s : "", clean, sizeof clean);
+                cJSON_AddStringToObject(o, f->name, clean);
+            }
+        }
         char *text = cJSON_PrintUnformatted(o);
         if (text != NULL)
-            fprintf(stderr, "%s\n", text);
+            fprintf(stderr, "%s%s\n", prefix, text);
         cJSON_free(text);
         cJSON_Delete(o);
+    } else if (log_to_journal) {
+        /* The journal stamps and levels each line itself. */
+        fprintf(stderr, "%s%s%s%s\n", prefix, origin != NULL ? origin : "",
+                origin != NULL ? ": " : "", msg);
     } else {
         fprintf(stderr, "%s %-7s %s%s%s\n", stamp, level_name(level),
                 origin != NULL ? origin : "", origin != NULL ? ": " : "", msg);
     }
 }
 
-void es_vlog(int level, const char *origin, const char *fmt, va_list ap)
+static void vlog_fields(int level, const char *origin,
+                        const es_log_field *fields, size_t n_fields,
+                        const char *fmt, va_list ap) EMBSYNC_PRINTF(5, 0);
+
+static void vlog_fields(int level, const char *origin,
+                        const es_log_field *fields, size_t n_fields,
+                        const char *fmt, va_list ap)
 {
     if (!es_log_enabled(level))
         return;
@@ -216,14 +293,28 @@ void es_vlog(int level, const char *origin, const char *fmt, va_list ap)
             snprintf(note, sizeof note,
                      "last message repeated %lu more times",
                      last.suppressed);
-            emit_locked(EMBSYNC_LOG_INFO, NULL, note);
+            emit_locked(EMBSYNC_LOG_INFO, NULL, note, NULL, 0);
         }
         snprintf(last.line, sizeof last.line, "%s", keyed);
         last.first = t;
         last.suppressed = 0;
-        emit_locked(level, origin, clean);
+        emit_locked(level, origin, clean, fields, n_fields);
     }
     pthread_mutex_unlock(&log_lock);
+}
+
+void es_vlog(int level, const char *origin, const char *fmt, va_list ap)
+{
+    vlog_fields(level, origin, NULL, 0, fmt, ap);
+}
+
+void es_log_fields(int level, const char *origin, const es_log_field *fields,
+                   size_t n_fields, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog_fields(level, origin, fields, n_fields, fmt, ap);
+    va_end(ap);
 }
 
 void es_log(int level, const char *origin, const char *fmt, ...)

@@ -4,13 +4,23 @@
 #define ES_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <embsync/plugin.h>
 
 typedef enum es_log_format { ES_LOG_TEXT = 0, ES_LOG_JSON = 1 } es_log_format;
 
-/** Set the threshold (EMBSYNC_LOG_*) and the line format. */
+/** Set the threshold (EMBSYNC_LOG_*) and the line format.  Also looks
+ *  again whether stderr is the journal (JOURNAL_STREAM names stderr's
+ *  device and inode): then every line starts with its syslog priority,
+ *  "<3>" to "<7>", as sd-daemon(3) describes, and carries no time stamp
+ *  of its own. */
 void es_log_configure(int level, es_log_format format);
+
+/** "<3>" … "<7>" for a line at `level` written straight to stderr when
+ *  stderr is the journal, "" otherwise. */
+const char *es_log_priority_prefix(int level);
 
 /** Parse "error", "warning", "info", "debug"; -1 when unknown. */
 int es_log_level_parse(const char *name);
@@ -42,6 +52,28 @@ void es_log_set_line_hook(void (*before)(void *arg), void (*after)(void *arg),
 
 /** Non-zero when a line at `level` would be printed. */
 int es_log_enabled(int level);
+
+/** A named value of a structured line: in log_format = json each becomes a
+ *  field of its own beside "msg"; text lines show the message alone. */
+typedef struct es_log_field {
+    const char *name;
+    enum { ES_FIELD_UINT, ES_FIELD_DOUBLE, ES_FIELD_STRING } type;
+    uint64_t u;
+    double d;
+    const char *s;
+} es_log_field;
+
+#define ES_FIELD_U64(n, v) \
+    ((es_log_field){.name = (n), .type = ES_FIELD_UINT, .u = (uint64_t)(v)})
+#define ES_FIELD_DBL(n, v) \
+    ((es_log_field){.name = (n), .type = ES_FIELD_DOUBLE, .d = (double)(v)})
+#define ES_FIELD_STR(n, v) \
+    ((es_log_field){.name = (n), .type = ES_FIELD_STRING, .s = (v)})
+
+/** es_log with structured fields (borrowed for the call; string values are
+ *  redacted like the message). */
+void es_log_fields(int level, const char *origin, const es_log_field *fields,
+                   size_t n_fields, const char *fmt, ...) EMBSYNC_PRINTF(5, 6);
 
 #define es_error(...) es_log(EMBSYNC_LOG_ERROR, NULL, __VA_ARGS__)
 #define es_warn(...) es_log(EMBSYNC_LOG_WARNING, NULL, __VA_ARGS__)

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "http.h"
 #include "log.h"
+#include "manpage.h"
 #include "retry.h"
 #include "search_output.h"
 #include "signals.h"
@@ -21,25 +22,42 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", es_cmd_run, "run -c FILE",
+    {"run", es_cmd_run, "run [-c FILE]",
      "run the daemon: a pass at start, then one every interval"},
-    {"once", es_cmd_once, "once -c FILE",
+    {"once", es_cmd_once, "once [-c FILE]",
      "one pass over every collection; exit 1 if any failed"},
     {"reconcile", es_cmd_reconcile,
      "reconcile -c FILE [--collection NAME] [--dry-run]",
      "make the store equal the source: remove orphans, embed what is missing"},
     {"search", es_cmd_search,
-     "search -c FILE --collection NAME (--image PATH | --text TEXT) [-k N] "
+     "search [-c FILE] --collection NAME (--image PATH | --text TEXT) [-k N] "
      "[--format text|json|html] [-o FILE]",
      "print the k items nearest to an image or a text"},
-    {"plugins", es_cmd_plugins, "plugins -c FILE",
+    {"plugins", es_cmd_plugins, "plugins [-c FILE] [--man [NAME...]]",
      "list the plugins the configuration loads, with their keys"},
-    {"check", es_cmd_check, "check -c FILE",
+    {"check", es_cmd_check, "check [-c FILE]",
      "validate the configuration and open every plugin, without syncing"},
-    {"status", es_cmd_status, "status -c FILE",
+    {"status", es_cmd_status, "status [-c FILE]",
      "per collection: last success, pending, failed items and why"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* Without -c: $EMBSYNC_CONFIG when set, else the installed default. */
+static const char *default_config(void)
+{
+    const char *env = getenv("EMBSYNC_CONFIG");
+    return env != NULL && *env != '\0' ? env : ES_DEFAULT_CONFIG;
+}
+
+static void print_default_config(FILE *out)
+{
+    const char *env = getenv("EMBSYNC_CONFIG");
+    fprintf(out,
+            "                         without -c: $EMBSYNC_CONFIG, else %s\n"
+            "                         (now: %s%s)\n",
+            ES_DEFAULT_CONFIG, default_config(),
+            env != NULL && *env != '\0' ? ", from $EMBSYNC_CONFIG" : "");
+}
 
 static void usage(FILE *out, const command *only)
 {
@@ -48,6 +66,7 @@ static void usage(FILE *out, const command *only)
         fprintf(out,
                 "options:\n"
                 "  -c, --config FILE      the INI configuration\n");
+        print_default_config(out);
         if (only->run == es_cmd_search)
             fprintf(out,
                     "      --collection NAME  the collection to search\n"
@@ -61,14 +80,21 @@ static void usage(FILE *out, const command *only)
             fprintf(out,
                     "      --collection NAME  only this collection\n"
                     "      --dry-run          report what differs, change nothing\n");
+        if (only->run == es_cmd_plugins)
+            fprintf(out,
+                    "      --man [NAME...]    the keys of [core] and of the modules named\n"
+                    "                         (default: all in the plugin path) for\n"
+                    "                         embsync.ini(5), in roff\n");
         fprintf(out,
                 "  -h, --help             this help\n"
                 "  -V, --version          print the version\n");
         return;
     }
-    fprintf(out, "usage: embsync COMMAND -c FILE [options]\n\ncommands:\n");
+    fprintf(out, "usage: embsync COMMAND [-c FILE] [options]\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n");
+    print_default_config(out);
     fprintf(out, "\n`embsync COMMAND --help` describes a command's options.\n");
 }
 
@@ -108,7 +134,8 @@ int main(int argc, char **argv)
         return ES_EXIT_USAGE;
     }
 
-    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT, OPT_FORMAT, OPT_DRY_RUN };
+    enum { OPT_COLLECTION = 256, OPT_IMAGE, OPT_TEXT, OPT_FORMAT, OPT_DRY_RUN,
+           OPT_MAN };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"collection", required_argument, NULL, OPT_COLLECTION},
@@ -117,6 +144,7 @@ int main(int argc, char **argv)
         {"text", required_argument, NULL, OPT_TEXT},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"output", required_argument, NULL, 'o'},
+        {"man", no_argument, NULL, OPT_MAN},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -150,6 +178,14 @@ int main(int argc, char **argv)
                 return ES_EXIT_USAGE;
             }
             break;
+        case OPT_MAN:
+            if (cmd->run != es_cmd_plugins) {
+                fprintf(stderr, "embsync %s: --man is an option of plugins\n",
+                        cmd->name);
+                return ES_EXIT_USAGE;
+            }
+            opt.man = 1;
+            break;
         default: usage(stderr, cmd); return ES_EXIT_USAGE;
         }
         if (!search && (c == OPT_IMAGE || c == OPT_TEXT || c == OPT_FORMAT ||
@@ -163,16 +199,24 @@ int main(int argc, char **argv)
             return ES_EXIT_USAGE;
         }
     }
-    if (optind < argc) {
+    if (optind < argc && !opt.man) {
         fprintf(stderr, "embsync %s: unexpected argument '%s'\n", cmd->name,
                 argv[optind]);
         return ES_EXIT_USAGE;
     }
-    if (opt.config == NULL) {
-        fprintf(stderr, "embsync %s: -c FILE is required\n", cmd->name);
-        usage(stderr, cmd);
-        return ES_EXIT_USAGE;
+    if (opt.man) {
+        /* The installed plugin directory unless -c names another. */
+        char err[2048];
+        if (es_manpage_keys(stdout, opt.config,
+                            (const char *const *)argv + optind,
+                            (size_t)(argc - optind), err, sizeof err) != 0) {
+            fprintf(stderr, "embsync plugins --man: %s\n", err);
+            return ES_EXIT_FAILED;
+        }
+        return ES_EXIT_OK;
     }
+    if (opt.config == NULL)
+        opt.config = default_config();
     if (search && (opt.collection == NULL || (opt.image == NULL) == (opt.text == NULL))) {
         fprintf(stderr, "embsync search: needs --collection and one of --image or --text\n");
         return ES_EXIT_USAGE;
@@ -191,7 +235,9 @@ int main(int argc, char **argv)
     }
     if (es_app_load(&app, opt.config, err, sizeof err) != 0) {
         char clean[2048];
-        fprintf(stderr, "embsync: %s\n", es_redact(err, clean, sizeof clean));
+        fprintf(stderr, "%sembsync: %s\n",
+                es_log_priority_prefix(EMBSYNC_LOG_ERROR),
+                es_redact(err, clean, sizeof clean));
         es_app_close(&app);
         return ES_EXIT_USAGE;
     }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "configfile.h"
+#include "corekeys.h"
 #include "log.h"
 
 static char path[64];
@@ -274,6 +275,138 @@ static void env_defaults(void **unused)
                  ":2: [core] autoupdater_without_token:", "'sometimes'");
 }
 
+/* A credential directory as systemd's LoadCredential= leaves it. */
+static void make_credentials(char *dir, const char *name, const char *value)
+{
+    strcpy(dir, "/tmp/es-creds-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char file[128];
+    snprintf(file, sizeof file, "%s/%s", dir, name);
+    FILE *fp = fopen(file, "w");
+    assert_non_null(fp);
+    fputs(value, fp);
+    fclose(fp);
+}
+
+static void remove_credentials(const char *dir, const char *name)
+{
+    char file[128];
+    snprintf(file, sizeof file, "%s/%s", dir, name);
+    unlink(file);
+    rmdir(dir);
+}
+
+static void secret_from_credential(void **unused)
+{
+    (void)unused;
+    char dir[64];
+    make_credentials(dir, "sly-token", "cr3d-T0ken-value\n");
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
+    es_plugin_config pc;
+    char err[1024];
+    assert_int_equal(build("root = /r\ntoken_credential = sly-token\n", &pc,
+                           err, sizeof err), 0);
+    assert_string_equal(es_plugin_config_get(&pc, "token", NULL),
+                        "cr3d-T0ken-value");
+    char out[128];
+    es_redact("Bearer cr3d-T0ken-value", out, sizeof out);
+    assert_string_equal(out, "Bearer ***");
+    es_plugin_config_free(&pc);
+
+    /* Only string keys take one, as with _file. */
+    assert_int_equal(build("root = /r\nsize_credential = sly-token\n", &pc,
+                           err, sizeof err), -1);
+    assert_non_null(strstr(err, "[source] size_credential: unknown key"));
+    /* One value, one way. */
+    assert_int_equal(build("root = /r\ntoken = x\ntoken_credential = sly-token\n",
+                           &pc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "token is already set"));
+    /* A name, not a path. */
+    assert_int_equal(build("root = /r\ntoken_credential = ../etc/passwd\n",
+                           &pc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "'../etc/passwd' is not a credential name"));
+
+    /* Missing from the directory: the error names it and the unit line. */
+    assert_int_equal(build("root = /r\ntoken_credential = qdrant-key\n", &pc,
+                           err, sizeof err), -1);
+    assert_non_null(strstr(err, ":8: [source] token_credential: credential qdrant-key:"));
+    assert_non_null(strstr(err, "LoadCredential=qdrant-key:"));
+
+    /* Outside a unit: no directory at all. */
+    unsetenv("CREDENTIALS_DIRECTORY");
+    assert_int_equal(build("root = /r\ntoken_credential = sly-token\n", &pc,
+                           err, sizeof err), -1);
+    assert_non_null(strstr(err, "$CREDENTIALS_DIRECTORY is not set"));
+    remove_credentials(dir, "sly-token");
+}
+
+static void control_token_from_credential(void **unused)
+{
+    (void)unused;
+    char dir[64];
+    make_credentials(dir, "control", "ctl-S3cret-token\n");
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
+    es_config cfg;
+    char err[1024];
+    write_ini("[core]\ncontrol_token_credential = control\n" PLUGINS);
+    assert_int_equal(es_config_load(path, &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg.control_token, "ctl-S3cret-token");
+    char out[128];
+    es_redact("token ctl-S3cret-token", out, sizeof out);
+    assert_string_equal(out, "token ***");
+    es_config_free(&cfg);
+    unlink(path);
+    unsetenv("CREDENTIALS_DIRECTORY");
+    expect_error("[core]\ncontrol_token_credential = control\n" PLUGINS,
+                 ":2: [core] control_token_credential:",
+                 "$CREDENTIALS_DIRECTORY is not set");
+    remove_credentials(dir, "control");
+}
+
+/* embsync.ini(5) is written from es_core_keys: it must name exactly the
+ * keys the parser accepts. */
+static void documented_core_keys_are_the_parsed_ones(void **unused)
+{
+    (void)unused;
+    size_t documented = 0, parsed = 0;
+    for (const embsync_config_key *k = es_core_keys; k->name != NULL; k++) {
+        documented++;
+        size_t i;
+        for (i = 0; es_config_core_key(i) != NULL; i++)
+            if (strcmp(es_config_core_key(i), k->name) == 0)
+                break;
+        if (es_config_core_key(i) == NULL)
+            fail_msg("[core] %s is documented but not parsed", k->name);
+    }
+    for (; es_config_core_key(parsed) != NULL; parsed++) {
+        const embsync_config_key *k;
+        for (k = es_core_keys; k->name != NULL; k++)
+            if (strcmp(es_config_core_key(parsed), k->name) == 0)
+                break;
+        if (k->name == NULL)
+            fail_msg("[core] %s is parsed but not documented in core/corekeys.c",
+                     es_config_core_key(parsed));
+    }
+    assert_int_equal(documented, parsed);
+
+    /* Each documented default is one the parser takes. */
+    for (const embsync_config_key *k = es_core_keys; k->name != NULL; k++) {
+        if (k->default_value == NULL || *k->default_value == '\0')
+            continue;
+        char text[512];
+        snprintf(text, sizeof text, "[core]\n%s = %s\n" PLUGINS, k->name,
+                 k->default_value);
+        es_config cfg;
+        char err[1024];
+        write_ini(text);
+        int rc = es_config_load(path, &cfg, err, sizeof err);
+        es_config_free(&cfg);
+        unlink(path);
+        if (rc != 0)
+            fail_msg("documented default of [core] %s refused: %s", k->name, err);
+    }
+}
+
 static void line_too_long(void **unused)
 {
     (void)unused;
@@ -299,6 +432,9 @@ int main(void)
         cmocka_unit_test(syntax_error),
         cmocka_unit_test(plugin_keys_validated),
         cmocka_unit_test(secret_from_file_is_redacted),
+        cmocka_unit_test(secret_from_credential),
+        cmocka_unit_test(control_token_from_credential),
+        cmocka_unit_test(documented_core_keys_are_the_parsed_ones),
         cmocka_unit_test(line_too_long),
         cmocka_unit_test(env_defaults),
     };
