@@ -60,7 +60,7 @@ setup w1
 EMBSYNC_CRASH_AT=after-store "$embsync" once -c "$work/w1.ini" 2>"$work/w1.crash.log"
 killed $?
 ok $? "window 1: killed after the store confirmed the first batch"
-dump w1 shapes | cut -f3 | "$PYTHON3" -c '
+dump w1 shapes | cut -f4 | "$PYTHON3" -c '
 import json, sys
 for line in sys.stdin:
     print(json.loads(line)["path"])' >"$work/w1.stored"

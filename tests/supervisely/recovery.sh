@@ -79,7 +79,7 @@ for line in open(work + "/items.out"):
     assert int(i) not in items, ("twice", i)
     items[int(i)] = (version, json.loads(payload))
 assert set(items) == set(enabled), (sorted(set(enabled) ^ set(items))[:5])
-stored = {int(l.split("\t")[0]): json.loads(l.rstrip("\n").split("\t", 2)[2])
+stored = {int(l.split("\t")[2]): json.loads(l.rstrip("\n").split("\t", 3)[3])
           for l in open(work + "/dump.42") if l.strip()}
 for i, (version, payload) in items.items():
     assert version == enabled[i]["updatedAt"], (i, version)
