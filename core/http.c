@@ -271,9 +271,10 @@ static double retry_after_of(CURL *e)
 
 static void count_request(const char *origin, long code)
 {
-    char labels[160];
-    snprintf(labels, sizeof labels, "plugin=\"%s\",code=\"%ld\"", origin,
-             code);
+    char labels[256], code_text[24];
+    snprintf(code_text, sizeof code_text, "%ld", code);
+    es_metric_labels(labels, sizeof labels, "plugin", origin, "code",
+                     code_text, NULL);
     es_metric_add("embsync_http_requests_total", labels, 1);
 }
 
@@ -293,8 +294,8 @@ static void finish_attempt(const char *origin, es_stop *stop, job *j,
     int transient = rc == CURLE_OK ? retryable_status(code) : retryable_curl(rc);
     if (transient && may_retry) {
         double delay = es_retry_delay(j->attempts + 1, retry_after);
-        char label[160];
-        snprintf(label, sizeof label, "plugin=\"%s\"", origin);
+        char label[256];
+        es_metric_labels(label, sizeof label, "plugin", origin, NULL);
         es_metric_add("embsync_http_retries_total", label, 1);
         if (rc == CURLE_OK)
             es_log(EMBSYNC_LOG_WARNING, origin,
