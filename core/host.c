@@ -222,6 +222,8 @@ static int host_stop_requested(embsync_ctx *ctx)
 
 static int host_retry_wait(embsync_ctx *ctx, unsigned attempt, double at_least)
 {
+    if (es_http_probing())
+        return 1; /* a probe reports the first failure; it does not wait */
     double delay = es_retry_delay(attempt, at_least);
     if (ctx->stop == NULL) {
         es_stop tmp;

@@ -156,6 +156,39 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Probe mode: monotonic deadline of this thread's probe, 0 when off. */
+static __thread double probe_deadline;
+static __thread double probe_seconds;
+
+void es_http_probe_begin(double seconds)
+{
+    probe_seconds = seconds;
+    probe_deadline = mono_now() + seconds;
+}
+
+void es_http_probe_end(void)
+{
+    probe_deadline = 0;
+}
+
+int es_http_probing(void)
+{
+    return probe_deadline > 0;
+}
+
+/* A probe's request: one attempt, cut to the time the probe has left.
+ * Returns -1 when that time is used up. */
+static int fit_into_probe(embsync_http_request *req, unsigned *max_attempts)
+{
+    double left_ms = (probe_deadline - mono_now()) * 1000;
+    if (left_ms < 1)
+        return -1;
+    long wanted = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
+    req->timeout_ms = wanted < left_ms ? wanted : (long)left_ms;
+    *max_attempts = 1;
+    return 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     job *j = arg;
@@ -330,7 +363,9 @@ static void finish_attempt(const char *origin, es_stop *stop, job *j,
                j->req.method, j->req.url, code, resp->body_len);
     } else {
         char msg[CURL_ERROR_SIZE + 64];
-        snprintf(msg, sizeof msg, "%s",
+        snprintf(msg, sizeof msg, "%s%s",
+                 probe_deadline > 0 && rc == CURLE_OPERATION_TIMEDOUT
+                     ? "no answer within the probe's deadline: " : "",
                  j->curl_error[0] ? j->curl_error : curl_easy_strerror(rc));
         resp->error = strdup(msg);
         *j->status = transient ? EMBSYNC_RETRY : EMBSYNC_FAILED;
@@ -389,6 +424,14 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
         if (jobs[i].req.method == NULL || jobs[i].req.url == NULL) {
             status[i] = EMBSYNC_FAILED;
             jobs[i].resp->error = strdup("request without method or URL");
+            jobs[i].state = JOB_DONE;
+        } else if (probe_deadline > 0 &&
+                   fit_into_probe(&jobs[i].req, &jobs[i].max_attempts) != 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "no answer within the probe's %g s",
+                     probe_seconds);
+            status[i] = EMBSYNC_RETRY;
+            jobs[i].resp->error = strdup(msg);
             jobs[i].state = JOB_DONE;
         } else {
             jobs[i].state = JOB_WAITING;
