@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <float.h>
+#include <math.h>
+
 #include <cjson/cJSON.h>
 
 #include <embsync/plugin.h>
@@ -97,6 +100,19 @@ static FILE *local_record(qdrant *q, const char *name, const char *mode)
 static int has_metadata(const qdrant *q)
 {
     return q->server_major > 1 || (q->server_major == 1 && q->server_minor >= 16);
+}
+
+/* A JSON number as a non-negative integer no larger than max, or 0 when
+ * the server sent anything else: converting a negative, fractional or
+ * huge double is undefined behaviour. */
+static uint64_t json_uint(const cJSON *v, double max)
+{
+    if (!cJSON_IsNumber(v))
+        return 0;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= max) || d != (double)(uint64_t)d)
+        return 0;
+    return (uint64_t)d;
 }
 
 static void remember_dim(qdrant *q, const char *name, uint32_t dim)
@@ -327,7 +343,7 @@ static int qd_ensure(void *state, const char *name,
     if (!cJSON_IsNumber(size) || distance == NULL) {
         HOST(q)->set_error(CTX(q), "collection %s has no single unnamed vector", name);
         *result = EMBSYNC_ENSURE_MISMATCH;
-    } else if ((uint32_t)size->valuedouble != spec->dim ||
+    } else if (json_uint(size, 4294967295.0) != spec->dim ||
                strcmp(distance, q->distance) != 0 || model == NULL ||
                strcmp(model, spec->identity) != 0) {
         /* No record at all (a collection made by another tool) is a
@@ -382,7 +398,7 @@ static int collection_dim(qdrant *q, const char *info_path, const char *name,
         cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(config, "params"), "vectors"),
         "size");
-    *dim = cJSON_IsNumber(size) ? (uint32_t)size->valuedouble : 0;
+    *dim = (uint32_t)json_uint(size, 65536);
     qdrant_reply_free(&r);
     if (rc == EMBSYNC_OK && *dim == 0) {
         HOST(q)->set_error(CTX(q), "collection %s: unknown vector size", name);
@@ -553,7 +569,7 @@ static int qd_count(void *state, const char *name, uint64_t *count)
     int rc = qdrant_call(&q->client, "POST", path, body, sizeof body - 1, &r);
     if (rc == EMBSYNC_OK && r.status == 200) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(qdrant_result(&r), "count");
-        *count = cJSON_IsNumber(c) ? (uint64_t)c->valuedouble : 0;
+        *count = json_uint(c, 18446744073709549568.0);
     } else if (rc == EMBSYNC_OK && r.status != 404) {
         rc = qdrant_failure(&q->client, &r, "count");
     }
@@ -569,7 +585,7 @@ static uint64_t hit_id(const cJSON *point, cJSON *payload)
     if (text != NULL)
         return strtoull(text, NULL, 10);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(point, "id");
-    return cJSON_IsNumber(id) ? (uint64_t)id->valuedouble : 0;
+    return json_uint(id, 18446744073709549568.0);
 }
 
 static int qd_search(void *state, const char *name, const float *vector,
@@ -621,7 +637,8 @@ static int qd_search(void *state, const char *name, const float *vector,
         embsync_hit hit = {
             .abi = EMBSYNC_ABI_INIT(embsync_hit),
             .id = id,
-            .score = cJSON_IsNumber(score) ? (float)score->valuedouble : 0.0f,
+            .score = cJSON_IsNumber(score) && fabs(score->valuedouble) <= FLT_MAX
+                         ? (float)score->valuedouble : 0.0f,
             .payload = text,
         };
         int stop = cb(arg, &hit);

@@ -26,6 +26,21 @@
 #define STAMP_KEY "embeddings_update_started_at"
 #define MAX_IDS 64
 
+/* The integer id `key` of a JSON object, or -1 when the server sent
+ * something else (absent, not a number, fractional, out of range):
+ * converting such a double is undefined behaviour and would give a
+ * made-up id. */
+static int64_t json_id(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    if (!cJSON_IsNumber(v))
+        return -1;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+        return -1;
+    return (int64_t)d;
+}
+
 typedef struct sly_project {
     int64_t id;
     int64_t team;
@@ -406,15 +421,22 @@ static int sly_list(void *state, embsync_collection_cb cb, void *arg)
         if (rc != EMBSYNC_OK)
             return rc;
         const cJSON *count = cJSON_GetObjectItemCaseSensitive(answer, "pagesCount");
-        pages = cJSON_IsNumber(count) ? (int)count->valuedouble : 1;
+        pages = cJSON_IsNumber(count) && count->valuedouble >= 1 &&
+                        count->valuedouble < 1e6
+                    ? (int)count->valuedouble : 1;
         const cJSON *e;
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(answer, "entities"))
         {
             sly_project p = {
-                .id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")),
-                .team = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "teamId")),
+                .id = json_id(e, "id"),
+                .team = json_id(e, "teamId"),
                 .in_progress = cJSON_IsTrue(cJSON_GetObjectItem(e, "embeddingsInProgress")),
             };
+            if (p.id < 0 || p.team < 0) {
+                HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
+                             "a project without a valid id or teamId; skipped");
+                continue;
+            }
             if (!listed(s->project_ids, s->n_project_ids, p.id) ||
                 !listed(s->team_ids, s->n_team_ids, p.team))
                 continue;
@@ -630,7 +652,13 @@ static int emit_page(supervisely *s, embsync_change_sink *sink,
     const cJSON *e;
     cJSON_ArrayForEach(e, entities)
     {
-        double id = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id"));
+        int64_t image_id = json_id(e, "id");
+        if (image_id < 0) {
+            HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
+                         "an image without a valid id; skipped");
+            continue;
+        }
+        double id = (double)image_id;
         int op = deletes && !contains_id(existing, id) ? EMBSYNC_OP_DELETE
                                                        : EMBSYNC_OP_UPSERT;
         const char *full = cJSON_GetStringValue(cJSON_GetObjectItem(e, "fullStorageUrl"));
@@ -660,6 +688,9 @@ static int emit_page(supervisely *s, embsync_change_sink *sink,
         if (op == EMBSYNC_OP_UPSERT && url == NULL) {
             HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
                          "image %.0f has no storage URL; skipped", id);
+            /* The slot is reused by the next image: free its payload now. */
+            cJSON_free(payload);
+            strings[2 * k + 1] = NULL;
             continue;
         }
         k++;
@@ -689,9 +720,14 @@ static int stream(supervisely *s, embsync_change_sink *sink, int64_t project,
             rc = emit_page(s, sink, entities,
                            cJSON_GetObjectItemCaseSensitive(existing, "entities"),
                            mode == CHANGED_SINCE);
-        if (n > 0)
-            after = (int64_t)cJSON_GetNumberValue(
-                cJSON_GetObjectItem(cJSON_GetArrayItem(entities, n - 1), "id"));
+        int64_t last = n > 0 ? json_id(cJSON_GetArrayItem(entities, n - 1), "id") : -1;
+        if (n > 0 && last <= after && rc == EMBSYNC_OK) {
+            /* Keyset paging must move forward, or it never ends. */
+            HOST(s)->set_error(CTX(s), "images.list: page does not end after id %" PRId64,
+                               after);
+            rc = EMBSYNC_RETRY;
+        }
+        after = last;
         cJSON_Delete(answer);
         cJSON_Delete(existing);
         if (rc != EMBSYNC_OK || n < s->page_size)
