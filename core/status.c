@@ -124,7 +124,8 @@ int es_status_each(const char *state_dir,
         free(text);
     }
     closedir(d);
-    qsort(all, n, sizeof *all, by_name);
+    if (n > 0) /* qsort's array must not be NULL, even for 0 items */
+        qsort(all, n, sizeof *all, by_name);
     for (size_t i = 0; i < n; i++)
         cb(&all[i], arg);
     free(all);
