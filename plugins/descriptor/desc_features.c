@@ -177,6 +177,16 @@ int desc_from_image(const unsigned char *data, int len, float *out,
         }
         from_stb = 1;
     }
+    if (w < 1 || h < 1) {
+        /* stb_image hands back a GIF whose frame is 0 pixels high; the
+         * resizer asserts (the process dies) on an empty side. */
+        if (from_stb)
+            stbi_image_free(pixels);
+        else
+            free(pixels);
+        *why = "image has no pixels";
+        return -1;
+    }
     uint8_t small[DESC_SIDE * DESC_SIDE * 3];
     int ok = stbir_resize_uint8(pixels, w, h, 0, small, DESC_SIDE, DESC_SIDE,
                                 0, 3);
