@@ -7,11 +7,29 @@
 #include <string.h>
 
 #include "log.h"
+#include "plugin_list.h"
 
 void es_app_init(es_app *app)
 {
     memset(app, 0, sizeof *app);
     es_stop_init(&app->stop);
+}
+
+/* A section's keys are checked against what its plugin declares here, at
+ * load, so an unknown or empty key is a configuration error like any other
+ * (exit 2, and a reload refuses it) rather than a failure to open later. */
+static int validate_sections(es_app *app, char *err, size_t errlen)
+{
+    for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
+        const es_module *m = es_app_module(app, kind);
+        es_plugin_config pc;
+        if (es_plugin_config_build(&app->cfg, es_config_section(&app->cfg, kind),
+                                   m->desc.config_keys, m->desc.config_key_size,
+                                   &pc, err, errlen) != 0)
+            return -1;
+        es_plugin_config_free(&pc);
+    }
+    return 0;
 }
 
 int es_app_load(es_app *app, const char *config_path, char *err, size_t errlen)
@@ -30,13 +48,21 @@ int es_app_load(es_app *app, const char *config_path, char *err, size_t errlen)
         es_module *m = es_module_load(app->cfg.plugin_path, sec->plugin, kind,
                                       why, sizeof why);
         if (m == NULL) {
-            snprintf(err, errlen, "%s:%d: [%s] plugin = %s: %s",
-                     app->cfg.path, sec->line, sec->name, sec->plugin, why);
+            char exist[512] = "", guess[128] = "";
+            if (strchr(sec->plugin, '/') == NULL && strstr(why, "cannot load") != NULL)
+                es_plugins_available(app->cfg.plugin_path, kind, sec->plugin,
+                                     exist, sizeof exist, guess, sizeof guess);
+            snprintf(err, errlen, "%s:%d: [%s] plugin = %s: %s%s%s%s%s%s%s%s",
+                     app->cfg.path, sec->plugin_line ? sec->plugin_line : sec->line,
+                     sec->name, sec->plugin, why,
+                     *guess ? "; did you mean " : "", guess, *guess ? "?" : "",
+                     *exist ? "; " : "", *exist ? es_kind_name(kind) : "",
+                     *exist ? " plugins there: " : "", exist);
             return -1;
         }
         app->modules[kind - 1] = m;
     }
-    return 0;
+    return validate_sections(app, err, errlen);
 }
 
 int es_app_open(es_app *app, int kind, char *err, size_t errlen)

@@ -49,6 +49,25 @@ static void fail(parser *p, const char *section, const char *key,
         snprintf(p->err, p->errlen, "%s:%d: %s", p->cfg->path, p->line, msg);
 }
 
+/* inih notes a malformed line and goes on, so the error it reports comes
+ * after whatever the following lines caused (a header without ']' made the
+ * next `plugin =` a duplicate in the previous section).  Catch the two
+ * shapes it refuses on the line itself. */
+static void check_line_shape(parser *p, const char *buf, const char *first)
+{
+    if (*first == '[') {
+        if (strchr(first, ']') == NULL)
+            fail(p, "", NULL, "section header without closing ']'");
+        return;
+    }
+    /* Comments, blank lines and indented continuation lines are inih's. */
+    if (first != buf || *first == ';' || *first == '#' || *first == '\n' ||
+        *first == '\r' || *first == '\0')
+        return;
+    if (strpbrk(first, "=:") == NULL)
+        fail(p, "", NULL, "syntax error (expected [section] or key = value)");
+}
+
 /* inih reader that counts lines, so every error can name its line, and that
  * refuses lines longer than inih's buffer instead of letting it split them. */
 static char *read_line(char *buf, int size, void *stream)
@@ -68,6 +87,7 @@ static char *read_line(char *buf, int size, void *stream)
     const char *first = buf + strspn(buf, " \t");
     if (*first == '[')
         p->section_line = p->line;
+    check_line_shape(p, buf, first);
     return buf;
 }
 
@@ -408,6 +428,7 @@ static void section_key(parser *p, es_section *sec, const char *key,
             return;
         }
         sec->plugin = value; /* NULL when left unset: reported as missing */
+        sec->plugin_line = p->line;
         return;
     }
     for (size_t i = 0; i < sec->n_entries; i++) {
@@ -527,6 +548,9 @@ int es_config_load(const char *path, es_config *cfg, char *err, size_t errlen)
             if (sec->line == 0)
                 snprintf(err, errlen, "%s: missing section [%s] with plugin = NAME",
                          path, sec->name);
+            else if (sec->plugin != NULL)
+                snprintf(err, errlen, "%s:%d: [%s] plugin: empty (plugin = NAME)",
+                         path, sec->plugin_line, sec->name);
             else
                 snprintf(err, errlen, "%s:%d: [%s] plugin: missing key (plugin = NAME)",
                          path, sec->line, sec->name);
@@ -635,8 +659,16 @@ int es_plugin_config_build(const es_config *cfg, const es_section *sec,
                     idx = i, from = v;
         }
         if (idx == n) {
-            snprintf(err, errlen, "%s:%d: [%s] %s: unknown key for plugin %s",
-                     cfg->path, en->line, sec->name, en->key, sec->plugin);
+            char known[512] = "";
+            size_t at = 0;
+            for (size_t i = 0; i < n && at < sizeof known; i++) {
+                int w = snprintf(known + at, sizeof known - at, "%s%s",
+                                 i ? ", " : "", packed[i].name);
+                at += w > 0 ? (size_t)w : 0;
+            }
+            snprintf(err, errlen, "%s:%d: [%s] %s: unknown key for plugin %s "
+                     "(its keys: %s)", cfg->path, en->line, sec->name, en->key,
+                     sec->plugin, n ? known : "none");
             goto fail;
         }
         if (out->values[idx] != NULL) {
@@ -664,6 +696,12 @@ int es_plugin_config_build(const es_config *cfg, const es_section *sec,
             snprintf(err, errlen, "%s:%d: [%s] %s: expected %s, got '%s'",
                      cfg->path, en->line, sec->name, en->key,
                      type_name(packed[idx].type), secret ? "***" : value);
+            free(value);
+            goto fail;
+        }
+        if ((packed[idx].flags & EMBSYNC_KEY_REQUIRED) && *value == '\0') {
+            snprintf(err, errlen, "%s:%d: [%s] %s: required by plugin %s, but empty",
+                     cfg->path, en->line, sec->name, en->key, sec->plugin);
             free(value);
             goto fail;
         }

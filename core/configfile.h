@@ -17,6 +17,7 @@ typedef struct es_entry {
 typedef struct es_section {
     char *name;        /* "source", "embedder", "store" */
     char *plugin;      /* value of `plugin =`, or NULL */
+    int plugin_line;   /* line of `plugin =`, 0 when absent */
     int line;          /* line of the [section] header, 0 when absent */
     es_entry *entries;
     size_t n_entries;

@@ -95,9 +95,9 @@ static void refresh_backends(es_daemon *d)
         snprintf(d->backend_error[kind - 1], sizeof d->backend_error[0], "%s",
                  rc == EMBSYNC_OK ? "" : es_call_error());
         pthread_mutex_unlock(&d->lock);
-        char labels[96];
-        snprintf(labels, sizeof labels, "kind=\"%s\",plugin=\"%s\"",
-                 es_kind_name(kind), d->app->modules[kind - 1]->desc.name);
+        char labels[256];
+        es_metric_labels(labels, sizeof labels, "kind", es_kind_name(kind),
+                         "plugin", d->app->modules[kind - 1]->desc.name, NULL);
         es_metric_set("embsync_backend_up", labels, rc == EMBSYNC_OK);
     }
 }

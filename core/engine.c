@@ -906,23 +906,23 @@ static int stream_changes(es_engine *e, const char *collection,
 
 static void record_metrics(const char *collection, const es_run_result *res)
 {
-    char labels[320];
+    char labels[1024];
     const struct { const char *result; uint64_t n; } counts[] = {
         {"embedded", res->embedded}, {"deleted", res->deleted},
         {"failed", res->failed}, {"deferred", res->deferred},
     };
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
-        snprintf(labels, sizeof labels, "collection=\"%s\",result=\"%s\"",
-                 collection, counts[i].result);
+        es_metric_labels(labels, sizeof labels, "collection", collection,
+                         "result", counts[i].result, NULL);
         es_metric_add("embsync_items_total", labels, (double)counts[i].n);
     }
-    snprintf(labels, sizeof labels, "collection=\"%s\"", collection);
+    es_metric_labels(labels, sizeof labels, "collection", collection, NULL);
     es_metric_set("embsync_run_duration_seconds", labels, res->seconds);
     if (res->status == EMBSYNC_OK)
         es_metric_set("embsync_last_success_timestamp_seconds", labels,
                       (double)time(NULL));
-    snprintf(labels, sizeof labels, "collection=\"%s\",status=\"%s\"",
-             collection, status_name(res->status));
+    es_metric_labels(labels, sizeof labels, "collection", collection,
+                     "status", status_name(res->status), NULL);
     es_metric_add("embsync_runs_total", labels, 1);
 }
 

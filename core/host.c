@@ -206,12 +206,12 @@ static void host_http_release(embsync_ctx *ctx, embsync_http_response *resp)
 
 static void host_counter_add(embsync_ctx *ctx, const char *name, double delta)
 {
-    char metric[160], labels[96];
+    char metric[160], labels[256];
     for (const char *c = name; *c != '\0'; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
             return; /* not a valid metric name part: refuse quietly */
     snprintf(metric, sizeof metric, "embsync_plugin_%s_total", name);
-    snprintf(labels, sizeof labels, "plugin=\"%s\"", plugin_name(ctx));
+    es_metric_labels(labels, sizeof labels, "plugin", plugin_name(ctx), NULL);
     es_metric_add(metric, labels, delta);
 }
 
@@ -222,6 +222,8 @@ static int host_stop_requested(embsync_ctx *ctx)
 
 static int host_retry_wait(embsync_ctx *ctx, unsigned attempt, double at_least)
 {
+    if (es_http_probing())
+        return 1; /* a probe reports the first failure; it does not wait */
     double delay = es_retry_delay(attempt, at_least);
     if (ctx->stop == NULL) {
         es_stop tmp;

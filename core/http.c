@@ -156,6 +156,39 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Probe mode: monotonic deadline of this thread's probe, 0 when off. */
+static __thread double probe_deadline;
+static __thread double probe_seconds;
+
+void es_http_probe_begin(double seconds)
+{
+    probe_seconds = seconds;
+    probe_deadline = mono_now() + seconds;
+}
+
+void es_http_probe_end(void)
+{
+    probe_deadline = 0;
+}
+
+int es_http_probing(void)
+{
+    return probe_deadline > 0;
+}
+
+/* A probe's request: one attempt, cut to the time the probe has left.
+ * Returns -1 when that time is used up. */
+static int fit_into_probe(embsync_http_request *req, unsigned *max_attempts)
+{
+    double left_ms = (probe_deadline - mono_now()) * 1000;
+    if (left_ms < 1)
+        return -1;
+    long wanted = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
+    req->timeout_ms = wanted < left_ms ? wanted : (long)left_ms;
+    *max_attempts = 1;
+    return 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     job *j = arg;
@@ -271,9 +304,10 @@ static double retry_after_of(CURL *e)
 
 static void count_request(const char *origin, long code)
 {
-    char labels[160];
-    snprintf(labels, sizeof labels, "plugin=\"%s\",code=\"%ld\"", origin,
-             code);
+    char labels[256], code_text[24];
+    snprintf(code_text, sizeof code_text, "%ld", code);
+    es_metric_labels(labels, sizeof labels, "plugin", origin, "code",
+                     code_text, NULL);
     es_metric_add("embsync_http_requests_total", labels, 1);
 }
 
@@ -293,8 +327,8 @@ static void finish_attempt(const char *origin, es_stop *stop, job *j,
     int transient = rc == CURLE_OK ? retryable_status(code) : retryable_curl(rc);
     if (transient && may_retry) {
         double delay = es_retry_delay(j->attempts + 1, retry_after);
-        char label[160];
-        snprintf(label, sizeof label, "plugin=\"%s\"", origin);
+        char label[256];
+        es_metric_labels(label, sizeof label, "plugin", origin, NULL);
         es_metric_add("embsync_http_retries_total", label, 1);
         if (rc == CURLE_OK)
             es_log(EMBSYNC_LOG_WARNING, origin,
@@ -329,7 +363,9 @@ static void finish_attempt(const char *origin, es_stop *stop, job *j,
                j->req.method, j->req.url, code, resp->body_len);
     } else {
         char msg[CURL_ERROR_SIZE + 64];
-        snprintf(msg, sizeof msg, "%s",
+        snprintf(msg, sizeof msg, "%s%s",
+                 probe_deadline > 0 && rc == CURLE_OPERATION_TIMEDOUT
+                     ? "no answer within the probe's deadline: " : "",
                  j->curl_error[0] ? j->curl_error : curl_easy_strerror(rc));
         resp->error = strdup(msg);
         *j->status = transient ? EMBSYNC_RETRY : EMBSYNC_FAILED;
@@ -388,6 +424,14 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
         if (jobs[i].req.method == NULL || jobs[i].req.url == NULL) {
             status[i] = EMBSYNC_FAILED;
             jobs[i].resp->error = strdup("request without method or URL");
+            jobs[i].state = JOB_DONE;
+        } else if (probe_deadline > 0 &&
+                   fit_into_probe(&jobs[i].req, &jobs[i].max_attempts) != 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "no answer within the probe's %g s",
+                     probe_seconds);
+            status[i] = EMBSYNC_RETRY;
+            jobs[i].resp->error = strdup(msg);
             jobs[i].state = JOB_DONE;
         } else {
             jobs[i].state = JOB_WAITING;

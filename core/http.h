@@ -19,6 +19,16 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
                  const embsync_http_request *reqs, embsync_http_response *resps,
                  int *status, unsigned parallel);
 
+/** Probe mode, for `embsync check`: until es_http_probe_end(), requests
+ *  made on this thread get one attempt each, all within `seconds` from now
+ *  (a request once the time is used up fails at once), and the host's
+ *  retry_wait() does not wait.  One probe per backend. */
+void es_http_probe_begin(double seconds);
+void es_http_probe_end(void);
+
+/** Non-zero while this thread is in probe mode. */
+int es_http_probing(void);
+
 /** Free what es_http_many attached to resp. */
 void es_http_release(embsync_http_response *resp);
 

@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,6 +23,102 @@ typedef struct metric {
     uint64_t count;             /* histogram */
     uint64_t bucket[N_BUCKETS]; /* histogram, not cumulative */
 } metric;
+
+/* The HELP text of each family the core writes; a plugin's own counters
+ * (embsync_plugin_NAME_total) share one. */
+static const struct {
+    const char *name;
+    const char *help;
+} helps[] = {
+    {"embsync_items_total",
+     "Items handled per collection, by result (embedded, deleted, failed, deferred)."},
+    {"embsync_runs_total", "Sync passes over a collection, by final status."},
+    {"embsync_run_duration_seconds",
+     "Duration of the last sync pass over a collection."},
+    {"embsync_last_success_timestamp_seconds",
+     "Unix time at which the last successful pass over a collection ended."},
+    {"embsync_batch_duration_seconds",
+     "Time one pipeline stage (fetch, embed, store) spent on one batch."},
+    {"embsync_queue_depth", "Batches waiting between two pipeline stages."},
+    {"embsync_http_requests_total",
+     "HTTP requests made for a plugin, by status code (0: no answer)."},
+    {"embsync_http_retries_total", "HTTP requests retried for a plugin."},
+    {"embsync_backend_up",
+     "1 when the backend's last health check passed, else 0."},
+    {"embsync_build_info", "Version of embsync and of its plugin ABI."},
+};
+
+static const char *help_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+        if (strcmp(helps[i].name, name) == 0)
+            return helps[i].help;
+    if (strncmp(name, "embsync_plugin_", 15) == 0)
+        return "A counter a plugin reports about its own work.";
+    return "An embsync metric.";
+}
+
+char *es_metric_labels(char *out, size_t len, ...)
+{
+    size_t at = 0;
+    int first = 1;
+    va_list ap;
+    va_start(ap, len);
+    if (len > 0)
+        out[0] = '\0';
+    for (const char *key; (key = va_arg(ap, const char *)) != NULL;) {
+        const char *value = va_arg(ap, const char *);
+        if (value == NULL)
+            value = "";
+        /* key, '=', the quotes, the comma and the NUL must all fit. */
+        size_t klen = strlen(key);
+        if (at + klen + 5 > len)
+            break;
+        if (!first)
+            out[at++] = ',';
+        first = 0;
+        memcpy(out + at, key, klen);
+        at += klen;
+        out[at++] = '=';
+        out[at++] = '"';
+        /* A value too long is cut, never in the middle of an escape, so
+         * the set stays valid exposition text. */
+        for (const char *c = value; *c != '\0'; c++) {
+            const char *esc = *c == '\\' ? "\\\\"
+                              : *c == '"'  ? "\\\""
+                              : *c == '\n' ? "\\n"
+                                           : NULL;
+            size_t need = esc != NULL ? 2 : 1;
+            if (at + need + 2 > len)
+                break;
+            if (esc != NULL) {
+                memcpy(out + at, esc, 2);
+                at += 2;
+            } else {
+                out[at++] = *c;
+            }
+        }
+        out[at++] = '"';
+        out[at] = '\0';
+    }
+    va_end(ap);
+    return out;
+}
+
+/* HELP text escapes only backslash and newline. */
+static void write_help(FILE *out, const char *name)
+{
+    fprintf(out, "# HELP %s ", name);
+    for (const char *c = help_of(name); *c != '\0'; c++) {
+        if (*c == '\\')
+            fputs("\\\\", out);
+        else if (*c == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*c, out);
+    }
+    fputc('\n', out);
+}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static metric *metrics;
@@ -140,6 +237,7 @@ void es_metrics_write(FILE *out)
                 first = 0;
         if (!first)
             continue;
+        write_help(out, metrics[i].name);
         fprintf(out, "# TYPE %s %s\n", metrics[i].name,
                 type_names[metrics[i].type]);
         for (size_t j = i; j < n_metrics; j++) {

@@ -435,6 +435,12 @@ typedef struct embsync_host {
  *   check(state)              Cheap backend health probe for /health and
  *                             `embsync check`: OK, RETRY (unreachable or
  *                             not ready) or FATAL (credentials refused).
+ *                             Under `embsync check`, open() and check()
+ *                             run in probe mode: each http()/http_many()
+ *                             request gets one attempt within a deadline of
+ *                             a few seconds per backend, and retry_wait()
+ *                             returns non-zero at once, so a readiness loop
+ *                             ends with the first failure's error.
  */
 
 /** Receives one collection name from list_collections(); name is borrowed.

@@ -6,6 +6,7 @@
  * service fails a whole request when one image cannot be decoded (HTTP 200
  * with a non-zero header.status), so a failed batch is bisected until the
  * bad items stand alone; only they fail. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,7 +190,8 @@ static int take_vector(clip *c, const cJSON *embedding, float *out)
     const cJSON *v;
     cJSON_ArrayForEach(v, embedding)
     {
-        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        /* Beyond FLT_MAX the conversion to float is undefined. */
+        if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= FLT_MAX))
             return -1;
         out[d] = (float)v->valuedouble;
         if (!isfinite(out[d]))

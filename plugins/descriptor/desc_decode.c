@@ -112,6 +112,16 @@ int desc_decode(const unsigned char *data, int len, uint64_t max_pixels,
             return -1;
         from_stb = 1;
     }
+    if (w < 1 || h < 1) {
+        /* stb_image hands back a GIF whose frame is 0 pixels high; the
+         * resizer asserts (the process dies) on an empty side. */
+        if (from_stb)
+            stbi_image_free(pixels);
+        else
+            free(pixels);
+        *why = "image has no pixels";
+        return -1;
+    }
     int ok = stbir_resize_uint8(pixels, w, h, 0, out, side, side, 0, 3);
     if (from_stb)
         stbi_image_free(pixels);

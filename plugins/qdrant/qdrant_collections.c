@@ -33,6 +33,16 @@ void qdrant_remember_dim(qdrant *q, const char *name, uint32_t dim)
     q->known_dim = dim;
 }
 
+uint64_t qdrant_json_uint(const cJSON *v, double max)
+{
+    if (!cJSON_IsNumber(v))
+        return 0;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= max) || d != (double)(uint64_t)d)
+        return 0;
+    return (uint64_t)d;
+}
+
 static int metric_of(const char *distance)
 {
     if (strcmp(distance, "Cosine") == 0)
@@ -260,7 +270,7 @@ int qdrant_ensure(void *state, const char *name,
     if (!cJSON_IsNumber(size) || distance == NULL) {
         HOST(q)->set_error(CTX(q), "collection %s has no single unnamed vector", name);
         *result = EMBSYNC_ENSURE_MISMATCH;
-    } else if ((uint32_t)size->valuedouble != spec->dim ||
+    } else if (qdrant_json_uint(size, 4294967295.0) != spec->dim ||
                strcmp(distance, q->distance) != 0 ||
                (model != NULL && strcmp(model, spec->identity) != 0)) {
         HOST(q)->set_error(CTX(q), "Qdrant collection holds %s (size %.0f, %s)",

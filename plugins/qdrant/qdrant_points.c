@@ -2,7 +2,9 @@
  * reconciliation pages through.  Every id leaving is printed as an exact
  * integer; every id arriving is read from the answer's digits
  * (qdrant_records.h), never from cJSON's double. */
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,7 @@ static int collection_dim(qdrant *q, const char *name, uint32_t *dim)
         cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(config, "params"), "vectors"),
         "size");
-    *dim = cJSON_IsNumber(size) ? (uint32_t)size->valuedouble : 0;
+    *dim = (uint32_t)qdrant_json_uint(size, 65536);
     qdrant_reply_free(&r);
     if (rc == EMBSYNC_OK && *dim == 0) {
         HOST(q)->set_error(CTX(q), "collection %s: unknown vector size", name);
@@ -237,7 +239,7 @@ int qdrant_count(void *state, const char *name, uint64_t *count)
     int rc = qdrant_call(&q->client, "POST", path, body, sizeof body - 1, &r);
     if (rc == EMBSYNC_OK && r.status == 200) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(qdrant_result(&r), "count");
-        *count = cJSON_IsNumber(c) ? (uint64_t)c->valuedouble : 0;
+        *count = qdrant_json_uint(c, 18446744073709549568.0);
     } else if (rc == EMBSYNC_OK && r.status != 404) {
         rc = qdrant_failure(&q->client, &r, "count");
     }
@@ -295,7 +297,8 @@ int qdrant_search(void *state, const char *name, const float *vector, size_t k,
         embsync_hit hit = {
             .abi = EMBSYNC_ABI_INIT(embsync_hit),
             .id = recs[i].id,
-            .score = cJSON_IsNumber(score) ? (float)score->valuedouble : 0.0f,
+            .score = cJSON_IsNumber(score) && fabs(score->valuedouble) <= FLT_MAX
+                         ? (float)score->valuedouble : 0.0f,
             .payload = payload,
         };
         int stop = cb(arg, &hit);

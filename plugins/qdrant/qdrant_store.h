@@ -44,6 +44,11 @@ int qdrant_has_metadata(const qdrant *q);
 /** Remember the vector size of the collection just ensured. */
 void qdrant_remember_dim(qdrant *q, const char *name, uint32_t dim);
 
+/** A JSON number as a non-negative integer no larger than max, or 0 when
+ *  the server sent anything else: converting a negative, fractional or
+ *  huge double is undefined behaviour. */
+uint64_t qdrant_json_uint(const cJSON *v, double max);
+
 int qdrant_ensure(void *state, const char *name,
                   const embsync_collection_spec *spec, int *result);
 int qdrant_drop(void *state, const char *name);

@@ -125,8 +125,14 @@ static int image_change(supervisely *s, const cJSON *e, embsync_change *c,
 {
     const char *full = entity_text(e, "fullStorageUrl");
     const char *updated = entity_text(e, "updatedAt");
-    *url = resize_url(s, full);
+    *url = NULL;
     *payload = NULL;
+    if (entity_id(e) < 0) {
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
+                     "an image without a valid id; skipped");
+        return -1;
+    }
+    *url = resize_url(s, full);
     if (*url == NULL) {
         HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
                      "image %" PRId64 " has no storage URL; skipped", entity_id(e));

@@ -362,7 +362,7 @@ static int offer_resumed(supervisely *s, embsync_collection_cb cb, void *arg,
         return rc; /* try again on the next listing */
     sly_project p = {
         .id = id,
-        .team = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(info, "teamId")),
+        .team = entity_int(info, "teamId"),
     };
     const char *why = missing ? "no longer exists"
         : cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(info, "embeddingsEnabled"))
@@ -408,9 +408,14 @@ static int list_page(void *arg, const cJSON *entities)
     {
         sly_project p = {
             .id = entity_id(e),
-            .team = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "teamId")),
+            .team = entity_int(e, "teamId"),
             .in_progress = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "embeddingsInProgress")),
         };
+        if (p.id < 0 || p.team < 0) {
+            HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
+                         "a project without a valid id or teamId; skipped");
+            continue;
+        }
         if (!listed(s->project_ids, s->n_project_ids, p.id) ||
             !listed(s->team_ids, s->n_team_ids, p.team) || p.id == s->resume)
             continue;

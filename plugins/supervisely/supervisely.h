@@ -47,9 +47,23 @@ typedef struct supervisely {
 #define HOST(s) ((s)->api.host)
 #define CTX(s) ((s)->api.ctx)
 
+/* The integer `key` of a JSON object, or -1 when the server sent something
+ * else (absent, not a number, fractional, out of range): converting such a
+ * double is undefined behaviour and would give a made-up id. */
+static inline int64_t entity_int(const cJSON *e, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, key);
+    if (!cJSON_IsNumber(v))
+        return -1;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+        return -1;
+    return (int64_t)d;
+}
+
 static inline int64_t entity_id(const cJSON *e)
 {
-    return (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "id"));
+    return entity_int(e, "id");
 }
 
 static inline const char *entity_text(const cJSON *e, const char *key)

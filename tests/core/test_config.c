@@ -418,6 +418,59 @@ static void line_too_long(void **unused)
     expect_error(text, ":7:", "line longer than");
 }
 
+/* inih goes on after a malformed line; the error must name that line, not
+ * what the following lines then look like. */
+static void malformed_line_is_named_itself(void **unused)
+{
+    (void)unused;
+    /* Without its ']', [embedder]'s plugin line would be a second
+     * `plugin =` in [source]. */
+    expect_error("[source]\nplugin = dir\n[embedder\nplugin = descriptor\n"
+                 "[store]\nplugin = faiss-local\n",
+                 ":3: section header without closing ']'", NULL);
+    expect_error("[source]\nplugin = dir\nroot /x\nroot = /y\nroot = /z\n"
+                 "[embedder]\nplugin = d\n[store]\nplugin = s\n",
+                 ":3: syntax error", NULL);
+    /* Comments and blank lines are no syntax errors. */
+    es_config cfg;
+    char err[512];
+    write_ini("; comment\n# comment\n\n  ; indented\n" PLUGINS "root = /a\n");
+    int rc = es_config_load(path, &cfg, err, sizeof err);
+    unlink(path);
+    assert_int_equal(rc, 0);
+    es_config_free(&cfg);
+}
+
+static void empty_plugin_names_its_line(void **unused)
+{
+    (void)unused;
+    expect_error("[source]\nroot = /x\nplugin =\n[embedder]\nplugin = d\n"
+                 "[store]\nplugin = x\n",
+                 ":3: [source] plugin: empty", NULL);
+}
+
+static void empty_required_key(void **unused)
+{
+    (void)unused;
+    es_plugin_config pc;
+    char err[1024];
+    assert_int_equal(build("size = 1\nroot =\n", &pc, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":8: [source] root: required by plugin dir, but empty"));
+    assert_non_null(strstr(err, path));
+    /* An empty optional string is a value like any other. */
+    assert_int_equal(build("root = /r\ntoken =\n", &pc, err, sizeof err), 0);
+    es_plugin_config_free(&pc);
+}
+
+static void unknown_key_lists_the_known(void **unused)
+{
+    (void)unused;
+    es_plugin_config pc;
+    char err[1024];
+    assert_int_equal(build("root = /r\nsise = 64\n", &pc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "(its keys: root, size, verify, token)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +490,10 @@ int main(void)
         cmocka_unit_test(documented_core_keys_are_the_parsed_ones),
         cmocka_unit_test(line_too_long),
         cmocka_unit_test(env_defaults),
+        cmocka_unit_test(malformed_line_is_named_itself),
+        cmocka_unit_test(empty_plugin_names_its_line),
+        cmocka_unit_test(empty_required_key),
+        cmocka_unit_test(unknown_key_lists_the_known),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,6 +166,41 @@ static void persistent_503_is_retry(void **unused)
     es_http_release(&resp);
 }
 
+/* `embsync check`'s probe: one attempt, however transient the failure,
+ * each request cut to what the probe has left, none once it is used up. */
+static void probe_mode_makes_one_attempt_within_its_deadline(void **unused)
+{
+    (void)unused;
+    char url[128];
+    embsync_http_request req = get("/flaky", url);
+    embsync_http_response resp;
+    flaky_left = 100;
+    hits_flaky = 0;
+    es_http_probe_begin(5);
+    assert_true(es_http_probing());
+    assert_int_equal(one(&req, &resp), EMBSYNC_RETRY);
+    assert_int_equal(resp.status, 503);
+    assert_int_equal(resp.attempts, 1);
+    assert_int_equal(hits_flaky, 1);
+    es_http_release(&resp);
+    es_http_probe_end();
+    assert_false(es_http_probing());
+
+    es_http_probe_begin(0);
+    assert_int_equal(one(&req, &resp), EMBSYNC_RETRY);
+    assert_int_equal(resp.status, 0);
+    assert_non_null(strstr(resp.error, "probe"));
+    assert_int_equal(hits_flaky, 1);
+    es_http_release(&resp);
+    es_http_probe_end();
+
+    /* Out of probe mode the policy retries again. */
+    req.max_attempts = 2;
+    assert_int_equal(one(&req, &resp), EMBSYNC_RETRY);
+    assert_int_equal(resp.attempts, 2);
+    es_http_release(&resp);
+}
+
 static void client_error_is_not_retried(void **unused)
 {
     (void)unused;
@@ -284,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(retries_503_then_succeeds),
         cmocka_unit_test(persistent_503_is_retry),
+        cmocka_unit_test(probe_mode_makes_one_attempt_within_its_deadline),
         cmocka_unit_test(client_error_is_not_retried),
         cmocka_unit_test(no_retry_flag),
         cmocka_unit_test(connection_refused_is_retry),

@@ -56,6 +56,32 @@ colour = blue"
 "$embsync" once -c "$work/e.ini" 2>"$work/err"
 [ $? -ne 0 ] && grep -qF "$work/e.ini:9: [embedder] colour: unknown key for plugin descriptor" "$work/err"
 ok $? "a key the plugin does not declare names file, line and key" || sed 's/^/# /' "$work/err"
+for cmd in once check plugins; do
+    "$embsync" $cmd -c "$work/e.ini" >/dev/null 2>&1
+    rc=$?
+    [ $rc -eq 2 ] || break
+done
+[ $rc -eq 2 ]
+ok $? "an unknown plugin key is a configuration error: exit 2 (once, check, plugins)" || echo "# $cmd exited $rc"
+
+sed 's/^\[embedder\]$/[embedder/' "$work/e.ini" >"$work/bracket.ini"
+"$embsync" check -c "$work/bracket.ini" >/dev/null 2>"$work/err"
+[ $? -eq 2 ] && grep -qF "$work/bracket.ini:7: section header without closing ']'" "$work/err" &&
+    ! grep -q "set twice" "$work/err"
+ok $? "a section header without ']' is reported on its own line, exit 2" || sed 's/^/# /' "$work/err"
+
+write_ini "plugin = descriptor"
+sed 's/^root = .*/root =/' "$work/e.ini" >"$work/empty.ini"
+"$embsync" check -c "$work/empty.ini" >/dev/null 2>"$work/err"
+[ $? -eq 2 ] && grep -qF "$work/empty.ini:6: [source] root: required by plugin dir, but empty" "$work/err"
+ok $? "an empty required key fails validation naming file, line and key, exit 2" || sed 's/^/# /' "$work/err"
+
+write_ini "plugin = descriptr"
+"$embsync" check -c "$work/e.ini" >/dev/null 2>"$work/err"
+[ $? -eq 2 ] && grep -qF "$work/e.ini:8: [embedder] plugin = descriptr:" "$work/err" &&
+    grep -q "did you mean descriptor?" "$work/err" &&
+    grep -q "embedder plugins there: clip, descriptor, null$" "$work/err"
+ok $? "a typo'd plugin name suggests the near one and lists the embedders that exist" || sed 's/^/# /' "$work/err"
 
 write_ini "plugin = faiss-local"
 "$embsync" check -c "$work/e.ini" 2>"$work/err"

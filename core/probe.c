@@ -1,0 +1,83 @@
+#include <config.h>
+
+#include "probe.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "log.h"
+
+typedef struct probe_job {
+    es_app *app;
+    int kind;
+    double seconds;
+    es_probe_result *out;
+} probe_job;
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int check_op(const es_module *m, void *state)
+{
+    int (*check)(void *) = NULL;
+    switch (m->desc.kind) {
+    case EMBSYNC_KIND_SOURCE: check = m->ops.source.check; break;
+    case EMBSYNC_KIND_EMBEDDER: check = m->ops.embedder.check; break;
+    case EMBSYNC_KIND_STORE: check = m->ops.store.check; break;
+    }
+    return check != NULL ? check(state) : EMBSYNC_OK;
+}
+
+/* The probe mode and the call error are per thread, so each backend gets
+ * its own thread, deadline and error. */
+static void *probe_one(void *arg)
+{
+    probe_job *j = arg;
+    es_probe_result *r = j->out;
+    char err[2048];
+    double start = mono_now();
+    es_http_probe_begin(j->seconds);
+    r->opened = es_app_open(j->app, j->kind, err, sizeof err) == 0;
+    r->rc = EMBSYNC_FAILED;
+    if (r->opened) {
+        es_call_begin();
+        r->rc = check_op(es_app_module(j->app, j->kind),
+                         es_app_instance(j->app, j->kind)->state);
+        snprintf(err, sizeof err, "%s",
+                 r->rc == EMBSYNC_OK ? ""
+                 : *es_call_error() ? es_call_error() : "no reason");
+    }
+    es_http_probe_end();
+    r->seconds = mono_now() - start;
+    es_redact(err, r->message, sizeof r->message);
+    return NULL;
+}
+
+int es_probe_backends(es_app *app, double seconds, es_probe_result results[3])
+{
+    probe_job jobs[3];
+    pthread_t threads[3];
+    int started[3] = {0, 0, 0};
+    for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
+        int i = kind - 1;
+        memset(&results[i], 0, sizeof results[i]);
+        jobs[i] = (probe_job){app, kind, seconds, &results[i]};
+        started[i] = pthread_create(&threads[i], NULL, probe_one, &jobs[i]) == 0;
+        if (!started[i])
+            probe_one(&jobs[i]); /* no thread: probe here, in turn */
+    }
+    int bad = 0;
+    for (int i = 0; i < 3; i++) {
+        if (started[i])
+            pthread_join(threads[i], NULL);
+        bad += !results[i].opened || results[i].rc != EMBSYNC_OK;
+    }
+    return bad;
+}
