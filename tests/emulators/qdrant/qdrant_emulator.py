@@ -181,6 +181,8 @@ class State:
         self.args = args
         self.lock = threading.Lock()
         self.collections = {}
+        self.aliases = {}           # alias name -> collection name
+        self.create_bodies = {}     # collection name -> its create body
         self.operation_id = 0
         self.faults = []            # list of dicts, see README
         self.counts = {}            # "METHOD /template" -> n
@@ -419,6 +421,16 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(200, "all shards are ready", "text/plain", record=record)
             return None
 
+        if path == "/aliases" and method == "GET":
+            self.check_auth(False)
+            self.count("GET /aliases")
+            with self.state.lock:
+                return self.alias_list(None)
+        if path == "/collections/aliases" and method == "POST":
+            self.check_auth(True)
+            self.count("POST /collections/aliases")
+            self.check_query(query)
+            return self.update_aliases(raw)
         m = re.fullmatch(r"/collections(?:/([^/]+)(/.*)?)?", path)
         if not m:
             self.check_auth(False)
@@ -450,6 +462,7 @@ class Handler(BaseHTTPRequestHandler):
             ("PATCH", ""): self.update_collection,
             ("DELETE", ""): self.delete_collection,
             ("GET", "/exists"): self.exists,
+            ("GET", "/aliases"): self.collection_aliases,
             ("PUT", "/index"): self.create_index,
             ("PUT", "/points"): self.upsert,
             ("POST", "/points/delete"): self.delete_points,
@@ -476,7 +489,9 @@ class Handler(BaseHTTPRequestHandler):
                                "invalid digit found in string")
 
     def collection(self, name):
-        c = self.state.collections.get(name)
+        """The collection a name means: an alias resolves to its target
+        (every route but DELETE /collections/{name} resolves it)."""
+        c = self.state.collections.get(self.state.aliases.get(name, name))
         if c is None:
             raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!")
         return c
@@ -521,7 +536,11 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             if name in self.state.collections:
                 raise ApiError(409, f"Wrong input: Collection `{name}` already exists!")
+            if name in self.state.aliases:
+                raise ApiError(400, f"Wrong input: Can't create collection with name "
+                               f"{name}. Alias with the same name already exists")
             self.state.collections[name] = Collection(size, distance, metadata)
+            self.state.create_bodies[name] = body
         return True
 
     def update_collection(self, name, query, raw):
@@ -539,12 +558,79 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def delete_collection(self, name, query, raw):
+        # Does not resolve an alias: an alias's name deletes nothing.
         with self.state.lock:
-            return self.state.collections.pop(name, None) is not None
+            if self.state.collections.pop(name, None) is None:
+                return False
+            self.state.create_bodies.pop(name, None)
+            for alias in [a for a, t in self.state.aliases.items() if t == name]:
+                del self.state.aliases[alias]
+            return True
 
     def exists(self, name, query, raw):
         with self.state.lock:
-            return {"exists": name in self.state.collections}
+            return {"exists": self.state.aliases.get(name, name)
+                    in self.state.collections}
+
+    # ---- aliases ------------------------------------------------------------
+
+    def alias_list(self, collection):
+        return {"aliases": [{"alias_name": a, "collection_name": t}
+                            for a, t in sorted(self.state.aliases.items())
+                            if collection is None or t == collection]}
+
+    def collection_aliases(self, name, query, raw):
+        with self.state.lock:
+            if name not in self.state.collections:
+                raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!")
+            return self.alias_list(name)
+
+    def update_aliases(self, raw):
+        """Actions run in order; the first that fails stops the list and
+        what ran before it stays done (Qdrant 1.19 does not roll back)."""
+        body = self.parse_json(raw)
+        actions = body.get("actions")
+        if not isinstance(actions, list):
+            raise ApiError(400, "Format error in JSON body: missing field `actions`")
+        with self.state.lock:
+            for action in actions:
+                self.alias_action(action)
+        return True
+
+    def alias_action(self, action):
+        st = self.state
+        if not isinstance(action, dict) or len(action) != 1:
+            raise ApiError(400, "Format error in JSON body: data did not match "
+                           "any variant of untagged enum AliasOperations")
+        kind, args = next(iter(action.items()))
+        if not isinstance(args, dict):
+            raise ApiError(400, "Format error in JSON body: data did not match "
+                           "any variant of untagged enum AliasOperations")
+        if kind == "create_alias":
+            alias, target = args.get("alias_name"), args.get("collection_name")
+            if not isinstance(alias, str) or not isinstance(target, str):
+                raise ApiError(400, "Format error in JSON body: missing field "
+                               "`alias_name` or `collection_name`")
+            if target not in st.collections:
+                raise ApiError(404, f"Not found: Collection `{target}` doesn't exist!")
+            if alias in st.collections:
+                raise ApiError(409, f"Wrong input: Collection `{alias}` already exists!")
+            st.aliases[alias] = target  # an existing alias is repointed
+        elif kind == "delete_alias":
+            alias = args.get("alias_name")
+            if alias not in st.aliases:
+                raise ApiError(404, f"Not found: Alias {alias} does not exists!")
+            del st.aliases[alias]
+        elif kind == "rename_alias":
+            old, new = args.get("old_alias_name"), args.get("new_alias_name")
+            if old not in st.aliases:
+                raise ApiError(404, f"Not found: Alias {old} does not exists!")
+            if new in st.collections:
+                raise ApiError(409, f"Wrong input: Collection `{new}` already exists!")
+            st.aliases[new] = st.aliases.pop(old)
+        else:
+            raise ApiError(400, "Format error in JSON body: data did not match "
+                           "any variant of untagged enum AliasOperations")
 
     def create_index(self, name, query, raw):
         body = self.parse_json(raw)
@@ -798,7 +884,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, {"requests": []})
         elif path == "/__emulator/state" and method == "GET":
             with st.lock:
-                out = {"requests": dict(st.counts), "collections": {
+                out = {"requests": dict(st.counts), "aliases": dict(st.aliases),
+                       "create_bodies": dict(st.create_bodies), "collections": {
                     n: {"size": c.size, "distance": c.distance,
                         "metadata": c.metadata, "payload_schema": c.payload_schema,
                         "points": {str(p): {"payload": pl} for p, (_, pl, _) in
