@@ -171,6 +171,8 @@ static const embsync_store_ops ops = {
     .drop = qdrant_drop,
     .list_ids = qdrant_list_ids,
     .contains = qdrant_contains,
+    .alias_get = qdrant_alias_get,
+    .alias_set = qdrant_alias_set,
 };
 
 static const embsync_plugin descriptor = {

@@ -47,6 +47,16 @@ void qdrant_remember_dim(qdrant *q, const char *name, uint32_t dim);
 int qdrant_ensure(void *state, const char *name,
                   const embsync_collection_spec *spec, int *result);
 int qdrant_drop(void *state, const char *name);
+/** DELETE the collection `name` itself (an alias's name deletes nothing)
+ *  and its local model record. */
+int qdrant_drop_collection(qdrant *q, const char *name);
+
+/** The concrete collection `name` means into target (without the prefix):
+ *  the one an alias `name` points to (*is_alias = 1), else `name`. */
+int qdrant_resolve(qdrant *q, const char *name, char *target, size_t len,
+                   int *is_alias);
+int qdrant_alias_get(void *state, const char *name, char *target, size_t len);
+int qdrant_alias_set(void *state, const char *name, const char *target);
 
 int qdrant_upsert(void *state, const char *name, size_t n,
                   const embsync_point *points);
