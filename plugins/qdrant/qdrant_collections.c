@@ -164,6 +164,7 @@ static int create_collection(qdrant *q, const char *name,
     cJSON *vectors = cJSON_AddObjectToObject(body, "vectors");
     cJSON_AddNumberToObject(vectors, "size", spec->dim);
     cJSON_AddStringToObject(vectors, "distance", q->distance);
+    qdrant_options_add(q, body);
     cJSON_AddItemToObject(body, "metadata", model_metadata(spec));
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);

@@ -10,9 +10,23 @@
 
 #include <embsync/plugin.h>
 
+#include <cjson/cJSON.h>
+
 #include "qdrant_client.h"
 
 #define QDRANT_PLUGIN_VERSION "1.1"
+
+/* Options of the collections embsync creates and of its writes, as the
+ * store section sets them; 0 or -1: unset, Qdrant's default. */
+typedef struct qdrant_options {
+    long long shard_number, replication_factor, write_consistency_factor;
+    int hnsw_m;                   /* hnsw_m is set (0 is a value) */
+    long long hnsw_m_value, hnsw_ef_construct;
+    int on_disk;                  /* -1 unset, else 0/1 */
+    int int8;                     /* quantization = int8 */
+    int always_ram;               /* -1 unset, else 0/1 */
+    char ordering_query[32];      /* "&ordering=strong", or "" */
+} qdrant_options;
 
 typedef struct qdrant {
     qdrant_client client;
@@ -24,6 +38,7 @@ typedef struct qdrant {
     const char *state_dir;
     int server_major, server_minor;
     int adopt;                /* adopt collections that record no model */
+    qdrant_options options;
     /* The vector size of the last collection ensured: upserts need it and
      * the host serialises calls, so one entry saves a request per batch. */
     char known_name[1024];
@@ -43,6 +58,14 @@ int qdrant_has_metadata(const qdrant *q);
 
 /** Remember the vector size of the collection just ensured. */
 void qdrant_remember_dim(qdrant *q, const char *name, uint32_t dim);
+
+/** Read and check the options keys; -1 with the error set (naming the key
+ *  and what it allows) when one is wrong. */
+int qdrant_options_read(qdrant *q);
+
+/** Add the options that are set to a CreateCollection body (with its
+ *  "vectors" object already in it). */
+void qdrant_options_add(const qdrant *q, cJSON *body);
 
 int qdrant_ensure(void *state, const char *name,
                   const embsync_collection_spec *spec, int *result);

@@ -92,21 +92,30 @@ def select_payload(payload, selector):
 
 
 class Collection:
-    def __init__(self, size, distance, metadata):
+    def __init__(self, size, distance, metadata, options=None):
         self.size = size
         self.distance = distance
         self.metadata = metadata
+        self.options = options or {}  # the create body's cluster/index keys
         self.points = {}            # id -> (vector, payload, version)
         self.payload_schema = {}    # field -> data_type
         self.version = 0
 
     def info(self):
-        params = {"vectors": {"size": self.size, "distance": self.distance},
-                  "shard_number": 1, "replication_factor": 1,
-                  "write_consistency_factor": 1, "on_disk_payload": True}
+        o = self.options
+        vectors = {"size": self.size, "distance": self.distance}
+        if o.get("vectors", {}).get("on_disk") is not None:
+            vectors["on_disk"] = o["vectors"]["on_disk"]
+        params = {"vectors": vectors,
+                  "shard_number": o.get("shard_number") or 1,
+                  "replication_factor": o.get("replication_factor") or 1,
+                  "write_consistency_factor": o.get("write_consistency_factor") or 1,
+                  "on_disk_payload": True}
+        hnsw = o.get("hnsw_config") or {}
         config = {
             "params": params,
-            "hnsw_config": {"m": 16, "ef_construct": 100,
+            "hnsw_config": {"m": hnsw.get("m", 16),
+                            "ef_construct": hnsw.get("ef_construct", 100),
                             "full_scan_threshold": 10000,
                             "max_indexing_threads": 0, "on_disk": False},
             "optimizer_config": {"deleted_threshold": 0.2,
@@ -118,7 +127,7 @@ class Collection:
                                  "flush_interval_sec": 5,
                                  "max_optimization_threads": None},
             "wal_config": {"wal_capacity_mb": 32, "wal_segments_ahead": 0},
-            "quantization_config": None,
+            "quantization_config": o.get("quantization_config"),
         }
         if self.metadata is not None:
             config["metadata"] = self.metadata
@@ -483,6 +492,10 @@ class Handler(BaseHTTPRequestHandler):
             if flag in query and query[flag][0] not in ("true", "false"):
                 raise ApiError(400, f"Deserialize error in query parameters: "
                                f"invalid type for `{flag}`: expected a boolean")
+        if "ordering" in query and query["ordering"][0] not in ("weak", "medium", "strong"):
+            raise ApiError(400, "Deserialize error in query parameters: unknown "
+                           f"variant `{query['ordering'][0]}`, expected one of "
+                           "`weak`, `medium`, `strong`")
         if "timeout" in query:
             if not re.fullmatch(r"[0-9]+", query["timeout"][0]):
                 raise ApiError(400, "Deserialize error in query parameters: "
@@ -539,7 +552,7 @@ class Handler(BaseHTTPRequestHandler):
             if name in self.state.aliases:
                 raise ApiError(400, f"Wrong input: Can't create collection with name "
                                f"{name}. Alias with the same name already exists")
-            self.state.collections[name] = Collection(size, distance, metadata)
+            self.state.collections[name] = Collection(size, distance, metadata, body)
             self.state.create_bodies[name] = body
         return True
 
