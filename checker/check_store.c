@@ -155,7 +155,7 @@ static int ensure_gives(pc_target *t, pc_report *r, const char *name,
                         int want, const char *what)
 {
     static const char *const results[] = {"?", "EXISTS", "CREATED",
-                                          "MISMATCH"};
+                                          "MISMATCH", "ADOPTED"};
     embsync_collection_spec spec = {.abi = EMBSYNC_ABI_INIT(
                                         embsync_collection_spec),
                                     .dim = dim,
@@ -169,7 +169,7 @@ static int ensure_gives(pc_target *t, pc_report *r, const char *name,
                        pc_outcome(rc));
     if (result != want)
         return pc_fail(r, name, "ensure(%s) said %s, expected %s", coll,
-                       result >= 1 && result <= 3 ? results[result] : "?",
+                       result >= 1 && result <= 4 ? results[result] : "?",
                        results[want]);
     pc_pass(r, name, "%s", what);
     return 1;

@@ -3,7 +3,9 @@
 # store/alias-* checks, every exchange of them validated against
 # qdrant-openapi.json, each switch one POST /collections/aliases holding a
 # single create_alias action, and the first switch over a plain collection
-# a DELETE followed at once by that POST.
+# a DELETE followed at once by that POST; and on a server without
+# collection metadata (1.15), ensure() through an alias finds the model
+# record the plugin keeps for the alias's target.
 set -u
 . "$top_srcdir/tests/integration/tap.sh"
 . "$top_srcdir/tests/emulators/emulator.sh"
@@ -56,5 +58,15 @@ dels = [e["path"] for e in ex if e["method"] == "DELETE" and e.get("response", {
 assert "/collections/a_plugin-check-alias-y" in dels, dels
 PY
 ok $? "each switch is one create_alias; the first is DELETE then create back to back; drop deletes the target"
+
+stop_emulators
+start_emulator old "$emu" --version 1.15.0
+printf '[store]\nurl = http://127.0.0.1:%s\ncollection_prefix = a_\n' "$old_port" >"$work/old.ini"
+"$top_builddir/embsync-plugin-check" --tap -c "$work/old.ini" \
+    "$top_builddir/plugins/.libs/qdrant.so" >"$work/old.out" 2>"$work/old.err"
+ok $? "on Qdrant 1.15 (model record in a local file) the store passes the checks" ||
+    sed 's/^/# /' "$work/old.out" "$work/old.err"
+grep -q '^ok [0-9]* - store/alias-ensure:' "$work/old.out"
+ok $? "on Qdrant 1.15 ensure() through an alias finds its target's model record"
 
 done_testing
