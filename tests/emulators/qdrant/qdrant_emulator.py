@@ -543,6 +543,7 @@ class Handler(BaseHTTPRequestHandler):
         if distance not in ("Cosine", "Euclid", "Dot", "Manhattan"):
             raise ApiError(400, "Format error in JSON body: unknown variant "
                            f"`{distance}`, expected one of `Cosine`, `Euclid`, `Dot`, `Manhattan`")
+        self.check_options(body)
         metadata = body.get("metadata")
         if self.state.args.version_tuple < (1, 16):
             metadata = None  # older servers ignore it silently
@@ -555,6 +556,30 @@ class Handler(BaseHTTPRequestHandler):
             self.state.collections[name] = Collection(size, distance, metadata, body)
             self.state.create_bodies[name] = body
         return True
+
+    @staticmethod
+    def check_options(body):
+        """The cluster and index options' bounds, as CreateCollection's
+        schema gives them (422, Qdrant's validation text)."""
+        hnsw = body.get("hnsw_config") or {}
+        for where, key, low in (("", "shard_number", 1), ("", "replication_factor", 1),
+                                ("", "write_consistency_factor", 1),
+                                ("hnsw_config.", "m", 0),
+                                ("hnsw_config.", "ef_construct", 4)):
+            value = (hnsw if where else body).get(key)
+            if value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ApiError(400, f"Format error in JSON body: invalid type for `{where}{key}`")
+            if value < low:
+                raise ApiError(422, f"Validation error in JSON body: [{where}{key}: value "
+                               f"{value} invalid, must be {low} or more]")
+        quant = body.get("quantization_config")
+        if quant is not None:
+            scalar = quant.get("scalar") if isinstance(quant, dict) else None
+            if not isinstance(scalar, dict) or scalar.get("type") != "int8":
+                raise ApiError(400, "Format error in JSON body: only scalar int8 "
+                               "quantization is emulated")
 
     def update_collection(self, name, query, raw):
         body = self.parse_json(raw) or {}

@@ -146,6 +146,37 @@ def alias_rules(base):
     call(base, "DELETE", "/collections/al_old")
 
 
+def collection_options(base):
+    """Cluster and index options: kept, shown in the info, bounds checked;
+    the points routes' ordering parameter checked."""
+    body = {"vectors": {"size": 2, "distance": "Dot", "on_disk": True},
+            "shard_number": 3, "replication_factor": 2, "write_consistency_factor": 2,
+            "hnsw_config": {"m": 8, "ef_construct": 64},
+            "quantization_config": {"scalar": {"type": "int8", "always_ram": True}}}
+    s, b, _ = call(base, "PUT", "/collections/opt", body)
+    s2, b2, _ = call(base, "GET", "/collections/opt")
+    c = b2["result"]["config"]
+    check("create options are kept and shown in the collection info",
+          s == 200 and c["params"]["shard_number"] == 3 and c["params"]["replication_factor"] == 2
+          and c["params"]["write_consistency_factor"] == 2 and c["params"]["vectors"]["on_disk"] is True
+          and c["hnsw_config"]["m"] == 8 and c["hnsw_config"]["ef_construct"] == 64
+          and c["quantization_config"] == body["quantization_config"])
+    s, b, _ = call(base, "PUT", "/collections/opt0", {"vectors": {"size": 2, "distance": "Dot"},
+                                                       "shard_number": 0})
+    check("shard_number 0: 422", s == 422 and "shard_number" in b["status"]["error"])
+    s, b, _ = call(base, "PUT", "/collections/opt0", {"vectors": {"size": 2, "distance": "Dot"},
+                                                       "hnsw_config": {"ef_construct": 2}})
+    check("hnsw_config.ef_construct below 4: 422",
+          s == 422 and "hnsw_config.ef_construct" in b["status"]["error"])
+    s, b, _ = call(base, "PUT", "/collections/opt/points?wait=true&ordering=strong",
+                   {"points": [{"id": 1, "vector": [1, 0]}]})
+    check("ordering=strong is accepted on upsert", s == 200)
+    s, b, _ = call(base, "POST", "/collections/opt/points/delete?wait=true&ordering=fast",
+                   {"points": [1]})
+    check("ordering=fast: 400", s == 400 and "`weak`, `medium`, `strong`" in b["status"]["error"])
+    call(base, "DELETE", "/collections/opt")
+
+
 def main():
     record = tempfile.mktemp(suffix=".jsonl")
     proc, base = start("--record", record)
@@ -302,6 +333,7 @@ def main():
             got = (e.code, e.headers.get("Retry-After"))
         check("fault switch: 429 with Retry-After", got == (429, "3"))
         alias_rules(base)
+        collection_options(base)
     finally:
         proc.terminate()
         proc.wait()
