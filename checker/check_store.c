@@ -155,7 +155,7 @@ static int ensure_gives(pc_target *t, pc_report *r, const char *name,
                         int want, const char *what)
 {
     static const char *const results[] = {"?", "EXISTS", "CREATED",
-                                          "MISMATCH"};
+                                          "MISMATCH", "ADOPTED"};
     embsync_collection_spec spec = {.abi = EMBSYNC_ABI_INIT(
                                         embsync_collection_spec),
                                     .dim = dim,
@@ -169,7 +169,7 @@ static int ensure_gives(pc_target *t, pc_report *r, const char *name,
                        pc_outcome(rc));
     if (result != want)
         return pc_fail(r, name, "ensure(%s) said %s, expected %s", coll,
-                       result >= 1 && result <= 3 ? results[result] : "?",
+                       result >= 1 && result <= 4 ? results[result] : "?",
                        results[want]);
     pc_pass(r, name, "%s", what);
     return 1;
@@ -572,6 +572,196 @@ static void check_contains(fixture *f, pc_report *r)
                 "a missing collection contains nothing");
 }
 
+/* ---- aliases (optional, 1.2) ----------------------------------------- */
+
+static const char ALIAS[] = "plugin-check-alias";
+static const char ALIAS_X[] = "plugin-check-alias-x";
+static const char ALIAS_Y[] = "plugin-check-alias-y";
+enum { ALIAS_POINTS = 5 };
+
+/* alias_get(name) must answer want; reports a failure otherwise. */
+static int alias_is(pc_target *t, pc_report *r, const char *name,
+                    const char *alias, const char *want, const char *what)
+{
+    char got[256] = "(unset)";
+    es_call_begin();
+    int rc = ops(t)->alias_get(state(t), alias, got, sizeof got);
+    if (rc != EMBSYNC_OK)
+        return pc_fail(r, name, "alias_get(%s) returned %s", alias,
+                       pc_outcome(rc));
+    if (strcmp(got, want) != 0)
+        return pc_fail(r, name, "alias_get(%s) is \"%s\", expected \"%s\"",
+                       alias, got, want);
+    if (what != NULL)
+        pc_pass(r, name, "%s", what);
+    return 1;
+}
+
+/* A collection of ALIAS_POINTS points, ids 1.., each payload naming it. */
+static int alias_fill(pc_target *t, const char *coll, uint64_t *seed,
+                      float vecs[][DIM])
+{
+    embsync_collection_spec spec = {.abi = EMBSYNC_ABI_INIT(
+                                        embsync_collection_spec),
+                                    .dim = DIM,
+                                    .metric = EMBSYNC_METRIC_COSINE,
+                                    .identity = IDENTITY};
+    int result = 0;
+    es_call_begin();
+    int rc = ops(t)->ensure(state(t), coll, &spec, &result);
+    embsync_point pts[ALIAS_POINTS];
+    char payload[128];
+    snprintf(payload, sizeof payload, "{\"collection\":\"%s\"}", coll);
+    for (size_t i = 0; i < ALIAS_POINTS; i++) {
+        pc_unit_vector(seed, vecs[i], DIM);
+        pts[i] = (embsync_point){.abi = EMBSYNC_ABI_INIT(embsync_point),
+                                 .id = 1 + i, .vector = vecs[i],
+                                 .payload = payload};
+    }
+    if (rc == EMBSYNC_OK) {
+        es_call_begin();
+        rc = ops(t)->upsert(state(t), coll, ALIAS_POINTS, pts);
+    }
+    return rc;
+}
+
+/* A search of `alias` for vecs[0] must find point 1 of `coll`. */
+static int alias_reads(pc_target *t, pc_report *r, const char *name,
+                       const char *alias, const char *coll, float vecs[][DIM],
+                       const char *what)
+{
+    hit_list h;
+    char want[128];
+    snprintf(want, sizeof want, "{\"collection\":\"%s\"}", coll);
+    int rc = search(t, alias, vecs[0], 1, &h);
+    int good = rc == EMBSYNC_OK && h.n == 1 && h.ids[0] == 1 &&
+               json_equal(h.payloads[0], want);
+    if (rc != EMBSYNC_OK)
+        pc_fail(r, name, "search(%s) returned %s", alias, pc_outcome(rc));
+    else if (!good)
+        pc_fail(r, name, "search(%s) found %s, not point 1 of %s", alias,
+                h.n ? (h.payloads[0] ? h.payloads[0] : "no payload")
+                    : "nothing", coll);
+    hits_free(&h);
+    if (good)
+        good = count_is(t, r, name, alias, ALIAS_POINTS, what);
+    return good;
+}
+
+static void check_aliases(pc_target *t, pc_report *r, uint64_t *seed)
+{
+    if (ops(t)->alias_get == NULL || ops(t)->alias_set == NULL) {
+        pc_skip(r, "store/alias", "the store has no alias_get()/alias_set() "
+                                  "(optional, ABI 1.2)");
+        return;
+    }
+    static float vx[ALIAS_POINTS][DIM], vy[ALIAS_POINTS][DIM],
+        vp[ALIAS_POINTS][DIM];
+    const char *colls[] = {ALIAS, ALIAS_X, ALIAS_Y};
+    for (size_t i = 0; i < 3; i++) {
+        es_call_begin();
+        ops(t)->drop(state(t), colls[i]);
+    }
+    alias_is(t, r, "store/alias-get-missing", ALIAS, "",
+             "alias_get() of a name that is neither collection nor alias "
+             "is \"\"");
+    if (alias_fill(t, ALIAS_X, seed, vx) != EMBSYNC_OK ||
+        alias_fill(t, ALIAS, seed, vp) != EMBSYNC_OK) {
+        pc_fail(r, "store/alias", "cannot make the collections %s and %s",
+                ALIAS_X, ALIAS);
+        return;
+    }
+    alias_is(t, r, "store/alias-get-plain", ALIAS_X, ALIAS_X,
+             "alias_get() of a plain collection is the collection itself");
+    es_call_begin();
+    int rc = ops(t)->alias_set(state(t), ALIAS, ALIAS_X);
+    if (rc != EMBSYNC_OK) {
+        pc_fail(r, "store/alias-set-plain", "alias_set(%s -> %s) over a plain "
+                "collection returned %s", ALIAS, ALIAS_X, pc_outcome(rc));
+        return;
+    }
+    if (alias_is(t, r, "store/alias-set-plain", ALIAS, ALIAS_X, NULL))
+        alias_reads(t, r, "store/alias-set-plain", ALIAS, ALIAS_X, vx,
+                    "a plain collection made an alias: reads of it find the "
+                    "target's points, none of its own");
+
+    if (alias_fill(t, ALIAS_Y, seed, vy) != EMBSYNC_OK) {
+        pc_fail(r, "store/alias-repoint", "cannot make %s", ALIAS_Y);
+        return;
+    }
+    /* Y is not visible through the alias until the switch. */
+    alias_reads(t, r, "store/alias-before-switch", ALIAS, ALIAS_X, vx,
+                "a collection built beside the alias's target is not read "
+                "through the alias before the switch");
+    es_call_begin();
+    rc = ops(t)->alias_set(state(t), ALIAS, ALIAS_Y);
+    if (rc != EMBSYNC_OK) {
+        pc_fail(r, "store/alias-repoint", "alias_set(%s -> %s) returned %s",
+                ALIAS, ALIAS_Y, pc_outcome(rc));
+        return;
+    }
+    if (alias_is(t, r, "store/alias-repoint", ALIAS, ALIAS_Y, NULL))
+        alias_reads(t, r, "store/alias-repoint", ALIAS, ALIAS_Y, vy,
+                    "repointing the alias switches what a search returns");
+    count_is(t, r, "store/alias-repoint-keeps-old", ALIAS_X, ALIAS_POINTS,
+             "the collection the alias pointed to before is left alone");
+
+    ensure_gives(t, r, "store/alias-ensure", ALIAS, DIM, IDENTITY,
+                 EMBSYNC_ENSURE_EXISTS,
+                 "ensure() through an alias finds its target's model");
+    embsync_point extra = {.abi = EMBSYNC_ABI_INIT(embsync_point), .id = 99,
+                           .vector = vx[1], .payload = "{}"};
+    es_call_begin();
+    rc = ops(t)->upsert(state(t), ALIAS, 1, &extra);
+    if (rc != EMBSYNC_OK)
+        pc_fail(r, "store/alias-write", "upsert through the alias returned %s",
+                pc_outcome(rc));
+    else
+        count_is(t, r, "store/alias-write", ALIAS_Y, ALIAS_POINTS + 1,
+                 "a write through the alias lands in its target");
+    es_call_begin();
+    rc = ops(t)->remove(state(t), ALIAS, 1, &extra.id);
+    if (rc != EMBSYNC_OK)
+        pc_fail(r, "store/alias-remove", "remove through the alias returned %s",
+                pc_outcome(rc));
+    else
+        count_is(t, r, "store/alias-remove", ALIAS_Y, ALIAS_POINTS,
+                 "a remove through the alias removes from its target");
+
+    if (t->module->desc.flags & EMBSYNC_PLUGIN_PERSISTENT) {
+        char err[1024];
+        if (pc_reopen(t, err, sizeof err) != 0)
+            pc_fail(r, "store/alias-persistence", "reopening failed: %s", err);
+        else if (alias_is(t, r, "store/alias-persistence", ALIAS, ALIAS_Y, NULL))
+            alias_reads(t, r, "store/alias-persistence", ALIAS, ALIAS_Y, vy,
+                        "an alias survives close() and open()");
+    }
+
+    es_call_begin();
+    rc = ops(t)->alias_set(state(t), ALIAS, "plugin-check-never-made");
+    if (rc == EMBSYNC_OK)
+        pc_fail(r, "store/alias-set-missing-target", "alias_set() to a missing "
+                "collection returned OK");
+    else if (alias_is(t, r, "store/alias-set-missing-target", ALIAS, ALIAS_Y,
+                      NULL))
+        pc_pass(r, "store/alias-set-missing-target", "alias_set() to a missing "
+                "collection fails and leaves the alias as it was");
+
+    es_call_begin();
+    rc = ops(t)->drop(state(t), ALIAS);
+    if (rc != EMBSYNC_OK)
+        pc_fail(r, "store/alias-drop", "drop of the alias returned %s",
+                pc_outcome(rc));
+    else if (alias_is(t, r, "store/alias-drop", ALIAS, "", NULL) &&
+             alias_is(t, r, "store/alias-drop", ALIAS_Y, "", NULL))
+        count_is(t, r, "store/alias-drop", ALIAS_X, ALIAS_POINTS,
+                 "drop() of an alias drops it and its target, nothing else");
+    for (size_t i = 0; i < 3; i++) {
+        es_call_begin();
+        ops(t)->drop(state(t), colls[i]);
+    }
+}
+
 static void cleanup(pc_target *t)
 {
     if (t->inst == NULL)
@@ -642,6 +832,8 @@ void pc_check_store(pc_target *t, pc_report *r)
     check_contains(&f, r);
     check_isolation(&f, r, &seed);
     check_persistence(&f, r);
+    if (t->inst != NULL)
+        check_aliases(t, r, &seed);
     if (t->inst != NULL)
         check_drop(&f, r);
 out:

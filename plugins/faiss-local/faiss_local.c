@@ -1,13 +1,17 @@
 /* faiss-local: the embedded default store.  One FAISS index per collection
  * in the plugin's state directory, persisted crash-safely (collection.h). */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <embsync/plugin.h>
 
+#include "alias.h"
 #include "collection.h"
 #include "id_list.h"
 
@@ -67,6 +71,37 @@ static int dir_of(const faiss_local *f, const char *name, char *out, size_t len)
     return 0;
 }
 
+/* dir_of()'s encoding undone: the collection name of a directory name. */
+static void name_of(const char *entry, char *out, size_t len)
+{
+    size_t o = 0;
+    for (const char *p = entry; *p && o + 1 < len; p++) {
+        unsigned hi, lo;
+        if (p[0] == '%' && p[1] && p[2] && sscanf(p + 1, "%1x%1x", &hi, &lo) == 2) {
+            out[o++] = (char)(hi << 4 | lo);
+            p += 2;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* The collection `name` means: the one its alias link points to, else
+ * `name`.  Every operation works on that one, so an alias and its target
+ * share one open collection (one writer of its files), and a repointed
+ * alias finds the new target at its next call. */
+static const char *concrete(faiss_local *f, const char *name, char *buf,
+                            size_t len)
+{
+    char dir[4096], entry[1024];
+    if (dir_of(f, name, dir, sizeof dir) != 0 ||
+        fl_alias_read(dir, entry, sizeof entry) != 1)
+        return name;
+    name_of(entry, buf, len);
+    return buf;
+}
+
 static fl_collection *find_open(faiss_local *f, const char *name)
 {
     for (size_t i = 0; i < f->n_open; i++)
@@ -114,6 +149,8 @@ static int remember(faiss_local *f, const char *name, fl_collection *c)
  * when it does not exist, or with an error set. */
 static fl_collection *get(faiss_local *f, const char *name, int *missing)
 {
+    char target[1024];
+    name = concrete(f, name, target, sizeof target);
     *missing = 0;
     fl_collection *c = find_open(f, name);
     if (c != NULL)
@@ -200,6 +237,9 @@ static int fl_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         host->log(ctx, EMBSYNC_LOG_WARNING,
                   "fsync = false: a crash may lose acknowledged vectors");
     fl_index_single_threaded();
+    if (fl_alias_sweep(f->root) != 0)
+        host->log(ctx, EMBSYNC_LOG_WARNING,
+                  "cannot finish switching an alias in %s", f->root);
     if (fl_collection_sweep(f->root) != 0)
         host->log(ctx, EMBSYNC_LOG_WARNING,
                   "cannot finish deleting a dropped collection in %s", f->root);
@@ -227,6 +267,8 @@ static int fl_ensure(void *state, const char *name,
                      const embsync_collection_spec *spec, int *result)
 {
     faiss_local *f = state;
+    char target[1024];
+    name = concrete(f, name, target, sizeof target);
     int missing;
     fl_collection *c = get(f, name, &missing);
     char dir[4096], err[512];
@@ -412,10 +454,27 @@ static int fl_search(void *state, const char *name, const float *vector,
 static int fl_drop(void *state, const char *name)
 {
     faiss_local *f = state;
-    char dir[4096];
-    forget(f, name);
+    char dir[4096], entry[1024], target[1024];
     if (dir_of(f, name, dir, sizeof dir) != 0)
         return EMBSYNC_FAILED;
+    int link = fl_alias_read(dir, entry, sizeof entry);
+    if (link < 0) {
+        f->host->set_error(f->ctx, "cannot read %s", dir);
+        return EMBSYNC_FAILED;
+    }
+    if (link) {
+        /* The link first: a crash after it leaves a collection no name
+         * reads, never a name that points at nothing. */
+        if (fl_alias_unlink(f->root, dir + strlen(f->root) + 1) != 0) {
+            f->host->set_error(f->ctx, "cannot remove the alias %s", dir);
+            return EMBSYNC_FAILED;
+        }
+        name_of(entry, target, sizeof target);
+        name = target;
+        if (dir_of(f, name, dir, sizeof dir) != 0)
+            return EMBSYNC_FAILED;
+    }
+    forget(f, name);
     if (fl_collection_destroy(dir) != 0) {
         f->host->set_error(f->ctx, "cannot delete %s", dir);
         return EMBSYNC_FAILED;
@@ -452,6 +511,81 @@ static int fl_contains(void *state, const char *name, size_t n,
     return EMBSYNC_OK;
 }
 
+static int fl_alias_get(void *state, const char *name, char *target,
+                        size_t target_len)
+{
+    faiss_local *f = state;
+    char dir[4096], entry[1024];
+    if (dir_of(f, name, dir, sizeof dir) != 0) {
+        f->host->set_error(f->ctx, "collection name '%s' is empty or too long",
+                           name);
+        return EMBSYNC_FAILED;
+    }
+    int link = fl_alias_read(dir, entry, sizeof entry);
+    if (link < 0) {
+        f->host->set_error(f->ctx, "cannot read %s", dir);
+        return EMBSYNC_FAILED;
+    }
+    target[0] = '\0';
+    if (!fl_collection_exists(dir))  /* through the link: its target */
+        return EMBSYNC_OK;
+    if (link)
+        name_of(entry, target, target_len);
+    else
+        snprintf(target, target_len, "%s", name);
+    return EMBSYNC_OK;
+}
+
+static int fl_alias_set(void *state, const char *name, const char *target)
+{
+    faiss_local *f = state;
+    char buf[1024], dir[4096], target_dir[4096], trash[4352];
+    target = concrete(f, target, buf, sizeof buf);
+    if (strcmp(name, target) == 0) {
+        f->host->set_error(f->ctx, "an alias cannot point at itself: %s", name);
+        return EMBSYNC_FAILED;
+    }
+    if (dir_of(f, name, dir, sizeof dir) != 0 ||
+        dir_of(f, target, target_dir, sizeof target_dir) != 0) {
+        f->host->set_error(f->ctx, "collection name is empty or too long");
+        return EMBSYNC_FAILED;
+    }
+    if (!fl_collection_exists(target_dir)) {
+        f->host->set_error(f->ctx, "cannot point %s at %s: no such collection",
+                           name, target);
+        return EMBSYNC_FAILED;
+    }
+    const char *entry = dir + strlen(f->root) + 1;
+    snprintf(trash, sizeof trash, "%s/%s%s", f->root, FL_DROPPED_PREFIX, entry);
+    struct stat st;
+    int plain = lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (plain) {
+        f->host->log(f->ctx, EMBSYNC_LOG_WARNING,
+                     "%s is a plain collection: it is renamed away and the "
+                     "link to %s put in its place right after, one short "
+                     "switch-over during which %s does not exist (later "
+                     "switches are one atomic rename)", name, target, name);
+        forget(f, name);
+        /* The trash name must be free: finish earlier drops first. */
+        if (fl_collection_sweep(f->root) != 0) {
+            f->host->set_error(f->ctx, "cannot clear %s", trash);
+            return EMBSYNC_FAILED;
+        }
+    }
+    int replaced;
+    if (fl_alias_point(f->root, entry, target_dir + strlen(f->root) + 1, trash,
+                       &replaced) != 0) {
+        f->host->set_error(f->ctx, "cannot point %s at %s: %s", name, target,
+                           strerror(errno));
+        return EMBSYNC_FAILED;
+    }
+    if (replaced && fl_collection_sweep(f->root) != 0)
+        f->host->log(f->ctx, EMBSYNC_LOG_WARNING, "cannot finish deleting the "
+                     "former collection %s (%s)", name, trash);
+    f->host->log(f->ctx, EMBSYNC_LOG_INFO, "%s now points at %s", name, target);
+    return EMBSYNC_OK;
+}
+
 static const embsync_store_ops ops = {
     .abi = EMBSYNC_ABI_INIT(embsync_store_ops),
     .open = fl_open,
@@ -465,6 +599,8 @@ static const embsync_store_ops ops = {
     .drop = fl_drop,
     .list_ids = fl_list_ids,
     .contains = fl_contains,
+    .alias_get = fl_alias_get,
+    .alias_set = fl_alias_set,
 };
 
 static const embsync_plugin descriptor = {

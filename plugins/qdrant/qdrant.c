@@ -35,6 +35,30 @@ static const embsync_config_key keys[] = {
      "a collection of the right size and distance that records no model "
      "(made by the Embeddings Generator) is adopted: the model is recorded, "
      "every point kept; false: rebuild it like a model change"},
+    {"shard_number", EMBSYNC_KEY_INT, NULL, 0,
+     "shards of each collection embsync creates, 1 to 65536 (unset: Qdrant's "
+     "default, 1 standalone or one per node)"},
+    {"replication_factor", EMBSYNC_KEY_INT, NULL, 0,
+     "copies of each shard in a cluster, 1 to 1024 (unset: Qdrant's default, 1)"},
+    {"write_consistency_factor", EMBSYNC_KEY_INT, NULL, 0,
+     "replicas that must apply a write, 1 to replication_factor (unset: 1)"},
+    {"on_disk", EMBSYNC_KEY_BOOL, NULL, 0,
+     "keep the vectors of new collections on disk, served through the page "
+     "cache (unset: in RAM)"},
+    {"hnsw_m", EMBSYNC_KEY_INT, NULL, 0,
+     "HNSW edges per node of new collections, 0 to 1024, 0 builds no graph "
+     "(unset: Qdrant's default, 16)"},
+    {"hnsw_ef_construct", EMBSYNC_KEY_INT, NULL, 0,
+     "HNSW neighbours considered while building, 4 to 65536 (unset: Qdrant's "
+     "default, 100)"},
+    {"quantization", EMBSYNC_KEY_STRING, "none", 0,
+     "none or int8 (scalar quantization of new collections' vectors)"},
+    {"always_ram", EMBSYNC_KEY_BOOL, NULL, 0,
+     "with quantization = int8: keep the quantized vectors in RAM whatever "
+     "on_disk says"},
+    {"write_ordering", EMBSYNC_KEY_STRING, NULL, 0,
+     "weak, medium or strong: the ordering of point writes in a cluster, sent "
+     "as ?ordering= (unset: Qdrant's default, weak)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -121,6 +145,8 @@ static int qd_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         goto fatal;
     }
     q->adopt = host->config_bool(ctx, "adopt", 1);
+    if (qdrant_options_read(q) != 0)
+        goto fatal;
     q->state_dir = host->state_dir(ctx);
     learn_version(q);
     *state = q;
@@ -171,6 +197,8 @@ static const embsync_store_ops ops = {
     .drop = qdrant_drop,
     .list_ids = qdrant_list_ids,
     .contains = qdrant_contains,
+    .alias_get = qdrant_alias_get,
+    .alias_set = qdrant_alias_set,
 };
 
 static const embsync_plugin descriptor = {

@@ -174,6 +174,7 @@ static int create_collection(qdrant *q, const char *name,
     cJSON *vectors = cJSON_AddObjectToObject(body, "vectors");
     cJSON_AddNumberToObject(vectors, "size", spec->dim);
     cJSON_AddStringToObject(vectors, "distance", q->distance);
+    qdrant_options_add(q, body);
     cJSON_AddItemToObject(body, "metadata", model_metadata(spec));
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
@@ -238,6 +239,16 @@ int qdrant_ensure(void *state, const char *name,
                   const embsync_collection_spec *spec, int *result)
 {
     qdrant *q = state;
+    char concrete[1024];
+    int is_alias;
+    /* Qdrant resolves an alias itself; the local model record, kept per
+     * concrete collection, is found through it. */
+    if (!qdrant_has_metadata(q)) {
+        int rc = qdrant_resolve(q, name, concrete, sizeof concrete, &is_alias);
+        if (rc != EMBSYNC_OK)
+            return rc;
+        name = concrete;
+    }
     qdrant_reply r;
     int rc = get_info(q, name, &r);
     if (rc != EMBSYNC_OK) {
@@ -298,9 +309,8 @@ int qdrant_ensure(void *state, const char *name,
     return rc;
 }
 
-int qdrant_drop(void *state, const char *name)
+int qdrant_drop_collection(qdrant *q, const char *name)
 {
-    qdrant *q = state;
     char path[4096];
     if (qdrant_collection_path(q, name, "", path, sizeof path) != 0)
         return EMBSYNC_FAILED;
@@ -314,5 +324,18 @@ int qdrant_drop(void *state, const char *name)
         local_record(q, name, NULL);
         q->known_dim = 0;
     }
+    return rc;
+}
+
+int qdrant_drop(void *state, const char *name)
+{
+    qdrant *q = state;
+    char target[1024];
+    int is_alias;
+    /* DELETE does not resolve an alias: drop what it points to, which
+     * takes the alias with it. */
+    int rc = qdrant_resolve(q, name, target, sizeof target, &is_alias);
+    if (rc == EMBSYNC_OK)
+        rc = qdrant_drop_collection(q, target);
     return rc;
 }

@@ -166,8 +166,9 @@ int qdrant_upsert(void *state, const char *name, size_t n, const embsync_point *
     qdrant *q = state;
     if (n == 0)
         return EMBSYNC_OK;
-    char path[4096];
-    if (qdrant_collection_path(q, name, "/points?wait=true", path, sizeof path) != 0)
+    char path[4096], suffix[64];
+    snprintf(suffix, sizeof suffix, "/points?wait=true%s", q->options.ordering_query);
+    if (qdrant_collection_path(q, name, suffix, path, sizeof path) != 0)
         return EMBSYNC_FAILED;
     uint32_t dim;
     int rc = collection_dim(q, name, &dim);
@@ -205,8 +206,10 @@ static char *id_list_body(const char *before, const uint64_t *ids, size_t n,
 int qdrant_remove(void *state, const char *name, size_t n, const uint64_t *ids)
 {
     qdrant *q = state;
-    char path[4096];
-    if (qdrant_collection_path(q, name, "/points/delete?wait=true", path, sizeof path) != 0)
+    char path[4096], suffix[64];
+    snprintf(suffix, sizeof suffix, "/points/delete?wait=true%s",
+             q->options.ordering_query);
+    if (qdrant_collection_path(q, name, suffix, path, sizeof path) != 0)
         return EMBSYNC_FAILED;
     int rc = EMBSYNC_OK;
     size_t per = (size_t)q->batch_size * 8;

@@ -10,9 +10,23 @@
 
 #include <embsync/plugin.h>
 
+#include <cjson/cJSON.h>
+
 #include "qdrant_client.h"
 
 #define QDRANT_PLUGIN_VERSION "1.1"
+
+/* Options of the collections embsync creates and of its writes, as the
+ * store section sets them; 0 or -1: unset, Qdrant's default. */
+typedef struct qdrant_options {
+    long long shard_number, replication_factor, write_consistency_factor;
+    int hnsw_m;                   /* hnsw_m is set (0 is a value) */
+    long long hnsw_m_value, hnsw_ef_construct;
+    int on_disk;                  /* -1 unset, else 0/1 */
+    int int8;                     /* quantization = int8 */
+    int always_ram;               /* -1 unset, else 0/1 */
+    char ordering_query[32];      /* "&ordering=strong", or "" */
+} qdrant_options;
 
 typedef struct qdrant {
     qdrant_client client;
@@ -24,6 +38,7 @@ typedef struct qdrant {
     const char *state_dir;
     int server_major, server_minor;
     int adopt;                /* adopt collections that record no model */
+    qdrant_options options;
     /* The vector size of the last collection ensured: upserts need it and
      * the host serialises calls, so one entry saves a request per batch. */
     char known_name[1024];
@@ -49,9 +64,27 @@ void qdrant_remember_dim(qdrant *q, const char *name, uint32_t dim);
  *  huge double is undefined behaviour. */
 uint64_t qdrant_json_uint(const cJSON *v, double max);
 
+/** Read and check the options keys; -1 with the error set (naming the key
+ *  and what it allows) when one is wrong. */
+int qdrant_options_read(qdrant *q);
+
+/** Add the options that are set to a CreateCollection body (with its
+ *  "vectors" object already in it). */
+void qdrant_options_add(const qdrant *q, cJSON *body);
+
 int qdrant_ensure(void *state, const char *name,
                   const embsync_collection_spec *spec, int *result);
 int qdrant_drop(void *state, const char *name);
+/** DELETE the collection `name` itself (an alias's name deletes nothing)
+ *  and its local model record. */
+int qdrant_drop_collection(qdrant *q, const char *name);
+
+/** The concrete collection `name` means into target (without the prefix):
+ *  the one an alias `name` points to (*is_alias = 1), else `name`. */
+int qdrant_resolve(qdrant *q, const char *name, char *target, size_t len,
+                   int *is_alias);
+int qdrant_alias_get(void *state, const char *name, char *target, size_t len);
+int qdrant_alias_set(void *state, const char *name, const char *target);
 
 int qdrant_upsert(void *state, const char *name, size_t n,
                   const embsync_point *points);

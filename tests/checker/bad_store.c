@@ -2,7 +2,8 @@
  * catch it.  It appends instead of replacing, never removes, and claims
  * persistence while it keeps everything in memory; list_ids() gives the
  * ids of every collection in the order they came, whatever the start, and
- * contains() says yes to every id. */
+ * contains() says yes to every id; alias_get() names every name itself and
+ * alias_set() binds nothing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,23 @@ static int bad_contains(void *state, const char *collection, size_t n,
     return EMBSYNC_OK;
 }
 
+static int bad_alias_get(void *state, const char *name, char *target,
+                         size_t target_len)
+{
+    (void)state;
+    strncpy(target, name, target_len - 1);
+    target[target_len - 1] = '\0';
+    return EMBSYNC_OK;
+}
+
+static int bad_alias_set(void *state, const char *name, const char *target)
+{
+    (void)state;
+    (void)name;
+    (void)target;
+    return EMBSYNC_OK;
+}
+
 static const embsync_store_ops ops = {
     .abi = EMBSYNC_ABI_INIT(embsync_store_ops),
     .open = bad_open,
@@ -172,6 +190,8 @@ static const embsync_store_ops ops = {
     .drop = bad_drop,
     .list_ids = bad_list_ids,
     .contains = bad_contains,
+    .alias_get = bad_alias_get,
+    .alias_set = bad_alias_set,
 };
 
 static const embsync_plugin descriptor = {

@@ -93,7 +93,8 @@ fails bad-embedder "$top_builddir/tests/checker/.libs/bad_embedder.so" \
 fails bad-store "$top_builddir/tests/checker/.libs/bad_store.so" \
     store/upsert-replace store/remove store/search-ranking store/persistence \
     store/list-ids store/list-ids-start store/list-ids-missing store/contains \
-    store/contains-missing
+    store/contains-missing store/alias-get-missing store/alias-set-plain \
+    store/alias-repoint store/alias-set-missing-target store/alias-drop
 fails forgetful-source "$top_builddir/tests/checker/.libs/forgetful_source.so" \
     source/exists source/items-resets-nothing
 fails bad-source "$top_builddir/tests/checker/.libs/bad_source.so" \

@@ -92,21 +92,30 @@ def select_payload(payload, selector):
 
 
 class Collection:
-    def __init__(self, size, distance, metadata):
+    def __init__(self, size, distance, metadata, options=None):
         self.size = size
         self.distance = distance
         self.metadata = metadata
+        self.options = options or {}  # the create body's cluster/index keys
         self.points = {}            # id -> (vector, payload, version)
         self.payload_schema = {}    # field -> data_type
         self.version = 0
 
     def info(self):
-        params = {"vectors": {"size": self.size, "distance": self.distance},
-                  "shard_number": 1, "replication_factor": 1,
-                  "write_consistency_factor": 1, "on_disk_payload": True}
+        o = self.options
+        vectors = {"size": self.size, "distance": self.distance}
+        if o.get("vectors", {}).get("on_disk") is not None:
+            vectors["on_disk"] = o["vectors"]["on_disk"]
+        params = {"vectors": vectors,
+                  "shard_number": o.get("shard_number") or 1,
+                  "replication_factor": o.get("replication_factor") or 1,
+                  "write_consistency_factor": o.get("write_consistency_factor") or 1,
+                  "on_disk_payload": True}
+        hnsw = o.get("hnsw_config") or {}
         config = {
             "params": params,
-            "hnsw_config": {"m": 16, "ef_construct": 100,
+            "hnsw_config": {"m": hnsw.get("m", 16),
+                            "ef_construct": hnsw.get("ef_construct", 100),
                             "full_scan_threshold": 10000,
                             "max_indexing_threads": 0, "on_disk": False},
             "optimizer_config": {"deleted_threshold": 0.2,
@@ -118,7 +127,7 @@ class Collection:
                                  "flush_interval_sec": 5,
                                  "max_optimization_threads": None},
             "wal_config": {"wal_capacity_mb": 32, "wal_segments_ahead": 0},
-            "quantization_config": None,
+            "quantization_config": o.get("quantization_config"),
         }
         if self.metadata is not None:
             config["metadata"] = self.metadata
@@ -181,6 +190,8 @@ class State:
         self.args = args
         self.lock = threading.Lock()
         self.collections = {}
+        self.aliases = {}           # alias name -> collection name
+        self.create_bodies = {}     # collection name -> its create body
         self.operation_id = 0
         self.faults = []            # list of dicts, see README
         self.counts = {}            # "METHOD /template" -> n
@@ -419,6 +430,16 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(200, "all shards are ready", "text/plain", record=record)
             return None
 
+        if path == "/aliases" and method == "GET":
+            self.check_auth(False)
+            self.count("GET /aliases")
+            with self.state.lock:
+                return self.alias_list(None)
+        if path == "/collections/aliases" and method == "POST":
+            self.check_auth(True)
+            self.count("POST /collections/aliases")
+            self.check_query(query)
+            return self.update_aliases(raw)
         m = re.fullmatch(r"/collections(?:/([^/]+)(/.*)?)?", path)
         if not m:
             self.check_auth(False)
@@ -450,6 +471,7 @@ class Handler(BaseHTTPRequestHandler):
             ("PATCH", ""): self.update_collection,
             ("DELETE", ""): self.delete_collection,
             ("GET", "/exists"): self.exists,
+            ("GET", "/aliases"): self.collection_aliases,
             ("PUT", "/index"): self.create_index,
             ("PUT", "/points"): self.upsert,
             ("POST", "/points/delete"): self.delete_points,
@@ -470,13 +492,19 @@ class Handler(BaseHTTPRequestHandler):
             if flag in query and query[flag][0] not in ("true", "false"):
                 raise ApiError(400, f"Deserialize error in query parameters: "
                                f"invalid type for `{flag}`: expected a boolean")
+        if "ordering" in query and query["ordering"][0] not in ("weak", "medium", "strong"):
+            raise ApiError(400, "Deserialize error in query parameters: unknown "
+                           f"variant `{query['ordering'][0]}`, expected one of "
+                           "`weak`, `medium`, `strong`")
         if "timeout" in query:
             if not re.fullmatch(r"[0-9]+", query["timeout"][0]):
                 raise ApiError(400, "Deserialize error in query parameters: "
                                "invalid digit found in string")
 
     def collection(self, name):
-        c = self.state.collections.get(name)
+        """The collection a name means: an alias resolves to its target
+        (every route but DELETE /collections/{name} resolves it)."""
+        c = self.state.collections.get(self.state.aliases.get(name, name))
         if c is None:
             raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!")
         return c
@@ -515,14 +543,43 @@ class Handler(BaseHTTPRequestHandler):
         if distance not in ("Cosine", "Euclid", "Dot", "Manhattan"):
             raise ApiError(400, "Format error in JSON body: unknown variant "
                            f"`{distance}`, expected one of `Cosine`, `Euclid`, `Dot`, `Manhattan`")
+        self.check_options(body)
         metadata = body.get("metadata")
         if self.state.args.version_tuple < (1, 16):
             metadata = None  # older servers ignore it silently
         with self.state.lock:
             if name in self.state.collections:
                 raise ApiError(409, f"Wrong input: Collection `{name}` already exists!")
-            self.state.collections[name] = Collection(size, distance, metadata)
+            if name in self.state.aliases:
+                raise ApiError(400, f"Wrong input: Can't create collection with name "
+                               f"{name}. Alias with the same name already exists")
+            self.state.collections[name] = Collection(size, distance, metadata, body)
+            self.state.create_bodies[name] = body
         return True
+
+    @staticmethod
+    def check_options(body):
+        """The cluster and index options' bounds, as CreateCollection's
+        schema gives them (422, Qdrant's validation text)."""
+        hnsw = body.get("hnsw_config") or {}
+        for where, key, low in (("", "shard_number", 1), ("", "replication_factor", 1),
+                                ("", "write_consistency_factor", 1),
+                                ("hnsw_config.", "m", 0),
+                                ("hnsw_config.", "ef_construct", 4)):
+            value = (hnsw if where else body).get(key)
+            if value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ApiError(400, f"Format error in JSON body: invalid type for `{where}{key}`")
+            if value < low:
+                raise ApiError(422, f"Validation error in JSON body: [{where}{key}: value "
+                               f"{value} invalid, must be {low} or more]")
+        quant = body.get("quantization_config")
+        if quant is not None:
+            scalar = quant.get("scalar") if isinstance(quant, dict) else None
+            if not isinstance(scalar, dict) or scalar.get("type") != "int8":
+                raise ApiError(400, "Format error in JSON body: only scalar int8 "
+                               "quantization is emulated")
 
     def update_collection(self, name, query, raw):
         body = self.parse_json(raw) or {}
@@ -539,12 +596,79 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def delete_collection(self, name, query, raw):
+        # Does not resolve an alias: an alias's name deletes nothing.
         with self.state.lock:
-            return self.state.collections.pop(name, None) is not None
+            if self.state.collections.pop(name, None) is None:
+                return False
+            self.state.create_bodies.pop(name, None)
+            for alias in [a for a, t in self.state.aliases.items() if t == name]:
+                del self.state.aliases[alias]
+            return True
 
     def exists(self, name, query, raw):
         with self.state.lock:
-            return {"exists": name in self.state.collections}
+            return {"exists": self.state.aliases.get(name, name)
+                    in self.state.collections}
+
+    # ---- aliases ------------------------------------------------------------
+
+    def alias_list(self, collection):
+        return {"aliases": [{"alias_name": a, "collection_name": t}
+                            for a, t in sorted(self.state.aliases.items())
+                            if collection is None or t == collection]}
+
+    def collection_aliases(self, name, query, raw):
+        with self.state.lock:
+            if name not in self.state.collections:
+                raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!")
+            return self.alias_list(name)
+
+    def update_aliases(self, raw):
+        """Actions run in order; the first that fails stops the list and
+        what ran before it stays done (Qdrant 1.19 does not roll back)."""
+        body = self.parse_json(raw)
+        actions = body.get("actions")
+        if not isinstance(actions, list):
+            raise ApiError(400, "Format error in JSON body: missing field `actions`")
+        with self.state.lock:
+            for action in actions:
+                self.alias_action(action)
+        return True
+
+    def alias_action(self, action):
+        st = self.state
+        if not isinstance(action, dict) or len(action) != 1:
+            raise ApiError(400, "Format error in JSON body: data did not match "
+                           "any variant of untagged enum AliasOperations")
+        kind, args = next(iter(action.items()))
+        if not isinstance(args, dict):
+            raise ApiError(400, "Format error in JSON body: data did not match "
+                           "any variant of untagged enum AliasOperations")
+        if kind == "create_alias":
+            alias, target = args.get("alias_name"), args.get("collection_name")
+            if not isinstance(alias, str) or not isinstance(target, str):
+                raise ApiError(400, "Format error in JSON body: missing field "
+                               "`alias_name` or `collection_name`")
+            if target not in st.collections:
+                raise ApiError(404, f"Not found: Collection `{target}` doesn't exist!")
+            if alias in st.collections:
+                raise ApiError(409, f"Wrong input: Collection `{alias}` already exists!")
+            st.aliases[alias] = target  # an existing alias is repointed
+        elif kind == "delete_alias":
+            alias = args.get("alias_name")
+            if alias not in st.aliases:
+                raise ApiError(404, f"Not found: Alias {alias} does not exists!")
+            del st.aliases[alias]
+        elif kind == "rename_alias":
+            old, new = args.get("old_alias_name"), args.get("new_alias_name")
+            if old not in st.aliases:
+                raise ApiError(404, f"Not found: Alias {old} does not exists!")
+            if new in st.collections:
+                raise ApiError(409, f"Wrong input: Collection `{new}` already exists!")
+            st.aliases[new] = st.aliases.pop(old)
+        else:
+            raise ApiError(400, "Format error in JSON body: data did not match "
+                           "any variant of untagged enum AliasOperations")
 
     def create_index(self, name, query, raw):
         body = self.parse_json(raw)
@@ -798,7 +922,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, {"requests": []})
         elif path == "/__emulator/state" and method == "GET":
             with st.lock:
-                out = {"requests": dict(st.counts), "collections": {
+                out = {"requests": dict(st.counts), "aliases": dict(st.aliases),
+                       "create_bodies": dict(st.create_bodies), "collections": {
                     n: {"size": c.size, "distance": c.distance,
                         "metadata": c.metadata, "payload_schema": c.payload_schema,
                         "points": {str(p): {"payload": pl} for p, (_, pl, _) in

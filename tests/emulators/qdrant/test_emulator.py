@@ -51,6 +51,132 @@ def call(base, method, path, body=None, headers=None, raw=None):
         return status, text, ctype
 
 
+def alias_rules(base):
+    """The alias rules of supervisely-ai-search.md section 1."""
+    def make(name, points):
+        call(base, "PUT", f"/collections/{name}", {"vectors": {"size": 2, "distance": "Dot"}})
+        call(base, "PUT", f"/collections/{name}/points?wait=true",
+             {"points": [{"id": i, "vector": [1, 0], "payload": {"in": name}} for i in points]})
+
+    def alias_actions(*actions):
+        return call(base, "POST", "/collections/aliases", {"actions": list(actions)})
+
+    def create(alias, target):
+        return {"create_alias": {"alias_name": alias, "collection_name": target}}
+
+    make("al_old", [1, 2])
+    make("al_new", [7])
+    s, b, _ = alias_actions(create("al", "al_old"))
+    check("create_alias: 200 result true", s == 200 and b["result"] is True)
+    s, b, _ = call(base, "GET", "/aliases")
+    check("GET /aliases lists alias and collection",
+          s == 200 and {"alias_name": "al", "collection_name": "al_old"} in b["result"]["aliases"])
+    s, b, _ = call(base, "GET", "/collections/al_old/aliases")
+    check("GET /collections/{name}/aliases lists the collection's aliases",
+          s == 200 and b["result"]["aliases"] == [{"alias_name": "al", "collection_name": "al_old"}])
+    s, b, _ = call(base, "GET", "/collections/al_new/aliases")
+    check("a collection without aliases lists none", s == 200 and b["result"]["aliases"] == [])
+    s, b, _ = call(base, "GET", "/collections/al")
+    check("collection info resolves an alias", s == 200 and b["result"]["points_count"] == 2)
+    s, b, _ = call(base, "GET", "/collections/al/exists")
+    check("exists resolves an alias", s == 200 and b["result"]["exists"] is True)
+    s, b, _ = call(base, "POST", "/collections/al/points/count", {"exact": True})
+    check("count resolves an alias", s == 200 and b["result"]["count"] == 2)
+    s, b, _ = call(base, "POST", "/collections/al/points/query",
+                   {"query": [1, 0], "limit": 5, "with_payload": True})
+    check("query resolves an alias",
+          s == 200 and sorted(p["id"] for p in b["result"]["points"]) == [1, 2])
+    s, b, _ = call(base, "POST", "/collections/al/points/search", {"vector": [1, 0], "limit": 5})
+    check("legacy search resolves an alias", s == 200 and len(b["result"]) == 2)
+    s, b, _ = call(base, "POST", "/collections/al/points", {"ids": [1, 7]})
+    check("retrieve resolves an alias", s == 200 and [p["id"] for p in b["result"]] == [1])
+    s, b, _ = call(base, "POST", "/collections/al/points/scroll", {"limit": 10})
+    check("scroll resolves an alias", s == 200 and [p["id"] for p in b["result"]["points"]] == [1, 2])
+    s, b, _ = call(base, "PUT", "/collections/al/points?wait=true",
+                   {"points": [{"id": 3, "vector": [0, 1]}]})
+    s2, b2, _ = call(base, "POST", "/collections/al_old/points/count", {})
+    check("upsert through an alias writes the target", s == 200 and b2["result"]["count"] == 3)
+    s, b, _ = call(base, "POST", "/collections/al/points/delete?wait=true", {"points": [3]})
+    s2, b2, _ = call(base, "POST", "/collections/al_old/points/count", {})
+    check("delete points through an alias deletes from the target",
+          s == 200 and b2["result"]["count"] == 2)
+    s, b, _ = call(base, "PATCH", "/collections/al", {"metadata": {"k": "v"}})
+    s2, b2, _ = call(base, "GET", "/collections/al_old")
+    check("PATCH resolves an alias", s == 200 and b2["result"]["config"]["metadata"] == {"k": "v"})
+    s, b, _ = call(base, "PUT", "/collections/al/index?wait=true",
+                   {"field_name": "in", "field_schema": "keyword"})
+    s2, b2, _ = call(base, "GET", "/collections/al_old")
+    check("payload index resolves an alias", s == 200 and "in" in b2["result"]["payload_schema"])
+
+    s, b, _ = alias_actions(create("al", "al_new"))
+    s2, b2, _ = call(base, "POST", "/collections/al/points/count", {})
+    check("one create_alias on an existing alias repoints it",
+          s == 200 and b2["result"]["count"] == 1)
+    s, b, _ = alias_actions(create("al_old", "al_new"))
+    check("create_alias with a collection's name: 409",
+          s == 409 and b["status"]["error"] == "Wrong input: Collection `al_old` already exists!")
+    s, b, _ = call(base, "PUT", "/collections/al", {"vectors": {"size": 2, "distance": "Dot"}})
+    check("creating a collection with an alias's name: 400",
+          s == 400 and "Alias with the same name already exists" in b["status"]["error"])
+    s, b, _ = alias_actions(create("al", "no_such"))
+    check("create_alias of a missing collection: 404", s == 404)
+    s, b, _ = call(base, "DELETE", "/collections/al")
+    s2, b2, _ = call(base, "GET", "/collections/al/exists")
+    s3, b3, _ = call(base, "GET", "/collections/al_new/exists")
+    check("DELETE /collections/{alias}: result false, nothing deleted",
+          s == 200 and b["result"] is False and b2["result"]["exists"] and b3["result"]["exists"])
+    s, b, _ = alias_actions({"delete_alias": {"alias_name": "al"}}, create("al", "no_such"))
+    s2, b2, _ = call(base, "GET", "/aliases")
+    check("an action list stops at its first error without undoing the earlier ones",
+          s == 404 and all(a["alias_name"] != "al" for a in b2["result"]["aliases"]))
+    s, b, _ = alias_actions(create("al", "al_new"),
+                            {"rename_alias": {"old_alias_name": "al", "new_alias_name": "al2"}})
+    s2, b2, _ = call(base, "GET", "/aliases")
+    check("rename_alias renames",
+          s == 200 and {"alias_name": "al2", "collection_name": "al_new"} in b2["result"]["aliases"]
+          and all(a["alias_name"] != "al" for a in b2["result"]["aliases"]))
+    s, b, _ = alias_actions({"delete_alias": {"alias_name": "missing"}})
+    check("delete_alias of a missing alias: 404", s == 404)
+    s, b, _ = call(base, "DELETE", "/collections/al_new")
+    s2, b2, _ = call(base, "GET", "/aliases")
+    s3, b3, _ = call(base, "GET", "/collections/al2/exists")
+    check("deleting a collection drops its aliases",
+          s == 200 and b["result"] is True and b2["result"]["aliases"] == []
+          and b3["result"]["exists"] is False)
+    call(base, "DELETE", "/collections/al_old")
+
+
+def collection_options(base):
+    """Cluster and index options: kept, shown in the info, bounds checked;
+    the points routes' ordering parameter checked."""
+    body = {"vectors": {"size": 2, "distance": "Dot", "on_disk": True},
+            "shard_number": 3, "replication_factor": 2, "write_consistency_factor": 2,
+            "hnsw_config": {"m": 8, "ef_construct": 64},
+            "quantization_config": {"scalar": {"type": "int8", "always_ram": True}}}
+    s, b, _ = call(base, "PUT", "/collections/opt", body)
+    s2, b2, _ = call(base, "GET", "/collections/opt")
+    c = b2["result"]["config"]
+    check("create options are kept and shown in the collection info",
+          s == 200 and c["params"]["shard_number"] == 3 and c["params"]["replication_factor"] == 2
+          and c["params"]["write_consistency_factor"] == 2 and c["params"]["vectors"]["on_disk"] is True
+          and c["hnsw_config"]["m"] == 8 and c["hnsw_config"]["ef_construct"] == 64
+          and c["quantization_config"] == body["quantization_config"])
+    s, b, _ = call(base, "PUT", "/collections/opt0", {"vectors": {"size": 2, "distance": "Dot"},
+                                                       "shard_number": 0})
+    check("shard_number 0: 422", s == 422 and "shard_number" in b["status"]["error"])
+    s, b, _ = call(base, "PUT", "/collections/opt0", {"vectors": {"size": 2, "distance": "Dot"},
+                                                       "hnsw_config": {"ef_construct": 2}})
+    check("hnsw_config.ef_construct below 4: 422",
+          s == 422 and "hnsw_config.ef_construct" in b["status"]["error"])
+    s, b, _ = call(base, "PUT", "/collections/opt/points?wait=true&ordering=strong",
+                   {"points": [{"id": 1, "vector": [1, 0]}]})
+    check("ordering=strong is accepted on upsert", s == 200)
+    s, b, _ = call(base, "POST", "/collections/opt/points/delete?wait=true&ordering=fast",
+                   {"points": [1]})
+    check("ordering=fast: 400", s == 400 and "`weak`, `medium`, `strong`" in b["status"]["error"])
+    call(base, "DELETE", "/collections/opt")
+
+
 def main():
     record = tempfile.mktemp(suffix=".jsonl")
     proc, base = start("--record", record)
@@ -206,6 +332,8 @@ def main():
         except urllib.error.HTTPError as e:
             got = (e.code, e.headers.get("Retry-After"))
         check("fault switch: 429 with Retry-After", got == (429, "3"))
+        alias_rules(base)
+        collection_options(base)
     finally:
         proc.terminate()
         proc.wait()
