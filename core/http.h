@@ -19,6 +19,10 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
                  const embsync_http_request *reqs, embsync_http_response *resps,
                  int *status, unsigned parallel);
 
+/** Non-zero for the statuses the policy retries (408, 429, 500, 502, 503,
+ *  504): the one list, read by es_http_many and by host->http_outcome. */
+int es_http_retryable_status(long code);
+
 /** Free what es_http_many attached to resp. */
 void es_http_release(embsync_http_response *resp);
 

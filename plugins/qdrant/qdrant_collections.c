@@ -14,7 +14,7 @@ int qdrant_collection_path(qdrant *q, const char *name, const char *suffix,
 {
     char full[1024], escaped[3100];
     if (snprintf(full, sizeof full, "%s%s", q->prefix, name) >= (int)sizeof full ||
-        qdrant_escape(full, escaped, sizeof escaped) != 0 ||
+        q->client.host->url_escape(full, escaped, sizeof escaped) == 0 ||
         snprintf(out, len, "/collections/%s%s", escaped, suffix) >= (int)len) {
         HOST(q)->set_error(CTX(q), "collection name too long: %s", name);
         return -1;
@@ -47,7 +47,7 @@ static int metric_of(const char *distance)
 static FILE *local_record(qdrant *q, const char *name, const char *mode)
 {
     char escaped[3100], path[4096];
-    if (q->state_dir == NULL || qdrant_escape(name, escaped, sizeof escaped) != 0)
+    if (q->state_dir == NULL || q->client.host->url_escape(name, escaped, sizeof escaped) == 0)
         return NULL;
     snprintf(path, sizeof path, "%s/%s%s.model", q->state_dir, q->prefix, escaped);
     if (mode == NULL) {
