@@ -1,5 +1,5 @@
 /* clip: the production embedder, CLIP-as-service over its HTTP gateway
- * (shared/protocols/clip-as-service.md).
+ * (tests/emulators/clip/README.md describes what it speaks).
  *
  * Images go as base64 `blob` documents, texts as `text` documents, to
  * POST <base>/post; answers are matched to requests by document id.  The

@@ -1,6 +1,6 @@
 /* supervisely: the production source.  Collections are the projects with AI
- * Search enabled; items are their images (shared/protocols/supervisely-api.md,
- * section 6, expressed through the ABI).
+ * Search enabled; items are their images (the API calls it makes are the
+ * ones tests/emulators/supervisely/README.md emulates).
  *
  * Differences from the original service, on purpose:
  *  - every list is streamed with keyset paging (id > last, sorted by id),
