@@ -1,31 +1,13 @@
 /* embsync-plugin-check: the conformance runner's shared pieces — the
- * plugin under test, the result report, and one entry per kind. */
+ * result report, test data, and one entry per kind (the plugin under test
+ * is target.h's). */
 #ifndef PC_CHECK_H
 #define PC_CHECK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "configfile.h"
-#include "host.h"
-#include "module.h"
-#include "stop.h"
-
-/** The module under test and its open instance, opened as the daemon
- *  opens it: same loader, same config validation, same host table. */
-typedef struct pc_target {
-    es_module *module;
-    es_config cfg;
-    es_section *section;   /* the section named after the module's kind */
-    es_stop stop;
-    es_instance *inst;     /* NULL while closed */
-    const char *collection; /* source: the collection to exercise, or NULL */
-    size_t max_items;       /* source: most changes to take in one pass */
-} pc_target;
-
-/** Close and open the instance again (persistence, restart checks).
- *  Returns 0, or -1 with the reason in err. */
-int pc_reopen(pc_target *t, char *err, size_t errlen);
+#include "target.h"
 
 /** The checks' results, printed as they come. */
 typedef struct pc_report {

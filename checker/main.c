@@ -45,14 +45,6 @@ static void usage(FILE *to)
             "the module could not be checked at all.\n");
 }
 
-int pc_reopen(pc_target *t, char *err, size_t errlen)
-{
-    es_instance_close(t->inst);
-    t->inst = es_instance_open(t->module, &t->cfg, t->section, &t->stop, err,
-                               errlen);
-    return t->inst != NULL ? 0 : -1;
-}
-
 static int remove_entry(const char *path, const struct stat *st, int flag,
                         struct FTW *ftw)
 {

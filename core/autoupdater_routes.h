@@ -1,6 +1,6 @@
 /* The original Embeddings Auto-Updater's HTTP routes, with its paths,
- * status codes and JSON shapes (shared/protocols/supervisely-ai-search.md,
- * section 3), on a listener of their own beside the control port: both
+ * status codes and JSON shapes (docs/MIGRATING.md,
+ * section 4), on a listener of their own beside the control port: both
  * have a GET /health, in different shapes. */
 #ifndef ES_AUTOUPDATER_ROUTES_H
 #define ES_AUTOUPDATER_ROUTES_H

@@ -1,5 +1,9 @@
-/* The sync engine: one collection at a time, design.md's six steps, with
- * fetch, embed and store overlapped in a bounded pipeline. */
+/* The sync engine, one collection at a time: begin (the source marks it in
+ * progress), ensure (the store's collection has the embedder's size, metric
+ * and model, else it is rebuilt beside the live one), changes (streamed page
+ * by page), the pipeline (fetch, embed and store overlapped in bounded
+ * stages; deletions go straight to the store), ack (only after the store
+ * confirmed a batch durably) and end (the source records the outcome). */
 #ifndef ES_ENGINE_H
 #define ES_ENGINE_H
 

@@ -1,5 +1,5 @@
 /* The Embeddings Generator's readiness, as the original Auto-Updater's
- * health check reads it (shared/protocols/supervisely-ai-search.md, section 2):
+ * health check reads it (tests/emulators/generator/README.md):
  * GET <url>/is_ready answering {"status": "ready"}. */
 #ifndef ES_GENERATOR_H
 #define ES_GENERATOR_H

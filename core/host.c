@@ -3,6 +3,7 @@
 #include "host.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "metrics.h"
 #include "retry.h"
 #include "statefile.h"
+#include "url.h"
 
 #define ERROR_LEN 1024
 
@@ -235,6 +237,86 @@ static int host_retry_wait(embsync_ctx *ctx, unsigned attempt, double at_least)
     return es_stop_wait(ctx->stop, delay);
 }
 
+/* The one reading of an HTTP answer (ABI 1.2); the retryable set is the
+ * one es_http_many retries by. */
+static int host_http_outcome(embsync_ctx *ctx, int http_rc,
+                             const embsync_http_response *resp,
+                             const char *what, const char *detail, size_t item)
+{
+    long status = resp != NULL ? resp->status : 0;
+    if (http_rc == EMBSYNC_OK && status >= 200 && status < 300)
+        return EMBSYNC_OK;
+    int per_item = item != EMBSYNC_WHOLE_CALL;
+    int outcome;
+    if (status == 0 || http_rc == EMBSYNC_RETRY || es_http_retryable_status(status))
+        outcome = EMBSYNC_RETRY;
+    else if (status == 401 || status == 403)
+        outcome = EMBSYNC_FATAL;
+    else
+        outcome = per_item ? EMBSYNC_ITEM_FAILED : EMBSYNC_FAILED;
+    if (what == NULL)
+        what = "HTTP request";
+    char text[ERROR_LEN];
+    if (status == 0) {
+        const char *why = resp != NULL && resp->error != NULL ? resp->error
+                          : http_rc == EMBSYNC_FAILED ? "request failed"
+                                                      : "no answer";
+        snprintf(text, sizeof text, "%s: %s", what, why);
+        if (http_rc == EMBSYNC_FAILED)
+            outcome = per_item ? EMBSYNC_ITEM_FAILED : EMBSYNC_FAILED;
+    } else {
+        int body = detail == NULL && resp->body != NULL && resp->body_len > 0;
+        snprintf(text, sizeof text, "%s: HTTP %ld%s: %.*s", what, status,
+                 outcome == EMBSYNC_RETRY ? " after retries" : "",
+                 body ? 200 : (int)sizeof text,
+                 detail != NULL ? detail : body ? resp->body : "no details");
+    }
+    if (outcome == EMBSYNC_RETRY && resp != NULL && resp->retry_after > 0)
+        host_set_retry_after(ctx, resp->retry_after);
+    if (per_item && outcome != EMBSYNC_FATAL)
+        host_set_item_error(ctx, item, "%s", text);
+    else
+        host_set_error(ctx, "%s", text);
+    return outcome;
+}
+
+/* A path inside the state directory: components neither empty nor "." nor
+ * "..", no leading '/'. */
+static int state_path(embsync_ctx *ctx, const char *name, char *out,
+                      size_t out_len)
+{
+    const char *dir = host_state_dir(ctx);
+    if (dir == NULL)
+        return -1;
+    if (name == NULL || *name == '\0' || strchr(name, '/') != NULL ||
+        strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (snprintf(out, out_len, "%s/%s", dir, name) >= (int)out_len) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+static int host_state_write(embsync_ctx *ctx, const char *name,
+                            const void *data, size_t len)
+{
+    char path[4096];
+    if (state_path(ctx, name, path, sizeof path) != 0)
+        return -1;
+    return es_write_atomic(path, data, len);
+}
+
+static char *host_state_read(embsync_ctx *ctx, const char *name, size_t *len)
+{
+    char path[4096];
+    if (state_path(ctx, name, path, sizeof path) != 0)
+        return NULL;
+    return es_read_all(path, len);
+}
+
 const embsync_host es_host_table = {
     .abi = EMBSYNC_ABI_INIT(embsync_host),
     .log = host_log,
@@ -256,6 +338,11 @@ const embsync_host es_host_table = {
     .stop_requested = host_stop_requested,
     .retry_wait = host_retry_wait,
     .json_float_array = es_json_float_array,
+    .http_outcome = host_http_outcome,
+    .state_write = host_state_write,
+    .state_read = host_state_read,
+    .url_join = es_url_join,
+    .url_escape = es_url_escape,
 };
 
 static int (*open_op(const es_module *m))(const embsync_host *, embsync_ctx *,

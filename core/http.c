@@ -209,7 +209,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static int retryable_status(long code)
+int es_http_retryable_status(long code)
 {
     return code == 408 || code == 429 || code == 500 || code == 502 ||
            code == 503 || code == 504;
@@ -324,7 +324,7 @@ static void finish_attempt(const char *origin, es_stop *stop, job *j,
     int may_retry = !(j->req.flags & EMBSYNC_HTTP_NO_RETRY) &&
                     j->attempts < j->max_attempts &&
                     !(stop != NULL && es_stop_requested(stop));
-    int transient = rc == CURLE_OK ? retryable_status(code) : retryable_curl(rc);
+    int transient = rc == CURLE_OK ? es_http_retryable_status(code) : retryable_curl(rc);
     if (transient && may_retry) {
         double delay = es_retry_delay(j->attempts + 1, retry_after);
         char label[256];

@@ -34,7 +34,10 @@
  *        in-flight record and for reconciliation.  Store: list_ids() and
  *        contains(), alias_get() and alias_set() (optional), for
  *        reconciliation and for rebuilding a collection beside the live
- *        one.  EMBSYNC_ENSURE_ADOPTED.
+ *        one.  EMBSYNC_ENSURE_ADOPTED.  Host: http_outcome() (the one
+        mapping of an HTTP answer to an outcome, EMBSYNC_WHOLE_CALL),
+        state_write() and state_read() (durable atomic files in the state
+        directory), url_join() and url_escape() (URL building).
  *
  * Ownership, in one sentence: whoever allocates frees; every pointer handed
  * to a call is borrowed for the duration of that call unless its comment says
@@ -411,7 +414,66 @@ typedef struct embsync_host {
      *  text: a store plugin speaking JSON uses it rather than printf. */
     size_t (*json_float_array)(const float *v, size_t n, char *out,
                                size_t out_len);
+
+    /* ---- added in 1.2 ---- */
+
+    /** Map what http() (or one slot of http_many()) gave to an outcome,
+     *  with the same policy http() retries by, so every plugin reads an
+     *  answer the same way:
+     *    - http_rc EMBSYNC_OK and a 2xx status: EMBSYNC_OK, nothing set;
+     *    - no answer (status 0), or 408, 429, 500, 502, 503, 504 (already
+     *      retried by http()): EMBSYNC_RETRY, with set_retry_after() from
+     *      the answer's Retry-After;
+     *    - 401 and 403: EMBSYNC_FATAL (credentials or rights);
+     *    - any other status: EMBSYNC_FAILED, or EMBSYNC_ITEM_FAILED when
+     *      `item` names an item of the current batch call.
+     *  Every non-OK outcome also sets the error text: "WHAT: HTTP 404:
+     *  DETAIL" (DETAIL is `detail` when not NULL, else the first 200 bytes
+     *  of the body), "WHAT: HTTP 503 after retries: DETAIL", or "WHAT:
+     *  <transport error>" without an answer; through set_item_error(item)
+     *  for RETRY and ITEM_FAILED when `item` is not EMBSYNC_WHOLE_CALL,
+     *  else through set_error().  Redacted like set_error(); a later
+     *  set_error() replaces the text where a plugin has a better one.
+     *  resp, what and detail are borrowed; thread-safe like set_error(). */
+    int (*http_outcome)(embsync_ctx *ctx, int http_rc,
+                        const embsync_http_response *resp, const char *what,
+                        const char *detail, size_t item);
+
+    /** Replace the file `name` (one path component, no '/', not "." or
+     *  "..") in this instance's state_dir() with len bytes of data so that
+     *  a crash leaves the old or the new content, never a mix: a temp file
+     *  beside it, fsync, rename, fsync of the directory.  data is
+     *  borrowed.  Returns 0, or -1 with errno set (EINVAL for a bad name).
+     *  Thread-safe for different names; writers of one name serialise
+     *  themselves. */
+    int (*state_write)(embsync_ctx *ctx, const char *name, const void *data,
+                       size_t len);
+
+    /** Read the whole file `name` (rules as state_write()) of state_dir()
+     *  into a NUL-terminated buffer the plugin owns and frees with free();
+     *  *len (when not NULL) gets its length.  NULL with errno set on
+     *  failure (ENOENT: never written).  Thread-safe. */
+    char *(*state_read)(embsync_ctx *ctx, const char *name, size_t *len);
+
+    /** Join base and path with exactly one '/' between them (trailing
+     *  slashes of base and leading slashes of path dropped; an empty path
+     *  gives base without its trailing slashes) into out, which the caller
+     *  owns and which may be base itself (trimming in place).  Returns the length written, not counting the NUL, or 0 when
+     *  out_len is too small (out is then ""). Thread-safe; needs no ctx. */
+    size_t (*url_join)(const char *base, const char *path, char *out,
+                       size_t out_len);
+
+    /** Percent-escape value for use as one path segment or one query
+     *  value: RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~) are
+     *  kept, every other byte becomes %XX (upper-case hex).  out is the
+     *  caller's; 3 * strlen(value) + 1 bytes always fit.  Returns the
+     *  length written, or 0 when out_len is too small or value is empty
+     *  (out is then "").  Thread-safe; needs no ctx. */
+    size_t (*url_escape)(const char *value, char *out, size_t out_len);
 } embsync_host;
+
+/** http_outcome()'s `item` when the answer concerns the whole call. */
+#define EMBSYNC_WHOLE_CALL ((size_t)-1)
 
 /** Most characters json_float_array() writes per value, comma included. */
 #define EMBSYNC_JSON_FLOAT_MAX 24u

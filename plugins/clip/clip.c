@@ -1,5 +1,5 @@
 /* clip: the production embedder, CLIP-as-service over its HTTP gateway
- * (shared/protocols/clip-as-service.md).
+ * (tests/emulators/clip/README.md describes what it speaks).
  *
  * Images go as base64 `blob` documents, texts as `text` documents, to
  * POST <base>/post; answers are matched to requests by document id.  The
@@ -81,10 +81,10 @@ static embsync_http_request request(clip *c, const char *method,
 
 static char *url_of(const clip *c, const char *path)
 {
-    size_t n = strlen(c->base) + strlen(path) + 1;
+    size_t n = strlen(c->base) + strlen(path) + 2;
     char *url = malloc(n);
     if (url != NULL)
-        snprintf(url, n, "%s%s", c->base, path);
+        c->host->url_join(c->base, path, url, n);
     return url;
 }
 
@@ -318,20 +318,19 @@ static int encode_slices(clip *c, const doc *docs, job *jobs, size_t n_jobs,
         const embsync_http_response *r = &resps[j];
         char why[512] = "";
         if (status[j] != EMBSYNC_OK) {
-            c->host->set_error(c->ctx, "CLIP service: %s",
-                               r->status ? "answered 5xx/429 after retries"
-                                         : (r->error ? r->error : "no answer"));
-            if (r->retry_after > 0)
-                c->host->set_retry_after(c->ctx, r->retry_after);
+            rc = c->host->http_outcome(c->ctx, status[j], r, "CLIP service",
+                                       NULL, EMBSYNC_WHOLE_CALL);
             c->ready_at = 0; /* re-check readiness before the next call */
-            rc = status[j] == EMBSYNC_RETRY ? EMBSYNC_RETRY : EMBSYNC_FAILED;
         } else if (r->status == 413) {
             rc = bisect(c, docs, jobs[j].first, jobs[j].n, vectors, item_status,
                         "request too large");
         } else if (r->status != 200) {
+            rc = c->host->http_outcome(c->ctx, status[j], r, "CLIP service",
+                                       NULL, EMBSYNC_WHOLE_CALL);
+            if (rc == EMBSYNC_OK) /* a 2xx other than 200 breaks the protocol */
+                rc = EMBSYNC_FAILED;
             c->host->set_error(c->ctx, "CLIP service answered %ld: %.300s",
                                r->status, r->body ? r->body : "");
-            rc = r->status == 401 || r->status == 403 ? EMBSYNC_FATAL : EMBSYNC_FAILED;
         } else {
             switch (parse_answer(c, r, jobs[j].n, vectors + jobs[j].first * c->dim,
                                  why, sizeof why)) {
@@ -398,11 +397,8 @@ static char *resolve_task(clip *c, long long task_id)
                            "task_id needs supervisely_server and supervisely_token");
         return NULL;
     }
-    size_t slen = strlen(server);
-    while (slen > 0 && server[slen - 1] == '/')
-        slen--;
     char url[2048], body[64], key[1024];
-    snprintf(url, sizeof url, "%.*s/public/api/v3/tasks.info", (int)slen, server);
+    c->host->url_join(server, "public/api/v3/tasks.info", url, sizeof url);
     snprintf(body, sizeof body, "{\"id\":%lld}", task_id);
     snprintf(key, sizeof key, "x-api-key: %s", token);
     const char *headers[] = {"Content-Type: application/json", key, NULL};
@@ -419,17 +415,18 @@ static char *resolve_task(clip *c, long long task_id)
                 "appInfo"),
             "baseUrl"));
         if (path != NULL) {
-            size_t n = slen + strlen(path) + 2;
+            size_t n = strlen(server) + strlen(path) + 2;
             base = malloc(n);
-            snprintf(base, n, "%.*s%s%s", (int)slen, server,
-                     path[0] == '/' ? "" : "/", path);
+            if (base != NULL)
+                c->host->url_join(server, path, base, n);
         } else {
             c->host->set_error(c->ctx, "task %lld has no appInfo.baseUrl", task_id);
         }
         cJSON_Delete(o);
     } else {
-        c->host->set_error(c->ctx, "tasks.info for task %lld: %s %ld", task_id,
-                           rc == EMBSYNC_OK ? "HTTP" : "no answer", resp.status);
+        char what[64];
+        snprintf(what, sizeof what, "tasks.info for task %lld", task_id);
+        c->host->http_outcome(c->ctx, rc, &resp, what, NULL, EMBSYNC_WHOLE_CALL);
     }
     c->host->http_release(c->ctx, &resp);
     return base;
@@ -484,6 +481,10 @@ static void clip_close(void *state)
 
 static int clip_open(const embsync_host *host, embsync_ctx *ctx, void **state)
 {
+    if (!EMBSYNC_HOST_HAS(host, url_escape)) {
+        host->set_error(ctx, "needs a host with http_outcome and the URL helpers (ABI 1.2)");
+        return EMBSYNC_FATAL;
+    }
     clip *c = calloc(1, sizeof *c);
     if (c == NULL)
         return EMBSYNC_FATAL;
@@ -521,9 +522,8 @@ static int clip_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         clip_close(c);
         return EMBSYNC_FATAL;
     }
-    size_t len = strlen(c->base);
-    while (len > 0 && c->base[len - 1] == '/')
-        c->base[--len] = '\0';
+    /* An empty path: the base with its trailing slashes trimmed. */
+    c->host->url_join(c->base, "", c->base, strlen(c->base) + 1);
     /* A ".../net/<token>" base carries the app's credential. */
     if (strstr(c->base, "/net/") != NULL)
         host->add_secret(ctx, strstr(c->base, "/net/") + 5);

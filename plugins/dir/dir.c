@@ -1,7 +1,7 @@
 /* dir: the embedded default source.  Each top-level folder of `root` is a
  * collection, deeper folders are its datasets, each image file an item.
- * Changes are found from size and modification time against a ledger of
- * what the store confirmed (ledger.h). */
+ * Changes are found from size and modification time against the applied
+ * state: what the store confirmed (applied.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 
 #include <embsync/plugin.h>
 
-#include "ledger.h"
+#include "applied.h"
 #include "walk.h"
 
 #define PAGE 256
@@ -36,7 +36,7 @@ typedef struct id_set_entry {
 typedef struct dir_run {
     char *name;
     int lock_fd;
-    dir_ledger ledger;
+    dir_applied_state applied;
     pthread_mutex_t lock;  /* changes(), fetch(), ack() overlap */
     /* exists() of ids without a ref: the ids of the collection's files,
      * walked once per run when first needed (reconciliation asks about a
@@ -130,7 +130,7 @@ static char *join(const char *a, const char *b, const char *c)
 static void run_free(dir_run *r)
 {
     hmfree(r->id_set);
-    dir_ledger_free(&r->ledger);
+    dir_applied_free(&r->applied);
     if (r->lock_fd >= 0)
         close(r->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&r->lock);
@@ -142,6 +142,10 @@ static void run_free(dir_run *r)
 
 static int dir_open(const embsync_host *host, embsync_ctx *ctx, void **state)
 {
+    if (!EMBSYNC_HOST_HAS(host, state_write)) {
+        host->set_error(ctx, "needs a host with state_write (ABI 1.2)");
+        return EMBSYNC_FATAL;
+    }
     dir_source *s = calloc(1, sizeof *s);
     if (s == NULL)
         return EMBSYNC_FATAL;
@@ -247,7 +251,7 @@ static int dir_begin(void *state, const char *name)
         goto out;
     }
     pthread_mutex_init(&r->lock, NULL);
-    r->ledger.journal_fd = -1;
+    r->applied.journal_fd = -1;
     sprintf(lock_file, "%s.lock", base);
     /* Two daemons on one state directory: the second one skips. */
     r->lock_fd = open(lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -259,7 +263,7 @@ static int dir_begin(void *state, const char *name)
         goto out;
     }
     char err[512];
-    if (dir_ledger_load(&r->ledger, s->state, file, err, sizeof err) != 0) {
+    if (dir_applied_load(&r->applied, s->host, s->ctx, file, err, sizeof err) != 0) {
         s->host->set_error(s->ctx, "collection %s: %s", name, err);
         goto out;
     }
@@ -284,7 +288,7 @@ static int dir_end(void *state, const char *name, int run_status)
         if (strcmp(r->name, name) != 0)
             continue;
         char err[512];
-        int rc = dir_ledger_fold(&r->ledger, err, sizeof err);
+        int rc = dir_applied_fold(&r->applied, err, sizeof err);
         if (rc != 0)
             s->host->set_error(s->ctx, "collection %s: %s", name, err);
         arrdel(s->runs, i);
@@ -301,7 +305,7 @@ static int dir_reset(void *state, const char *name)
     if (r == NULL)
         return EMBSYNC_FAILED;
     pthread_mutex_lock(&r->lock);
-    int rc = dir_ledger_reset(&r->ledger);
+    int rc = dir_applied_reset(&r->applied);
     pthread_mutex_unlock(&r->lock);
     return rc == 0 ? EMBSYNC_OK : EMBSYNC_FAILED;
 }
@@ -386,7 +390,7 @@ static int change_seen(void *arg, const char *relpath, const char *name,
     if (!wanted(w->s, name))
         return EMBSYNC_OK;
     pthread_mutex_lock(&w->r->lock);
-    dir_entry *e = shgetp_null(w->r->ledger.map, relpath);
+    dir_entry *e = shgetp_null(w->r->applied.map, relpath);
     dir_applied *a = e != NULL ? &e->value : NULL;
     int changed = a == NULL || a->size != (uint64_t)st->st_size ||
                   a->mtime_ns != mtime_ns(st);
@@ -433,8 +437,8 @@ static int dir_changes(void *state, const char *name, embsync_change_sink *sink)
         return EMBSYNC_FAILED;
     }
     pthread_mutex_lock(&r->lock);
-    for (ptrdiff_t i = 0; i < shlen(r->ledger.map); i++)
-        r->ledger.map[i].value.seen = 0;
+    for (ptrdiff_t i = 0; i < shlen(r->applied.map); i++)
+        r->applied.map[i].value.seen = 0;
     pthread_mutex_unlock(&r->lock);
 
     /* A first walk only counts (stat() again is cheap next to embedding),
@@ -446,8 +450,8 @@ static int dir_changes(void *state, const char *name, embsync_change_sink *sink)
     if (rc == EMBSYNC_OK && sink->set_total != NULL) {
         uint64_t total = p->counted;
         pthread_mutex_lock(&r->lock);
-        for (ptrdiff_t i = 0; i < shlen(r->ledger.map); i++)
-            total += !r->ledger.map[i].value.seen;
+        for (ptrdiff_t i = 0; i < shlen(r->applied.map); i++)
+            total += !r->applied.map[i].value.seen;
         pthread_mutex_unlock(&r->lock);
         sink->set_total(sink, total);
     }
@@ -462,14 +466,14 @@ static int dir_changes(void *state, const char *name, embsync_change_sink *sink)
     report_skipped(s, name, &stats);
     if (rc == EMBSYNC_OK)
         rc = page_flush(p, sink);
-    /* What the ledger has and the walk did not meet was deleted.  Collect
+    /* What the applied state has and the walk did not meet was deleted.  Collect
      * the paths first: emit() may block while ack() changes the map. */
     char **gone = NULL;
     if (rc == EMBSYNC_OK) {
         pthread_mutex_lock(&r->lock);
-        for (ptrdiff_t i = 0; i < shlen(r->ledger.map); i++)
-            if (!r->ledger.map[i].value.seen)
-                arrput(gone, strdup(r->ledger.map[i].key));
+        for (ptrdiff_t i = 0; i < shlen(r->applied.map); i++)
+            if (!r->applied.map[i].value.seen)
+                arrput(gone, strdup(r->applied.map[i].key));
         pthread_mutex_unlock(&r->lock);
     }
     for (ptrdiff_t i = 0; i < arrlen(gone); i++) {
@@ -552,7 +556,7 @@ static int dir_ack(void *state, const char *name, size_t n,
     }
     char err[512];
     pthread_mutex_lock(&r->lock);
-    if (dir_ledger_record(&r->ledger, n, paths, sizes, mtimes, err, sizeof err) != 0) {
+    if (dir_applied_record(&r->applied, n, paths, sizes, mtimes, err, sizeof err) != 0) {
         s->host->set_error(s->ctx, "collection %s: %s", name, err);
         rc = EMBSYNC_FAILED;
     }
@@ -637,9 +641,9 @@ static int dir_exists(void *state, const char *name, size_t n,
          * state knows the path of every item acknowledged so far. */
         if (ref == NULL && r != NULL && !r->have_id_set) {
             pthread_mutex_lock(&r->lock);
-            for (ptrdiff_t k = 0; ref == NULL && k < shlen(r->ledger.map); k++)
-                if (dir_item_id(r->ledger.map[k].key) == items[i].id)
-                    ref = r->ledger.map[k].key;
+            for (ptrdiff_t k = 0; ref == NULL && k < shlen(r->applied.map); k++)
+                if (dir_item_id(r->applied.map[k].key) == items[i].id)
+                    ref = r->applied.map[k].key;
             pthread_mutex_unlock(&r->lock);
         }
         if (ref != NULL) {

@@ -98,16 +98,15 @@ static int qd_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         return EMBSYNC_FATAL;
     q->client.host = host;
     q->client.ctx = ctx;
-    if (!EMBSYNC_HOST_HAS(host, json_float_array)) {
-        host->set_error(ctx, "needs a host with json_float_array (ABI 1.1)");
+    if (!EMBSYNC_HOST_HAS(host, url_escape)) {
+        host->set_error(ctx, "needs a host with http_outcome and the URL helpers (ABI 1.2)");
         free(q);
         return EMBSYNC_FATAL;
     }
     const char *url = host->config_get(ctx, "url");
     q->client.base = strdup(url);
-    size_t len = strlen(q->client.base);
-    while (len > 0 && q->client.base[len - 1] == '/')
-        q->client.base[--len] = '\0';
+    if (q->client.base != NULL) /* an empty path: the base, slashes trimmed */
+        host->url_join(url, "", q->client.base, strlen(url) + 1);
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
         host->set_error(ctx, "url must start with http:// or https://: %s", url);
         goto fatal;

@@ -4,39 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-int qdrant_escape(const char *name, char *out, size_t outlen)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-                    *p == '.' || *p == '~';
-        if (o + (plain ? 1 : 3) >= outlen)
-            return -1;
-        if (plain) {
-            out[o++] = (char)*p;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
-        }
-    }
-    out[o] = '\0';
-    return 0;
-}
-
 int qdrant_call(qdrant_client *c, const char *method, const char *path,
                 const char *body, size_t body_len, qdrant_reply *reply)
 {
     memset(reply, 0, sizeof *reply);
-    size_t url_len = strlen(c->base) + strlen(path) + 1;
+    size_t url_len = strlen(c->base) + strlen(path) + 2;
     char *url = malloc(url_len);
     if (url == NULL) {
         c->host->set_error(c->ctx, "out of memory");
         return EMBSYNC_FAILED;
     }
-    snprintf(url, url_len, "%s%s", c->base, path);
+    c->host->url_join(c->base, path, url, url_len);
     const char *headers[4];
     size_t h = 0;
     headers[h++] = "Content-Type: application/json";
@@ -114,31 +92,27 @@ static const char *message_of(const qdrant_reply *reply)
 int qdrant_failure(qdrant_client *c, const qdrant_reply *reply, const char *what)
 {
     const char *msg = message_of(reply);
-    switch (reply->status) {
-    case 401:
+    embsync_http_response answer = {
+        .abi = EMBSYNC_ABI_INIT(embsync_http_response),
+        .status = reply->status,
+    };
+    int rc = c->host->http_outcome(c->ctx, EMBSYNC_OK, &answer, what, msg,
+                                   EMBSYNC_WHOLE_CALL);
+    if (rc == EMBSYNC_OK) /* a 2xx other than the 200 Qdrant always sends */
+        rc = EMBSYNC_FAILED;
+    /* The host's outcome, in words an operator of Qdrant acts on. */
+    if (reply->status == 401)
         c->host->set_error(c->ctx, "%s: Qdrant refused the API key (401): %s",
                            what, msg);
-        return EMBSYNC_FATAL;
-    case 403:
+    else if (reply->status == 403)
         c->host->set_error(c->ctx,
                            "%s: the API key may not write (403, a read-only key?): %s",
                            what, msg);
-        return EMBSYNC_FATAL;
-    case 404:
+    else if (reply->status == 404)
         c->host->set_error(c->ctx, "%s: not found (404): %s", what, msg);
-        return EMBSYNC_FAILED;
-    case 408:
-    case 429:
-    case 500:
-    case 502:
-    case 503:
-    case 504:
-        c->host->set_error(c->ctx, "%s: Qdrant answered %ld after retries: %s",
-                           what, reply->status, msg);
-        return EMBSYNC_RETRY;
-    default:
-        c->host->set_error(c->ctx, "%s: Qdrant answered %ld: %s", what,
-                           reply->status, msg);
-        return EMBSYNC_FAILED;
-    }
+    else
+        c->host->set_error(c->ctx, "%s: Qdrant answered %ld%s: %s", what,
+                           reply->status,
+                           rc == EMBSYNC_RETRY ? " after retries" : "", msg);
+    return rc;
 }

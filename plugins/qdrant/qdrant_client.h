@@ -35,14 +35,11 @@ int qdrant_call(qdrant_client *c, const char *method, const char *path,
 
 void qdrant_reply_free(qdrant_reply *reply);
 
-/** Map a non-200 reply to an outcome and set the error: 401/403 are FATAL
- *  (credentials), 400/404/422 FAILED, 408/429/5xx (already retried by the
- *  host) RETRY.  `what` names the operation in the message. */
+/** Map a non-200 reply to an outcome by the host's one policy
+ *  (host->http_outcome) and set the error in Qdrant's words.  `what` names
+ *  the operation in the message. */
 int qdrant_failure(qdrant_client *c, const qdrant_reply *reply,
                    const char *what);
-
-/** Percent-encode a collection name into out for use in a path. */
-int qdrant_escape(const char *name, char *out, size_t outlen);
 
 /** The `result` member of a successful reply, or NULL. */
 const cJSON *qdrant_result(const qdrant_reply *reply);

@@ -14,7 +14,7 @@ int qdrant_collection_path(qdrant *q, const char *name, const char *suffix,
 {
     char full[1024], escaped[3100];
     if (snprintf(full, sizeof full, "%s%s", q->prefix, name) >= (int)sizeof full ||
-        qdrant_escape(full, escaped, sizeof escaped) != 0 ||
+        q->client.host->url_escape(full, escaped, sizeof escaped) == 0 ||
         snprintf(out, len, "/collections/%s%s", escaped, suffix) >= (int)len) {
         HOST(q)->set_error(CTX(q), "collection name too long: %s", name);
         return -1;
@@ -52,29 +52,33 @@ static int metric_of(const char *distance)
     return EMBSYNC_METRIC_EUCLID;
 }
 
-/* Where the model record lives on servers without collection metadata;
- * mode NULL removes it. */
-static FILE *local_record(qdrant *q, const char *name, const char *mode)
+/* The file, in the state directory, of a collection's model record on
+ * servers without collection metadata; 0 when the name does not fit. */
+static int local_record_name(qdrant *q, const char *name, char *out, size_t len)
 {
-    char escaped[3100], path[4096];
-    if (q->state_dir == NULL || qdrant_escape(name, escaped, sizeof escaped) != 0)
-        return NULL;
-    snprintf(path, sizeof path, "%s/%s%s.model", q->state_dir, q->prefix, escaped);
-    if (mode == NULL) {
-        remove(path);
-        return NULL;
-    }
-    return fopen(path, mode);
+    char escaped[3100];
+    return q->client.host->url_escape(name, escaped, sizeof escaped) != 0 &&
+           snprintf(out, len, "%s%s.model", q->prefix, escaped) < (int)len;
 }
 
+static void remove_local_record(qdrant *q, const char *name)
+{
+    char file[3200], path[4096];
+    if (q->state_dir != NULL && local_record_name(q, name, file, sizeof file) &&
+        snprintf(path, sizeof path, "%s/%s", q->state_dir, file) < (int)sizeof path)
+        remove(path);
+}
+
+/* Durably (host->state_write): the record decides, after a crash, whether
+ * an existing collection holds this model's vectors. */
 static int write_local_record(qdrant *q, const char *name, const char *identity)
 {
-    FILE *fp = local_record(q, name, "w");
-    int rc = EMBSYNC_OK;
-    if (fp == NULL || fprintf(fp, "%s\n", identity) < 0)
-        rc = EMBSYNC_FAILED;
-    if (fp != NULL && fclose(fp) != 0)
-        rc = EMBSYNC_FAILED;
+    char file[3200], text[1100];
+    int rc = EMBSYNC_FAILED;
+    if (local_record_name(q, name, file, sizeof file) &&
+        snprintf(text, sizeof text, "%s\n", identity) < (int)sizeof text &&
+        HOST(q)->state_write(CTX(q), file, text, strlen(text)) == 0)
+        rc = EMBSYNC_OK;
     if (rc != EMBSYNC_OK)
         HOST(q)->set_error(CTX(q), "cannot keep the model record of %s", name);
     return rc;
@@ -89,13 +93,13 @@ static const char *recorded_model(qdrant *q, const char *name, const cJSON *conf
         cJSON_GetObjectItemCaseSensitive(config, "metadata"), "embsync_model"));
     if (model != NULL)
         return model;
-    FILE *fp = local_record(q, name, "r");
-    if (fp == NULL)
+    char file[3200];
+    char *text = local_record_name(q, name, file, sizeof file)
+                     ? HOST(q)->state_read(CTX(q), file, NULL) : NULL;
+    if (text == NULL)
         return NULL;
-    buf[0] = '\0';
-    if (fgets(buf, (int)len, fp) != NULL)
-        buf[strcspn(buf, "\n")] = '\0';
-    fclose(fp);
+    snprintf(buf, len, "%.*s", (int)strcspn(text, "\n"), text);
+    free(text);
     return buf[0] != '\0' ? buf : NULL;
 }
 
@@ -321,7 +325,7 @@ int qdrant_drop_collection(qdrant *q, const char *name)
         rc = qdrant_failure(&q->client, &r, "delete collection");
     qdrant_reply_free(&r);
     if (rc == EMBSYNC_OK) {
-        local_record(q, name, NULL);
+        remove_local_record(q, name);
         q->known_dim = 0;
     }
     return rc;

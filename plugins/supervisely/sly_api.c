@@ -12,7 +12,9 @@ int sly_call(sly_api *api, const char *method, cJSON *body, cJSON **out,
     if (status404 != NULL)
         *status404 = 0;
     char url[2048];
-    snprintf(url, sizeof url, "%s/v3/%s", api->base, method);
+    char path[256];
+    snprintf(path, sizeof path, "v3/%s", method);
+    api->host->url_join(api->base, path, url, sizeof url);
     char *text = cJSON_PrintUnformatted(body);
     const char *headers[] = {"Content-Type: application/json", api->key_header, NULL};
     embsync_http_request req = {
@@ -37,20 +39,10 @@ int sly_call(sly_api *api, const char *method, cJSON *body, cJSON **out,
         const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "error"));
         if (rc == EMBSYNC_OK && resp.status == 404 && status404 != NULL)
             *status404 = 1;
-        if (rc != EMBSYNC_OK || resp.status == 0)
-            api->host->set_error(api->ctx, "%s: %s", method,
-                                 resp.error ? resp.error
-                                 : resp.status ? "server kept failing" : "no answer");
-        else
-            api->host->set_error(api->ctx, "%s: HTTP %ld: %s", method, resp.status,
-                                 msg ? msg : "no details");
-        if (resp.retry_after > 0)
-            api->host->set_retry_after(api->ctx, resp.retry_after);
-        if (rc == EMBSYNC_OK)
-            rc = resp.status == 401 || resp.status == 403 ? EMBSYNC_FATAL
-                 : resp.status == 408 || resp.status == 429 || resp.status >= 500
-                     ? EMBSYNC_RETRY
-                     : EMBSYNC_FAILED;
+        rc = api->host->http_outcome(api->ctx, rc, &resp, method,
+                                     msg ? msg : "no details", EMBSYNC_WHOLE_CALL);
+        if (rc == EMBSYNC_OK) /* a 2xx other than the 200 the API sends */
+            rc = EMBSYNC_FAILED;
         cJSON_Delete(err);
     }
     api->host->http_release(api->ctx, &resp);

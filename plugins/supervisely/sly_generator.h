@@ -1,5 +1,5 @@
 /* The Embeddings Generator's routes the Auto-Updater calls
- * (shared/protocols/supervisely-ai-search.md, section 2): GET /is_ready,
+ * (tests/emulators/generator/README.md): GET /is_ready,
  * POST /task_status, POST /cancel_embeddings, each POST with the body
  * {"state":{"project_id":N}}. */
 #ifndef SLY_GENERATOR_H

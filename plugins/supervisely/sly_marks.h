@@ -5,28 +5,31 @@
 
 #include <stdint.h>
 
+#include "sly_api.h"
+
 /* The kinds of mark, one file each per project. */
 #define SLY_MARK_INFLIGHT "inflight" /* a run of ours is under way */
 #define SLY_MARK_RESET "reset"       /* the store was rebuilt: list everything */
 #define SLY_MARK_STARTED "started"   /* stamp of the first run of a project
                                         never stamped yet (its text) */
 
-/** Set a mark durably (written to a temp file, fsynced, renamed, directory
- *  fsynced): once this returns 0 a crash cannot lose it.  -1 on failure. */
-int sly_mark_set(const char *dir, const char *kind, int64_t project);
+/** Set a mark durably (host->state_write: temp file, fsync, rename,
+ *  directory fsync): once this returns 0 a crash cannot lose it.  -1 on
+ *  failure.  Marks live in the instance's state directory. */
+int sly_mark_set(const sly_api *api, const char *kind, int64_t project);
 
 /** Set a mark holding `text`, as durably as sly_mark_set(). */
-int sly_mark_write(const char *dir, const char *kind, int64_t project,
+int sly_mark_write(const sly_api *api, const char *kind, int64_t project,
                    const char *text);
 
 /** The text of a mark (caller frees), or NULL when it is not set. */
-char *sly_mark_read(const char *dir, const char *kind, int64_t project);
+char *sly_mark_read(const sly_api *api, const char *kind, int64_t project);
 
 /** 1 when the mark is set, else 0. */
-int sly_mark_isset(const char *dir, const char *kind, int64_t project);
+int sly_mark_isset(const sly_api *api, const char *kind, int64_t project);
 
 /** Remove a mark. */
-void sly_mark_clear(const char *dir, const char *kind, int64_t project);
+void sly_mark_clear(const sly_api *api, const char *kind, int64_t project);
 
 /** The project id the autorestart record at `path` names
  *  ({"project_id": N}), or 0 when the file is missing, empty ({}), or not

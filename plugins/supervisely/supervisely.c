@@ -1,6 +1,6 @@
 /* supervisely: the production source.  Collections are the projects with AI
- * Search enabled; items are their images (shared/protocols/supervisely-api.md,
- * section 6, expressed through the ABI).
+ * Search enabled; items are their images (the API calls it makes are the
+ * ones tests/emulators/supervisely/README.md emulates).
  *
  * Differences from the original service, on purpose:
  *  - every list is streamed with keyset paging (id > last, sorted by id),
@@ -186,17 +186,21 @@ static void sly_close(void *state)
     free(s);
 }
 
-static char *strip_slash(const char *in)
+/* A base URL without its trailing slashes (url_join with an empty path). */
+static char *strip_slash(const embsync_host *host, const char *in)
 {
     char *out = strdup(in);
-    size_t n = out ? strlen(out) : 0;
-    while (n > 0 && out[n - 1] == '/')
-        out[--n] = '\0';
+    if (out != NULL)
+        host->url_join(in, "", out, strlen(in) + 1);
     return out;
 }
 
 static int sly_open(const embsync_host *host, embsync_ctx *ctx, void **state)
 {
+    if (!EMBSYNC_HOST_HAS(host, url_escape)) {
+        host->set_error(ctx, "needs a host with http_outcome, state files and the URL helpers (ABI 1.2)");
+        return EMBSYNC_FATAL;
+    }
     supervisely *s = calloc(1, sizeof *s);
     if (s == NULL)
         return EMBSYNC_FATAL;
@@ -205,17 +209,17 @@ static int sly_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     s->api.ctx = ctx;
     if (!host->config_bool(ctx, "verify_tls", 1))
         s->api.flags |= EMBSYNC_HTTP_INSECURE;
-    s->origin = strip_slash(host->config_get(ctx, "server"));
+    s->origin = strip_slash(host, host->config_get(ctx, "server"));
     const char *api_server = host->config_get(ctx, "api_server");
     if (api_server != NULL) {
-        s->api.base = strip_slash(api_server);
+        s->api.base = strip_slash(host, api_server);
     } else {
         size_t n = strlen(s->origin) + 16;
         s->api.base = malloc(n);
         snprintf(s->api.base, n, "%s/public/api", s->origin);
     }
     const char *imgproxy = host->config_get(ctx, "imgproxy");
-    s->imgproxy = imgproxy ? strip_slash(imgproxy) : NULL;
+    s->imgproxy = imgproxy ? strip_slash(host, imgproxy) : NULL;
     s->image_size = host->config_int(ctx, "image_size", 224);
     s->concurrency = (unsigned)host->config_int(ctx, "download_concurrency", 8);
     s->page_size = host->config_int(ctx, "page_size", 1000);
@@ -223,7 +227,7 @@ static int sly_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     s->state_dir = host->state_dir(ctx);
     s->gen = (sly_generator){.host = host, .ctx = ctx, .flags = s->api.flags};
     const char *generator = host->config_get(ctx, "generator_url");
-    s->gen.url = generator && *generator ? strip_slash(generator) : NULL;
+    s->gen.url = generator && *generator ? strip_slash(host, generator) : NULL;
     s->autorestart = host->config_get(ctx, "autorestart_file");
     if (s->autorestart != NULL && *s->autorestart == '\0')
         s->autorestart = NULL;
@@ -440,14 +444,14 @@ static int list_page(void *arg, const cJSON *entities)
             edit_project(s, p.id, "embeddingsEnabled", cJSON_CreateFalse());
             continue;
         }
-        if (p.in_progress && sly_mark_isset(s->state_dir, SLY_MARK_INFLIGHT, p.id)) {
+        if (p.in_progress && sly_mark_isset(&s->api, SLY_MARK_INFLIGHT, p.id)) {
             /* A run of ours that a crash cut short: ours to take back,
              * unless the Generator has taken the project since. */
             if (sly_generator_running(&s->gen, p.id)) {
                 HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
                              "project %" PRId64 ": our cut-short run is now the "
                              "Generator's task; left alone", p.id);
-                sly_mark_clear(s->state_dir, SLY_MARK_INFLIGHT, p.id);
+                sly_mark_clear(&s->api, SLY_MARK_INFLIGHT, p.id);
                 continue;
             }
             HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
@@ -517,7 +521,7 @@ static int sly_begin(void *state, const char *name)
                      "project %" PRId64 ": the Generator runs a task for it; skipped", id);
         return EMBSYNC_SKIP;
     }
-    if (sly_mark_set(s->state_dir, SLY_MARK_INFLIGHT, id) != 0)
+    if (sly_mark_set(&s->api, SLY_MARK_INFLIGHT, id) != 0)
         HOST(s)->log(CTX(s), EMBSYNC_LOG_WARNING,
                      "project %" PRId64 ": cannot write the in-flight mark in %s; "
                      "a crash now leaves the project for the stale check",
@@ -526,7 +530,7 @@ static int sly_begin(void *state, const char *name)
     if (rc == EMBSYNC_OK && (rc = set_stamp(s, id, 0)) != EMBSYNC_OK)
         set_in_progress(s, id, 0); /* do not leave it in progress */
     if (rc != EMBSYNC_OK)
-        sly_mark_clear(s->state_dir, SLY_MARK_INFLIGHT, id);
+        sly_mark_clear(&s->api, SLY_MARK_INFLIGHT, id);
     return rc;
 }
 
@@ -546,14 +550,14 @@ static int sly_end(void *state, const char *name, int run_status)
     }
     /* The rebuilt project is whole once a run of it completed. */
     if (run_status == EMBSYNC_OK && rc == EMBSYNC_OK) {
-        sly_mark_clear(s->state_dir, SLY_MARK_RESET, id);
-        sly_mark_clear(s->state_dir, SLY_MARK_STARTED, id);
+        sly_mark_clear(&s->api, SLY_MARK_RESET, id);
+        sly_mark_clear(&s->api, SLY_MARK_STARTED, id);
     }
     /* In every path: not in progress, no stamp. */
     int rc2 = set_in_progress(s, id, 0);
     int rc3 = set_stamp(s, id, 1);
     if (rc2 == EMBSYNC_OK)
-        sly_mark_clear(s->state_dir, SLY_MARK_INFLIGHT, id);
+        sly_mark_clear(&s->api, SLY_MARK_INFLIGHT, id);
     if (id == s->resume) {
         sly_autorestart_clear(s->autorestart);
         s->resume = 0;
@@ -567,7 +571,7 @@ static int sly_end(void *state, const char *name, int run_status)
 static int sly_reset(void *state, const char *name)
 {
     supervisely *s = state;
-    if (sly_mark_set(s->state_dir, SLY_MARK_RESET, project_id(name)) != 0) {
+    if (sly_mark_set(&s->api, SLY_MARK_RESET, project_id(name)) != 0) {
         HOST(s)->set_error(CTX(s), "cannot record the reset of project %s in %s",
                            name, s->state_dir ? s->state_dir : ".");
         return EMBSYNC_FAILED;
@@ -611,18 +615,18 @@ static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
     char *started = NULL;
     const char *changed_since = since;
     if (rc == EMBSYNC_OK && since == NULL) {
-        started = sly_mark_read(s->state_dir, SLY_MARK_STARTED, id);
+        started = sly_mark_read(&s->api, SLY_MARK_STARTED, id);
         changed_since = started;
         char text[40];
         sly_format_time(stamp, text, sizeof text);
         if (started == NULL && stamp >= 0 &&
-            sly_mark_write(s->state_dir, SLY_MARK_STARTED, id, text) != 0) {
+            sly_mark_write(&s->api, SLY_MARK_STARTED, id, text) != 0) {
             HOST(s)->set_error(CTX(s), "cannot record the run's start in %s",
                                s->state_dir ? s->state_dir : ".");
             rc = EMBSYNC_FAILED;
         }
     }
-    if (rc == EMBSYNC_OK && sly_mark_isset(s->state_dir, SLY_MARK_RESET, id)) {
+    if (rc == EMBSYNC_OK && sly_mark_isset(&s->api, SLY_MARK_RESET, id)) {
         /* The store was rebuilt: every image again. */
         rc = sly_stream_images(s, sink, id, SLY_EVERYTHING, NULL);
     } else if (rc == EMBSYNC_OK) {

@@ -57,11 +57,37 @@ static int drop_op(void *s, const char *c)
     return EMBSYNC_OK;
 }
 
+#if defined(BUILT_FOR_1_1)
+/* A store as built against ABI 1.1: minor 1 and the tables' 1.1 sizes
+ * (store ops ended at drop(), 80 bytes; the descriptor is unchanged, see
+ * test_abi_layout.c).  What lies beyond a 1.1 table is not the plugin's,
+ * so it is filled with something the loader must not take for operations. */
+static int list_ids_op(void *s, const char *c, uint64_t start, size_t max,
+                       uint64_t *ids, size_t *n)
+{
+    (void)s, (void)c, (void)start, (void)max, (void)ids, (void)n;
+    return EMBSYNC_FATAL;
+}
+
+static int contains_op(void *s, const char *c, size_t n, const uint64_t *ids,
+                       int *present)
+{
+    (void)s, (void)c, (void)n, (void)ids, (void)present;
+    return EMBSYNC_FATAL;
+}
+#define TABLE_ABI(T, size_1_1) {EMBSYNC_ABI_MAJOR, 1, size_1_1}
+#else
+#define TABLE_ABI(T, size_1_1) EMBSYNC_ABI_INIT(T)
+#endif
+
 static const embsync_store_ops ops = {
-    .abi = EMBSYNC_ABI_INIT(embsync_store_ops),
+    .abi = TABLE_ABI(embsync_store_ops, 80),
     .open = open_op, .close = close_op, .ensure = ensure_op,
     .upsert = upsert_op, .remove = remove_op, .count = count_op,
     .search = search_op, .drop = drop_op,
+#if defined(BUILT_FOR_1_1)
+    .list_ids = list_ids_op, .contains = contains_op,
+#endif
 };
 
 static const embsync_plugin descriptor = {
@@ -72,7 +98,7 @@ static const embsync_plugin descriptor = {
 #elif defined(BROKEN_SIZE)
     .abi = {EMBSYNC_ABI_MAJOR, EMBSYNC_ABI_MINOR, 12},
 #else
-    .abi = EMBSYNC_ABI_INIT(embsync_plugin),
+    .abi = TABLE_ABI(embsync_plugin, 64),
 #endif
 #if defined(BROKEN_KIND)
     .kind = 42,

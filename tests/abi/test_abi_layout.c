@@ -82,7 +82,7 @@ LAYOUT_FIELD(embsync_http_response, content_type, 32);
 LAYOUT_FIELD(embsync_http_response, retry_after, 40);
 LAYOUT_FIELD(embsync_http_response, attempts, 48);
 LAYOUT_FIELD(embsync_http_response, error, 56);
-LAYOUT_SIZE(embsync_host, 160); /* 152 in 1.0 */
+LAYOUT_SIZE(embsync_host, 200); /* 152 in 1.0, 160 in 1.1 */
 LAYOUT_FIELD(embsync_host, abi, 0);
 LAYOUT_FIELD(embsync_host, log, 8);
 LAYOUT_FIELD(embsync_host, set_error, 16);
@@ -103,6 +103,11 @@ LAYOUT_FIELD(embsync_host, counter_add, 128);
 LAYOUT_FIELD(embsync_host, stop_requested, 136);
 LAYOUT_FIELD(embsync_host, retry_wait, 144);
 LAYOUT_FIELD(embsync_host, json_float_array, 152); /* 1.1 */
+LAYOUT_FIELD(embsync_host, http_outcome, 160); /* 1.2 */
+LAYOUT_FIELD(embsync_host, state_write, 168);
+LAYOUT_FIELD(embsync_host, state_read, 176);
+LAYOUT_FIELD(embsync_host, url_join, 184);
+LAYOUT_FIELD(embsync_host, url_escape, 192);
 LAYOUT_SIZE(embsync_change_sink, 32);
 LAYOUT_FIELD(embsync_change_sink, abi, 0);
 LAYOUT_FIELD(embsync_change_sink, emit, 8);

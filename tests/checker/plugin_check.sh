@@ -59,6 +59,8 @@ run dir "$mods/dir.so" "[source]" "root = $work/images"
 run descriptor "$mods/descriptor.so"
 run faiss-local "$mods/faiss-local.so"
 run null "$mods/null.so"
+# The same embedder as a plugin built against ABI 1.1 declares itself.
+run null-abi-1.1 "$top_builddir/tests/abi/.libs/null_v1_1.so"
 
 start_emulator qd "$emus/qdrant/qdrant_emulator.py" --api-key qd-key-123456
 run qdrant "$mods/qdrant.so" "[store]" "url = http://127.0.0.1:$qd_port" \

@@ -1,6 +1,5 @@
 #!/bin/sh
-# The original Auto-Updater's routes (shared/protocols/supervisely-ai-search.md,
-# section 3) served by `embsync run` on autoupdater_listen, against the
+# The original Auto-Updater's routes (docs/MIGRATING.md, section 4) served by `embsync run` on autoupdater_listen, against the
 # Supervisely, CLIP and Qdrant emulators and a Generator stand-in: every
 # route's status and exact body, the token rule and its explicit opt-out,
 # progress during a slow run, a stop of the project in flight, degraded

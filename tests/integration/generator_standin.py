@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A minimal stand-in for the Embeddings Generator's three routes
-(shared/protocols/supervisely-ai-search.md, section 2), for the tests of the
+(/is_ready, /task_status, /cancel_embeddings, as tests/emulators/generator/
+README.md describes them), for the tests of the
 original Auto-Updater's routes and of the move from its container:
 
   GET  /is_ready           {"status": "ready"}, or 503 {"status": "not ready"}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A CLIP-as-service (jina HTTP gateway) emulator for embsync's tests.
 
-Follows shared/protocols/clip-as-service.md: POST /post with the same body and
+Follows CLIP-as-service's HTTP gateway (README.md here): POST /post with the same body and
 response shapes, GET /, /dry_run, /status; 422 for a body that is not JSON;
 HTTP 200 with a failing header.status when a blob does not decode as an
 image.  Embeddings are deterministic functions of the decoded pixels (Pillow)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An Embeddings Generator emulator: the three routes the Auto-Updater calls.
 
-Follows shared/protocols/supervisely-ai-search.md, section 2: GET /is_ready,
+Follows the Generator's routes as README.md here lists them: GET /is_ready,
 POST /task_status and POST /cancel_embeddings, every POST with the body
 {"state": {"project_id": N}}; answers are JSON, errors 500 {"message"}.
 README.md gives the control routes and the choices made.

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """A Qdrant 1.19 REST emulator for embsync's tests.
 
-Follows ../../../../shared/protocols/qdrant-rest.md (the subset a sync client
-uses) to the letter: envelopes, status codes and message texts, idempotency
+Follows Qdrant's REST API (the subset a sync client uses; README.md here) to the letter: envelopes, status codes and message texts, idempotency
 edges, exact u64 and UUID point ids, cosine normalisation and scoring,
 filters, collection metadata, API keys, the body limit.  See README.md for
 the knobs, the fault switches and the choices made where the reference is

@@ -6,7 +6,8 @@ The Generator turns every point it reads (scrolls, search hits, retrieves by
 id) into a record of exactly id, dataset_id, full_url, cas_url, updated_at
 (plus score on hits) by passing the payload's keys as named fields; an
 unknown or a missing key raises, and that user's search, diverse sampling
-or projection fails (shared/protocols/supervisely-ai-search.md, section 1).
+or projection fails (README.md here, "What the Embeddings Generator leaves
+behind").
 This script does the same three reads through the REST API:
 
   1. scroll the whole collection with payloads and vectors (projections,

@@ -4,7 +4,7 @@ Generator leaves behind for a project: a collection named by the project id,
 one unnamed 512-float Cosine vector, no metadata (so no record of the
 model), a `dataset_id` keyword index, and one point per image whose payload
 is exactly dataset_id, full_url, cas_url, updated_at
-(shared/protocols/supervisely-ai-search.md, section 1).  The REST calls are
+(README.md here, "What the Embeddings Generator leaves behind").  The REST calls are
 the Generator's: create, index, upsert with wait=true.
 
     seed_generator.py --url URL --collection NAME [--api-key K]

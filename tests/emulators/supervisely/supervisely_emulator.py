@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A Supervisely public API emulator (the subset AI Search sync uses).
 
-Follows shared/protocols/supervisely-api.md, sections 1-3 and 7: POST
+Follows Supervisely's public REST API (README.md here says what and how): POST
 /public/api/v3/<method> with x-api-key, list envelopes and paging, filters
 with null semantics and numeric timestamp comparison, project and image
 stamps, and GET /previews/<options>/plain/<path> serving a JPEG within

@@ -1,4 +1,4 @@
-#include "ledger.h"
+#include "applied.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +50,7 @@ static void unescape(char *s)
     *out = '\0';
 }
 
-static void apply(dir_ledger *l, const char *path, uint64_t size, int64_t mtime)
+static void apply(dir_applied_state *l, const char *path, uint64_t size, int64_t mtime)
 {
     if (size == DIR_DELETED) {
         (void)shdel(l->map, path);
@@ -62,7 +62,7 @@ static void apply(dir_ledger *l, const char *path, uint64_t size, int64_t mtime)
 
 /* Lines: "+\tSIZE\tMTIME_NS\tPATH" or "-\tPATH".  A torn last line (no
  * newline) was never acknowledged and is ignored. */
-static void read_lines(dir_ledger *l, const char *path)
+static void read_lines(dir_applied_state *l, const char *path)
 {
     FILE *fp = fopen(path, "r");
     if (fp == NULL)
@@ -89,20 +89,30 @@ static void read_lines(dir_ledger *l, const char *path)
     fclose(fp);
 }
 
-int dir_ledger_load(dir_ledger *l, const char *dir, const char *file,
-                    char *err, size_t errlen)
+int dir_applied_load(dir_applied_state *l, const embsync_host *host,
+                     embsync_ctx *ctx, const char *file, char *err,
+                     size_t errlen)
 {
     memset(l, 0, sizeof *l);
     l->journal_fd = -1;
+    l->host = host;
+    l->ctx = ctx;
+    const char *dir = host->state_dir(ctx);
+    if (dir == NULL)
+        return fail(err, errlen, "no state directory");
     sh_new_strdup(l->map);
     size_t n = strlen(dir) + strlen(file) + 16;
-    l->ledger_path = malloc(n);
+    l->state_path = malloc(n);
     l->journal_path = malloc(n);
-    if (l->ledger_path == NULL || l->journal_path == NULL)
+    if (l->state_path == NULL || l->journal_path == NULL)
         return fail(err, errlen, "out of memory");
-    snprintf(l->ledger_path, n, "%s/%s.ledger", dir, file);
+    /* ".ledger" is the file's name from before the rename to "applied
+     * state"; renaming it would need a migration of existing state
+     * directories, so it stays. */
+    snprintf(l->state_path, n, "%s/%s.ledger", dir, file);
+    l->state_name = strrchr(l->state_path, '/') + 1;
     snprintf(l->journal_path, n, "%s/%s.journal", dir, file);
-    read_lines(l, l->ledger_path);
+    read_lines(l, l->state_path);
     read_lines(l, l->journal_path);
     l->journal_fd = open(l->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (l->journal_fd < 0)
@@ -129,7 +139,7 @@ int dir_ledger_load(dir_ledger *l, const char *dir, const char *file,
     return 0;
 }
 
-int dir_ledger_record(dir_ledger *l, size_t n, const char *const *paths,
+int dir_applied_record(dir_applied_state *l, size_t n, const char *const *paths,
                       const uint64_t *sizes, const int64_t *mtimes, char *err,
                       size_t errlen)
 {
@@ -166,48 +176,42 @@ int dir_ledger_record(dir_ledger *l, size_t n, const char *const *paths,
     return 0;
 }
 
-int dir_ledger_fold(dir_ledger *l, char *err, size_t errlen)
+int dir_applied_fold(dir_applied_state *l, char *err, size_t errlen)
 {
-    size_t n = strlen(l->ledger_path) + 8;
-    char *tmp = malloc(n);
-    if (tmp == NULL)
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    if (fp == NULL)
         return fail(err, errlen, "out of memory");
-    snprintf(tmp, n, "%s.tmp", l->ledger_path);
-    FILE *fp = fopen(tmp, "w");
-    if (fp == NULL) {
-        free(tmp);
-        return fail(err, errlen, "%s: %s", l->ledger_path, strerror(errno));
-    }
     for (ptrdiff_t i = 0; i < shlen(l->map); i++) {
         fprintf(fp, "+\t%" PRIu64 "\t%" PRId64 "\t", l->map[i].value.size,
                 l->map[i].value.mtime_ns);
         write_escaped(fp, l->map[i].key);
         fputc('\n', fp);
     }
-    int rc = fflush(fp) == 0 && fsync(fileno(fp)) == 0 ? 0 : -1;
-    rc |= fclose(fp);
-    /* Ledger first, then an empty journal: a crash in between replays
-     * acknowledgements that the ledger already holds, which is harmless. */
-    if (rc != 0 || rename(tmp, l->ledger_path) != 0) {
-        unlink(tmp);
-        free(tmp);
-        return fail(err, errlen, "%s: %s", l->ledger_path, strerror(errno));
+    int bad = fclose(fp) != 0;
+    /* The folded state first, then an empty journal: a crash in between
+     * replays acknowledgements the folded state already holds, which is
+     * harmless. */
+    if (bad || l->host->state_write(l->ctx, l->state_name, text, len) != 0) {
+        free(text);
+        return fail(err, errlen, "%s: %s", l->state_path, strerror(errno));
     }
-    free(tmp);
+    free(text);
     if (ftruncate(l->journal_fd, 0) != 0 || fsync(l->journal_fd) != 0)
         return fail(err, errlen, "%s: %s", l->journal_path, strerror(errno));
     return 0;
 }
 
-int dir_ledger_reset(dir_ledger *l)
+int dir_applied_reset(dir_applied_state *l)
 {
     shfree(l->map);
     sh_new_strdup(l->map);
     /* Durably: the core drops the store's vectors on the strength of it. */
     if (ftruncate(l->journal_fd, 0) != 0 || fsync(l->journal_fd) != 0 ||
-        (unlink(l->ledger_path) != 0 && errno != ENOENT))
+        (unlink(l->state_path) != 0 && errno != ENOENT))
         return -1;
-    char *dir = strdup(l->ledger_path);
+    char *dir = strdup(l->state_path);
     char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
     if (slash == NULL) {
         free(dir);
@@ -222,12 +226,12 @@ int dir_ledger_reset(dir_ledger *l)
     return rc;
 }
 
-void dir_ledger_free(dir_ledger *l)
+void dir_applied_free(dir_applied_state *l)
 {
     if (l->journal_fd >= 0)
         close(l->journal_fd);
     shfree(l->map);
-    free(l->ledger_path);
+    free(l->state_path);
     free(l->journal_path);
     memset(l, 0, sizeof *l);
     l->journal_fd = -1;
