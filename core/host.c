@@ -13,6 +13,7 @@
 #include "json_floats.h"
 #include "log.h"
 #include "metrics.h"
+#include "outcome.h"
 #include "retry.h"
 #include "statefile.h"
 #include "url.h"
@@ -237,40 +238,17 @@ static int host_retry_wait(embsync_ctx *ctx, unsigned attempt, double at_least)
     return es_stop_wait(ctx->stop, delay);
 }
 
-/* The one reading of an HTTP answer (ABI 1.2); the retryable set is the
- * one es_http_many retries by. */
+/* The one reading of an HTTP answer (ABI 1.2): core/outcome.c. */
 static int host_http_outcome(embsync_ctx *ctx, int http_rc,
                              const embsync_http_response *resp,
                              const char *what, const char *detail, size_t item)
 {
-    long status = resp != NULL ? resp->status : 0;
-    if (http_rc == EMBSYNC_OK && status >= 200 && status < 300)
-        return EMBSYNC_OK;
     int per_item = item != EMBSYNC_WHOLE_CALL;
-    int outcome;
-    if (status == 0 || http_rc == EMBSYNC_RETRY || es_http_retryable_status(status))
-        outcome = EMBSYNC_RETRY;
-    else if (status == 401 || status == 403)
-        outcome = EMBSYNC_FATAL;
-    else
-        outcome = per_item ? EMBSYNC_ITEM_FAILED : EMBSYNC_FAILED;
-    if (what == NULL)
-        what = "HTTP request";
     char text[ERROR_LEN];
-    if (status == 0) {
-        const char *why = resp != NULL && resp->error != NULL ? resp->error
-                          : http_rc == EMBSYNC_FAILED ? "request failed"
-                                                      : "no answer";
-        snprintf(text, sizeof text, "%s: %s", what, why);
-        if (http_rc == EMBSYNC_FAILED)
-            outcome = per_item ? EMBSYNC_ITEM_FAILED : EMBSYNC_FAILED;
-    } else {
-        int body = detail == NULL && resp->body != NULL && resp->body_len > 0;
-        snprintf(text, sizeof text, "%s: HTTP %ld%s: %.*s", what, status,
-                 outcome == EMBSYNC_RETRY ? " after retries" : "",
-                 body ? 200 : (int)sizeof text,
-                 detail != NULL ? detail : body ? resp->body : "no details");
-    }
+    int outcome = es_http_outcome(http_rc, resp, what, detail, per_item, text,
+                                  sizeof text);
+    if (outcome == EMBSYNC_OK)
+        return outcome;
     if (outcome == EMBSYNC_RETRY && resp != NULL && resp->retry_after > 0)
         host_set_retry_after(ctx, resp->retry_after);
     if (per_item && outcome != EMBSYNC_FATAL)

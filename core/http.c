@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "outcome.h"
 #include "retry.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
@@ -207,12 +208,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     j->len += n;
     j->buf[j->len] = '\0';
     return n;
-}
-
-int es_http_retryable_status(long code)
-{
-    return code == 408 || code == 429 || code == 500 || code == 502 ||
-           code == 503 || code == 504;
 }
 
 /* Transport failures worth another attempt; TLS verification and bad URLs

@@ -29,9 +29,6 @@ void es_http_probe_end(void);
 /** Non-zero while this thread is in probe mode. */
 int es_http_probing(void);
 
-/** Non-zero for the statuses the policy retries (408, 429, 500, 502, 503,
- *  504): the one list, read by es_http_many and by host->http_outcome. */
-int es_http_retryable_status(long code);
 
 /** Free what es_http_many attached to resp. */
 void es_http_release(embsync_http_response *resp);

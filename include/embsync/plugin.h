@@ -458,8 +458,9 @@ typedef struct embsync_host {
     /** Join base and path with exactly one '/' between them (trailing
      *  slashes of base and leading slashes of path dropped; an empty path
      *  gives base without its trailing slashes) into out, which the caller
-     *  owns and which may be base itself (trimming in place).  Returns the length written, not counting the NUL, or 0 when
-     *  out_len is too small (out is then ""). Thread-safe; needs no ctx. */
+     *  owns and which may be base itself (trimming in place).  Returns the
+     *  length written, not counting the NUL, or 0 when out_len is too small
+     *  (out is then "").  Thread-safe; needs no ctx. */
     size_t (*url_join)(const char *base, const char *path, char *out,
                        size_t out_len);
 

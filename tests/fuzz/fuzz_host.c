@@ -10,6 +10,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "outcome.h"
+#include "statefile.h"
+#include "url.h"
+
 struct embsync_ctx {
     int unused;
 };
@@ -322,6 +326,41 @@ static size_t host_json_float_array(const float *v, size_t n, char *out,
     return at;
 }
 
+/* The core's own reading of an answer; the text goes where set_error's
+ * would. */
+static int host_http_outcome(embsync_ctx *ctx, int http_rc,
+                             const embsync_http_response *resp,
+                             const char *what, const char *detail, size_t item)
+{
+    char text[512];
+    int outcome = es_http_outcome(http_rc, resp, what, detail,
+                                  item != EMBSYNC_WHOLE_CALL, text, sizeof text);
+    if (outcome != EMBSYNC_OK)
+        host_set_error(ctx, "%s", text);
+    return outcome;
+}
+
+static int host_state_write(embsync_ctx *ctx, const char *name,
+                            const void *data, size_t len)
+{
+    char path[256];
+    if (name == NULL || *name == '\0' || strchr(name, '/') != NULL ||
+        snprintf(path, sizeof path, "%s/%s", host_state_dir(ctx), name) >=
+            (int)sizeof path)
+        return -1;
+    return es_write_atomic(path, data, len);
+}
+
+static char *host_state_read(embsync_ctx *ctx, const char *name, size_t *len)
+{
+    char path[256];
+    if (name == NULL || *name == '\0' || strchr(name, '/') != NULL ||
+        snprintf(path, sizeof path, "%s/%s", host_state_dir(ctx), name) >=
+            (int)sizeof path)
+        return NULL;
+    return es_read_all(path, len);
+}
+
 const embsync_host fuzz_host = {
     .abi = EMBSYNC_ABI_INIT(embsync_host),
     .log = host_log,
@@ -343,4 +382,9 @@ const embsync_host fuzz_host = {
     .stop_requested = host_stop_requested,
     .retry_wait = host_retry_wait,
     .json_float_array = host_json_float_array,
+    .http_outcome = host_http_outcome,
+    .state_write = host_state_write,
+    .state_read = host_state_read,
+    .url_join = es_url_join,
+    .url_escape = es_url_escape,
 };
