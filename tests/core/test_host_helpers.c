@@ -16,6 +16,7 @@
 #include "host.h"
 #include "http.h"
 #include "log.h"
+#include "outcome.h"
 
 static const embsync_host *H = &es_host_table;
 
