@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include <stb_image_write.h>
 
 #include "log.h"
+#include "statefile.h"
 
 enum {
     THUMB_SIDE = 240,                       /* longest side on the page */
@@ -166,29 +168,11 @@ static void html_text(FILE *out, const char *s)
     }
 }
 
-typedef struct growing {
-    unsigned char *data;
-    size_t len, cap;
-    int failed;
-} growing;
-
-static void append(void *arg, void *bytes, int n)
+/* stb_image_write's sink: the bytes go to a memory stream. */
+static void to_stream(void *arg, void *bytes, int n)
 {
-    growing *g = arg;
-    if (g->failed || n <= 0)
-        return;
-    if (g->len + (size_t)n > g->cap) {
-        size_t cap = (g->len + (size_t)n) * 2;
-        unsigned char *p = realloc(g->data, cap);
-        if (p == NULL) {
-            g->failed = 1;
-            return;
-        }
-        g->data = p;
-        g->cap = cap;
-    }
-    memcpy(g->data + g->len, bytes, (size_t)n);
-    g->len += (size_t)n;
+    if (n > 0)
+        fwrite(bytes, 1, (size_t)n, arg);
 }
 
 /* An image's bytes to a small JPEG as a data: URI (malloc'd), transparency
@@ -219,10 +203,12 @@ static char *thumbnail_uri(const unsigned char *data, size_t len,
         th = th < 1 ? 1 : th;
     }
     unsigned char *small = malloc((size_t)tw * (size_t)th * 4);
-    growing jpeg = {0};
+    char *jpeg = NULL;
+    size_t jpeg_len = 0;
+    FILE *stream = open_memstream(&jpeg, &jpeg_len);
     char *uri = NULL;
     *why = "out of memory";
-    if (small != NULL &&
+    if (small != NULL && stream != NULL &&
         stbir_resize_uint8(rgba, w, h, 0, small, tw, th, 0, 4)) {
         size_t n = (size_t)tw * (size_t)th;
         for (size_t p = 0; p < n; p++) {
@@ -231,20 +217,25 @@ static char *thumbnail_uri(const unsigned char *data, size_t len,
                 small[3 * p + c] =
                     (unsigned char)((small[4 * p + c] * a + 255 * (255 - a) + 127) / 255);
         }
-        if (stbi_write_jpg_to_func(append, &jpeg, tw, th, 3, small, 85) &&
-            !jpeg.failed) {
+        int encoded = stbi_write_jpg_to_func(to_stream, stream, tw, th, 3,
+                                             small, 85);
+        int flushed = fclose(stream) == 0;
+        stream = NULL;
+        if (encoded && flushed) {
             static const char prefix[] = "data:image/jpeg;base64,";
-            uri = malloc(sizeof prefix + 4 * ((jpeg.len + 2) / 3) + 1);
+            uri = malloc(sizeof prefix + 4 * ((jpeg_len + 2) / 3) + 1);
             if (uri != NULL) {
                 memcpy(uri, prefix, sizeof prefix - 1);
                 EVP_EncodeBlock((unsigned char *)uri + sizeof prefix - 1,
-                                jpeg.data, (int)jpeg.len);
+                                (const unsigned char *)jpeg, (int)jpeg_len);
             }
         } else {
             *why = "cannot encode the thumbnail";
         }
     }
-    free(jpeg.data);
+    if (stream != NULL)
+        fclose(stream);
+    free(jpeg);
     free(small);
     stbi_image_free(rgba);
     return uri;
@@ -252,22 +243,14 @@ static char *thumbnail_uri(const unsigned char *data, size_t len,
 
 static char *file_thumbnail(const char *path, const char **why)
 {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
+    size_t len;
+    char *data = es_read_all(path, &len);
+    if (data == NULL) {
         *why = strerror(errno);
         return NULL;
     }
-    growing g = {0};
-    unsigned char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, fp)) > 0)
-        append(&g, buf, (int)got);
-    int bad = ferror(fp) || g.failed;
-    fclose(fp);
-    char *uri = bad ? NULL : thumbnail_uri(g.data, g.len, why);
-    if (bad)
-        *why = "cannot read the file";
-    free(g.data);
+    char *uri = thumbnail_uri((const unsigned char *)data, len, why);
+    free(data);
     return uri;
 }
 
