@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "daemon.h"
 #include "engine.h"
@@ -16,13 +17,6 @@
 #include "progress_display.h"
 #include "search_output.h"
 #include "reconcile.h"
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int open_all_or_report(es_app *app)
 {
@@ -66,7 +60,7 @@ int es_cmd_once(es_app *app, const es_options *opt)
         return ES_EXIT_FAILED;
     es_progress_display_start(isatty(STDERR_FILENO));
     e.on_progress = es_progress_display_update;
-    double start = mono_now();
+    double start = es_mono_now();
     int failed = es_engine_pass(&e);
     es_progress_display_stop();
     es_engine_destroy(&e);
@@ -74,7 +68,7 @@ int es_cmd_once(es_app *app, const es_options *opt)
         return ES_EXIT_FAILED;
     es_info("pass %s in %.2f s: %d collection(s) failed",
             es_stop_requested(&app->stop) ? "stopped on request" : "finished",
-            mono_now() - start, failed);
+            es_mono_now() - start, failed);
     /* A requested stop is a success: everything stored was acknowledged. */
     return failed == 0 ? ES_EXIT_OK : ES_EXIT_FAILED;
 }

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "autoupdater_routes.h"
+#include "clock.h"
 #include "commands.h"
 #include "control.h"
 #include "generator.h"
@@ -469,33 +470,30 @@ char *es_daemon_health(es_daemon *d, int *healthy)
 
 char *es_daemon_progress(es_daemon *d, const char *collection)
 {
+    es_progress_view p;
     pthread_mutex_lock(&d->lock);
-    es_progress *p = &d->engine->progress;
-    pthread_mutex_lock(&p->lock);
-    int running = strcmp(p->stage, "idle") != 0 &&
-                  (collection == NULL || strcmp(collection, p->collection) == 0);
+    es_engine_progress(d->engine, &p);
+    pthread_mutex_unlock(&d->lock);
+    int running = p.stage != ES_STAGE_IDLE &&
+                  (collection == NULL || strcmp(collection, p.collection) == 0);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "state", running ? "running" : "idle");
     if (running) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        double elapsed = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - p->started;
-        cJSON_AddStringToObject(o, "collection", p->collection);
-        cJSON_AddStringToObject(o, "stage", p->stage);
-        if (p->total > 0)
-            cJSON_AddNumberToObject(o, "total", (double)p->total);
+        double elapsed = es_mono_now() - p.started;
+        cJSON_AddStringToObject(o, "collection", p.collection);
+        cJSON_AddStringToObject(o, "stage", es_stage_name(p.stage));
+        if (p.total > 0)
+            cJSON_AddNumberToObject(o, "total", (double)p.total);
         else
             cJSON_AddNullToObject(o, "total");
-        cJSON_AddNumberToObject(o, "done", (double)p->done);
-        cJSON_AddNumberToObject(o, "failed", (double)p->failed);
+        cJSON_AddNumberToObject(o, "done", (double)p.done);
+        cJSON_AddNumberToObject(o, "failed", (double)p.failed);
         cJSON_AddNumberToObject(o, "elapsed_seconds", elapsed);
         cJSON_AddNumberToObject(o, "rate_per_second",
-                                elapsed > 0 ? (double)p->done / elapsed : 0);
+                                elapsed > 0 ? (double)p.done / elapsed : 0);
     } else if (collection != NULL) {
         cJSON_AddStringToObject(o, "collection", collection);
     }
-    pthread_mutex_unlock(&p->lock);
-    pthread_mutex_unlock(&d->lock);
     return print_json(o);
 }
 
@@ -523,9 +521,9 @@ void es_daemon_stop_run(es_daemon *d, const char *collection, double wait_s,
     es_engine *e = d->engine;
     char state_dir[4096];
     snprintf(state_dir, sizeof state_dir, "%s", d->app->cfg.state_dir);
-    pthread_mutex_lock(&e->progress.lock);
-    uint64_t ended_before = e->progress.ended;
-    pthread_mutex_unlock(&e->progress.lock);
+    es_progress_view p;
+    es_engine_progress(e, &p);
+    uint64_t ended_before = p.ended;
     out->was_running = es_engine_stop_collection(e, collection);
     pthread_mutex_unlock(&d->lock);
     if (!out->was_running)
@@ -534,14 +532,13 @@ void es_daemon_stop_run(es_daemon *d, const char *collection, double wait_s,
      * acknowledged, the source state cleared by end(). */
     struct timespec step = {0, 20 * 1000 * 1000};
     for (double waited = 0; waited < wait_s; waited += 0.02) {
-        pthread_mutex_lock(&e->progress.lock);
         /* The pass moves on at once: the outcome is in the ended record. */
-        if (e->progress.ended != ended_before &&
-            strcmp(e->progress.ended_collection, collection) == 0) {
+        es_engine_progress(e, &p);
+        if (p.ended != ended_before &&
+            strcmp(p.ended_collection, collection) == 0) {
             out->ended = 1;
-            out->end_status = e->progress.ended_end_status;
+            out->end_status = p.ended_end_status;
         }
-        pthread_mutex_unlock(&e->progress.lock);
         if (out->ended)
             break;
         nanosleep(&step, NULL);
@@ -603,19 +600,18 @@ char *es_daemon_request_run(es_daemon *d)
 void es_daemon_run_view(es_daemon *d, es_run_view *out)
 {
     memset(out, 0, sizeof *out);
+    es_progress_view p;
     pthread_mutex_lock(&d->lock);
-    es_progress *p = &d->engine->progress;
-    pthread_mutex_lock(&p->lock);
-    snprintf(out->collection, sizeof out->collection, "%s", p->collection);
-    out->running = strcmp(p->stage, "idle") != 0;
-    out->status = !out->running && strcmp(p->ended_collection, p->collection) == 0
-                      ? p->ended_status
-                      : ES_PROGRESS_NONE;
-    out->total = p->total;
-    out->done = p->done;
-    out->failed = p->failed;
-    pthread_mutex_unlock(&p->lock);
+    es_engine_progress(d->engine, &p);
     pthread_mutex_unlock(&d->lock);
+    snprintf(out->collection, sizeof out->collection, "%s", p.collection);
+    out->running = p.stage != ES_STAGE_IDLE;
+    out->status = !out->running && strcmp(p.ended_collection, p.collection) == 0
+                      ? p.ended_status
+                      : ES_PROGRESS_NONE;
+    out->total = p.total;
+    out->done = p.done;
+    out->failed = p.failed;
 }
 
 void es_daemon_backends(es_daemon *d, int status[3], char error[3][256])

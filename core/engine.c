@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crashpoint.h"
 #include "inflight.h"
 #include "ledger.h"
@@ -49,13 +50,6 @@ typedef struct run {
     int has_pending;
     int stop_this;             /* a stop for this collection was asked */
 } run;
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *status_name(int status)
 {
@@ -422,13 +416,12 @@ static int store_batch(run *r, batch *b)
     r->deferred += deferred;
     pthread_mutex_unlock(&r->lock);
 
-    es_progress *p = &e->progress;
-    pthread_mutex_lock(&p->lock);
-    p->done += nack;
-    p->failed += failed;
-    pthread_mutex_unlock(&p->lock);
-    if (e->on_progress != NULL)
-        e->on_progress(p, e->on_progress_arg);
+    es_progress_add(&e->progress, nack, failed);
+    if (e->on_progress != NULL) {
+        es_progress_view view;
+        es_progress_read(&e->progress, &view);
+        e->on_progress(&view, e->on_progress_arg);
+    }
 out:
     free(points);
     free(ids);
@@ -444,9 +437,7 @@ static int stopping(run *r)
 {
     if (es_stop_requested(r->e->stop))
         return 1;
-    pthread_mutex_lock(&r->e->progress.lock);
-    int mine = strcmp(r->e->stop_collection, r->collection) == 0;
-    pthread_mutex_unlock(&r->e->progress.lock);
+    int mine = es_progress_stop_requested(&r->e->progress, r->collection);
     if (mine)
         r->stop_this = 1;
     return mine;
@@ -467,7 +458,7 @@ static void observe_stage(const char *stage, double started)
     char labels[48];
     snprintf(labels, sizeof labels, "stage=\"%s\"", stage);
     es_metric_observe("embsync_batch_duration_seconds", labels,
-                      mono_now() - started);
+                      es_mono_now() - started);
 }
 
 static void queue_gauge(const char *queue, es_queue *q)
@@ -487,7 +478,7 @@ static void *fetch_thread(void *arg)
     while ((b = es_queue_pop(&r->to_fetch)) != NULL) {
         int discard = should_discard(r, 0);
         if (!discard) {
-            double t = mono_now();
+            double t = es_mono_now();
             fetch_batch(r, b);
             observe_stage("fetch", t);
             queue_gauge("to_embed", &r->to_embed);
@@ -511,7 +502,7 @@ static void *embed_thread(void *arg)
     while ((b = es_queue_pop(&r->to_embed)) != NULL) {
         int discard = should_discard(r, 0);
         if (!discard) {
-            double t = mono_now();
+            double t = es_mono_now();
             embed_batch(r, b);
             observe_stage("embed", t);
             queue_gauge("to_store", &r->to_store);
@@ -534,7 +525,7 @@ static void *store_thread(void *arg)
     batch *b;
     while ((b = es_queue_pop(&r->to_store)) != NULL) {
         if (!should_discard(r, 1)) {
-            double t = mono_now();
+            double t = es_mono_now();
             store_batch(r, b);
             observe_stage("store", t);
         }
@@ -628,45 +619,10 @@ static int sink_emit(embsync_change_sink *pub, const embsync_change *changes,
 
 static void sink_set_total(embsync_change_sink *pub, uint64_t total)
 {
-    es_progress *p = &((sink *)pub)->r->e->progress;
-    pthread_mutex_lock(&p->lock);
-    p->total = total;
-    pthread_mutex_unlock(&p->lock);
+    es_progress_set_total(&((sink *)pub)->r->e->progress, total);
 }
 
 /* ---- steps -------------------------------------------------------------- */
-
-static void set_stage(es_engine *e, const char *collection, const char *stage)
-{
-    es_progress *p = &e->progress;
-    pthread_mutex_lock(&p->lock);
-    if (collection != NULL) {
-        snprintf(p->collection, sizeof p->collection, "%s", collection);
-        p->total = p->done = p->failed = 0;
-        p->started = mono_now();
-        p->end_status = ES_PROGRESS_NONE;
-    }
-    p->stage = stage;
-    pthread_mutex_unlock(&p->lock);
-}
-
-static void note_end(es_engine *e, int end_rc)
-{
-    pthread_mutex_lock(&e->progress.lock);
-    e->progress.end_status = end_rc;
-    pthread_mutex_unlock(&e->progress.lock);
-}
-
-static void note_ended(es_engine *e, const char *collection, int status)
-{
-    es_progress *p = &e->progress;
-    pthread_mutex_lock(&p->lock);
-    snprintf(p->ended_collection, sizeof p->ended_collection, "%s", collection);
-    p->ended_status = status;
-    p->ended_end_status = p->end_status;
-    p->ended++;
-    pthread_mutex_unlock(&p->lock);
-}
 
 /* Step 2: the store collection matches the embedder, or is rebuilt. */
 static int ensure_collection(es_engine *e, const char *collection,
@@ -963,26 +919,21 @@ static void save_status(es_engine *e, const char *collection,
 
 int es_engine_stop_collection(es_engine *e, const char *collection)
 {
-    pthread_mutex_lock(&e->progress.lock);
-    int running = strcmp(e->progress.stage, "idle") != 0 &&
-                  strcmp(e->progress.collection, collection) == 0;
-    if (running)
-        snprintf(e->stop_collection, sizeof e->stop_collection, "%s",
-                 collection);
-    pthread_mutex_unlock(&e->progress.lock);
-    return running;
+    return es_progress_request_stop(&e->progress, collection);
+}
+
+void es_engine_progress(es_engine *e, es_progress_view *out)
+{
+    es_progress_read(&e->progress, out);
 }
 
 int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
 {
     const embsync_source_ops *src = &e->source->module->ops.source;
     memset(res, 0, sizeof *res);
-    double start = mono_now();
+    double start = es_mono_now();
     int64_t started_at = (int64_t)time(NULL);
-    set_stage(e, collection, "begin");
-    pthread_mutex_lock(&e->progress.lock);
-    e->stop_collection[0] = '\0';
-    pthread_mutex_unlock(&e->progress.lock);
+    es_progress_start(&e->progress, collection, ES_STAGE_BEGIN);
     if (e->state_dir != NULL)
         es_status_mark_inflight(e->state_dir, collection);
 
@@ -995,8 +946,8 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
     if (rc == EMBSYNC_SKIP) {
         res->status = EMBSYNC_SKIP;
         es_info("collection %s: skipped (in progress elsewhere)", collection);
-        note_ended(e, collection, EMBSYNC_SKIP);
-        set_stage(e, NULL, "idle");
+        es_progress_ended(&e->progress, collection, EMBSYNC_SKIP);
+        es_progress_set_stage(&e->progress, ES_STAGE_IDLE);
         if (e->state_dir != NULL)
             es_status_clear_inflight(e->state_dir);
         return EMBSYNC_SKIP;
@@ -1008,21 +959,21 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
         goto report;
     }
 
-    set_stage(e, NULL, "ensure");
+    es_progress_set_stage(&e->progress, ES_STAGE_ENSURE);
     rc = ensure_collection(e, collection, res);
     if (rc != EMBSYNC_OK && res->error[0] == '\0')
         snprintf(res->error, sizeof res->error, "ensure collection: %s",
                  *es_call_error() ? es_call_error() : status_name(rc));
     if (rc == EMBSYNC_OK) {
-        set_stage(e, NULL, "sync");
+        es_progress_set_stage(&e->progress, ES_STAGE_SYNC);
         rc = stream_changes(e, collection, res);
     }
 
-    set_stage(e, NULL, "end");
+    es_progress_set_stage(&e->progress, ES_STAGE_END);
     /* end() runs on every path after a successful begin(). */
     es_call_begin();
     int end_rc = src->end(e->source->state, collection, rc);
-    note_end(e, end_rc);
+    es_progress_end_answer(&e->progress, end_rc);
     if (end_rc != EMBSYNC_OK && rc == EMBSYNC_OK) {
         rc = end_rc;
         snprintf(res->error, sizeof res->error, "end: %s",
@@ -1040,9 +991,9 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
         res->stopped = 1;
 
 report:
-    res->seconds = mono_now() - start;
-    note_ended(e, collection, res->status);
-    set_stage(e, NULL, "idle");
+    res->seconds = es_mono_now() - start;
+    es_progress_ended(&e->progress, collection, res->status);
+    es_progress_set_stage(&e->progress, ES_STAGE_IDLE);
     record_metrics(collection, res);
     if (e->state_dir != NULL)
         save_status(e, collection, res, started_at);
@@ -1187,9 +1138,7 @@ int es_engine_init(es_engine *e, es_instance *source, es_instance *embedder,
     e->store = store;
     e->batch_size = batch_size ? batch_size : 32;
     e->stop = stop;
-    pthread_mutex_init(&e->progress.lock, NULL);
-    e->progress.stage = "idle";
-    e->progress.end_status = ES_PROGRESS_NONE;
+    es_progress_init(&e->progress);
     e->model.abi = (embsync_abi)EMBSYNC_ABI_INIT(embsync_model_info);
     es_call_begin();
     int rc = embedder->module->ops.embedder.info(embedder->state, &e->model);
@@ -1213,5 +1162,5 @@ int es_engine_init(es_engine *e, es_instance *source, es_instance *embedder,
 
 void es_engine_destroy(es_engine *e)
 {
-    pthread_mutex_destroy(&e->progress.lock);
+    es_progress_destroy(&e->progress);
 }

@@ -12,29 +12,8 @@
 #include <stdint.h>
 
 #include "host.h"
+#include "progress.h"
 #include "stop.h"
-
-/** The run in flight, readable from other threads (progress display,
- *  control port) under `lock`. */
-typedef struct es_progress {
-    pthread_mutex_t lock;
-    char collection[256];
-    const char *stage;     /* "begin", "ensure", "sync", "end", "idle" */
-    uint64_t total;        /* 0 = unknown */
-    uint64_t done;         /* changes applied and acknowledged */
-    uint64_t failed;
-    double started;        /* monotonic seconds */
-    int end_status;        /* the source's end() in this run, or
-                              ES_PROGRESS_NONE before it answered */
-    /* The last run that ended (a pass goes on at once, so a stop request
-     * reads its outcome here): its collection, how it ended, what end()
-     * answered; `ended` counts the runs ended. */
-    char ended_collection[256];
-    int ended_status, ended_end_status;
-    uint64_t ended;
-} es_progress;
-
-#define ES_PROGRESS_NONE (-1)
 
 /** How one collection's run ended. */
 typedef struct es_run_result {
@@ -57,11 +36,10 @@ typedef struct es_engine {
     /* Where the failed-items ledger, run status and in-flight mark live;
      * NULL keeps none of them (unit tests). */
     const char *state_dir;
-    /* Set by a stop request for one collection (control port). */
-    char stop_collection[256];
+    /* The run in flight; read it with es_engine_progress(). */
     es_progress progress;
     /* Called from the store stage after each batch (may be NULL). */
-    void (*on_progress)(const es_progress *p, void *arg);
+    void (*on_progress)(const es_progress_view *p, void *arg);
     void *on_progress_arg;
 } es_engine;
 
@@ -93,6 +71,9 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res);
 /** Ask the run of `collection` to stop after the batch in flight; returns
  *  non-zero when that collection is the one running. */
 int es_engine_stop_collection(es_engine *e, const char *collection);
+
+/** A copy of the progress of the run in flight (or of the last one). */
+void es_engine_progress(es_engine *e, es_progress_view *out);
 
 /** One pass: every collection the source lists (a run interrupted by a
  *  crash is resumed first).  Returns the number of collections that

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "outcome.h"
@@ -150,13 +151,6 @@ void es_http_global_cleanup(void)
     curl_global_cleanup();
 }
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Probe mode: monotonic deadline of this thread's probe, 0 when off. */
 static __thread double probe_deadline;
 static __thread double probe_seconds;
@@ -164,7 +158,7 @@ static __thread double probe_seconds;
 void es_http_probe_begin(double seconds)
 {
     probe_seconds = seconds;
-    probe_deadline = mono_now() + seconds;
+    probe_deadline = es_mono_now() + seconds;
 }
 
 void es_http_probe_end(void)
@@ -181,7 +175,7 @@ int es_http_probing(void)
  * Returns -1 when that time is used up. */
 static int fit_into_probe(embsync_http_request *req, unsigned *max_attempts)
 {
-    double left_ms = (probe_deadline - mono_now()) * 1000;
+    double left_ms = (probe_deadline - es_mono_now()) * 1000;
     if (left_ms < 1)
         return -1;
     long wanted = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -337,7 +331,7 @@ static void finish_attempt(const char *origin, es_stop *stop, job *j,
                    j->curl_error[0] ? j->curl_error : curl_easy_strerror(rc),
                    delay, j->attempts + 1, j->max_attempts);
         j->state = JOB_WAITING;
-        j->start_at = mono_now() + delay;
+        j->start_at = es_mono_now() + delay;
         return;
     }
 
@@ -438,7 +432,7 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
     for (size_t i = 0; i < n; i++)
         done += jobs[i].state == JOB_DONE;
     while (done < n) {
-        double now = mono_now(), next_start = -1;
+        double now = es_mono_now(), next_start = -1;
         unsigned running = 0;
         for (size_t i = 0; i < n; i++)
             running += jobs[i].state == JOB_RUNNING;
@@ -491,7 +485,7 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
         running = 0;
         next_start = -1;
         int startable = 0;
-        now = mono_now();
+        now = es_mono_now();
         for (size_t i = 0; i < n; i++) {
             if (jobs[i].state == JOB_RUNNING)
                 running++;
@@ -507,7 +501,7 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
             continue;
         int timeout_ms = 1000;
         if (running == 0 && next_start > 0) {
-            double wait = next_start - mono_now();
+            double wait = next_start - es_mono_now();
             if (stop != NULL) {
                 if (es_stop_wait(stop, wait > 0 ? wait : 0))
                     continue;
@@ -519,7 +513,7 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
             continue;
         }
         if (next_start > 0) {
-            double wait_ms = (next_start - mono_now()) * 1000;
+            double wait_ms = (next_start - es_mono_now()) * 1000;
             if (wait_ms < timeout_ms)
                 timeout_ms = wait_ms > 0 ? (int)wait_ms : 0;
         }

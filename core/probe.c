@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 
@@ -16,13 +17,6 @@ typedef struct probe_job {
     double seconds;
     es_probe_result *out;
 } probe_job;
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int check_op(const es_module *m, void *state)
 {
@@ -42,7 +36,7 @@ static void *probe_one(void *arg)
     probe_job *j = arg;
     es_probe_result *r = j->out;
     char err[2048];
-    double start = mono_now();
+    double start = es_mono_now();
     es_http_probe_begin(j->seconds);
     r->opened = es_app_open(j->app, j->kind, err, sizeof err) == 0;
     r->rc = EMBSYNC_FAILED;
@@ -55,7 +49,7 @@ static void *probe_one(void *arg)
                  : *es_call_error() ? es_call_error() : "no reason");
     }
     es_http_probe_end();
-    r->seconds = mono_now() - start;
+    r->seconds = es_mono_now() - start;
     es_redact(err, r->message, sizeof r->message);
     return NULL;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* The live line is redrawn at most this often (a batch can take 1 ms). */
@@ -22,13 +23,6 @@ static struct {
     char line[512];
 } display = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void duration(double s, char *buf, size_t len)
 {
     if (s < 60)
@@ -39,7 +33,7 @@ static void duration(double s, char *buf, size_t len)
         snprintf(buf, len, "%d h %02d min", (int)(s / 3600), (int)(s / 60) % 60);
 }
 
-void es_progress_describe(const es_progress *p, double now, char *buf,
+void es_progress_describe(const es_progress_view *p, double now, char *buf,
                           size_t len)
 {
     double elapsed = now - p->started;
@@ -104,29 +98,19 @@ void es_progress_display_start(int tty)
     display.interval = every != NULL && atof(every) > 0 ? atof(every)
                                                         : ES_PROGRESS_LOG_INTERVAL;
     display.last_draw = 0;
-    display.last_log = mono_now();
+    display.last_log = es_mono_now();
     pthread_mutex_unlock(&display.lock);
     if (tty)
         es_log_set_line_hook(clear_line, redraw_line, NULL);
 }
 
-void es_progress_display_update(const es_progress *p, void *arg)
+void es_progress_display_update(const es_progress_view *p, void *arg)
 {
     (void)arg;
-    es_progress snap;
-    es_progress *mp = (es_progress *)p;
-    pthread_mutex_lock(&mp->lock);
-    memcpy(snap.collection, p->collection, sizeof snap.collection);
-    snap.total = p->total;
-    snap.done = p->done;
-    snap.failed = p->failed;
-    snap.started = p->started;
-    pthread_mutex_unlock(&mp->lock);
-
-    double now = mono_now();
+    double now = es_mono_now();
     char text[sizeof display.line];
-    es_progress_describe(&snap, now, text, sizeof text);
-    int finished = snap.total > 0 && snap.done + snap.failed >= snap.total;
+    es_progress_describe(p, now, text, sizeof text);
+    int finished = p->total > 0 && p->done + p->failed >= p->total;
     int log_it = 0;
     pthread_mutex_lock(&display.lock);
     if (display.active && display.tty &&

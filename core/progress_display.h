@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "engine.h"
+#include "progress.h"
 
 /** Seconds between progress log lines without a terminal, unless the
  *  environment's EMBSYNC_PROGRESS_INTERVAL says otherwise. */
@@ -16,14 +16,14 @@
 
 /** Describe a snapshot: "shapes: 120/400 (30%), 310/s, 1 s left", or
  *  "shapes: 120 done, 310/s" while the total is unknown. */
-void es_progress_describe(const es_progress *snapshot, double now, char *buf,
+void es_progress_describe(const es_progress_view *snapshot, double now, char *buf,
                           size_t len);
 
 /** Start showing progress: a live line when `tty`, log lines otherwise. */
 void es_progress_display_start(int tty);
 
 /** The engine's on_progress callback (arg unused). */
-void es_progress_display_update(const es_progress *p, void *arg);
+void es_progress_display_update(const es_progress_view *p, void *arg);
 
 /** Clear the live line and stop. */
 void es_progress_display_stop(void);

@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
@@ -20,13 +21,6 @@
 
 /* Ids per list_ids()/exists()/contains() call: one Qdrant scroll page. */
 #define PAGE 1000
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *why(int rc)
 {
@@ -455,19 +449,6 @@ static int replay_missing(void *arg, embsync_change_sink *sink)
     return rc;
 }
 
-static void set_stage(es_engine *e, const char *collection, const char *stage)
-{
-    es_progress *p = &e->progress;
-    pthread_mutex_lock(&p->lock);
-    if (collection != NULL) {
-        snprintf(p->collection, sizeof p->collection, "%s", collection);
-        p->total = p->done = p->failed = 0;
-        p->started = mono_now();
-    }
-    p->stage = stage;
-    pthread_mutex_unlock(&p->lock);
-}
-
 static void record_metrics(const char *collection,
                            const es_reconcile_result *res)
 {
@@ -537,7 +518,7 @@ int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
     const embsync_source_ops *src = &e->source->module->ops.source;
     memset(res, 0, sizeof *res);
     res->dry_run = dry_run;
-    double start = mono_now();
+    double start = es_mono_now();
     int64_t started = (int64_t)time(NULL);
     walk w = {.e = e, .collection = collection, .dry_run = dry_run,
               .res = res};
@@ -550,7 +531,7 @@ int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
     w.orphans = malloc(PAGE * sizeof *w.orphans);
     w.asked = malloc(PAGE * sizeof *w.asked);
     w.present = malloc(PAGE * sizeof *w.present);
-    set_stage(e, collection, "reconcile");
+    es_progress_start(&e->progress, collection, ES_STAGE_RECONCILE);
     int rc = EMBSYNC_FAILED;
     if (!w.ids || !w.orphans || !w.asked || !w.present) {
         snprintf(res->error, sizeof res->error, "out of memory");
@@ -595,7 +576,7 @@ int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
             set_error(&w, "items", rc);
     }
     if (rc == EMBSYNC_OK && !dry_run && res->missing > 0) {
-        set_stage(e, NULL, "sync");
+        es_progress_set_stage(&e->progress, ES_STAGE_SYNC);
         rc = es_engine_stream(e, collection, replay_missing, &w, &res->run);
         if (rc != EMBSYNC_OK)
             snprintf(res->error, sizeof res->error, "%s",
@@ -616,8 +597,8 @@ done:
     free(w.asked);
     free(w.present);
     res->status = rc;
-    res->seconds = mono_now() - start;
-    set_stage(e, NULL, "idle");
+    res->seconds = es_mono_now() - start;
+    es_progress_set_stage(&e->progress, ES_STAGE_IDLE);
     record_metrics(collection, res);
     if (e->state_dir != NULL && rc != EMBSYNC_SKIP)
         save_status(e->state_dir, collection, res, started);
