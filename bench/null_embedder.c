@@ -20,11 +20,15 @@ typedef struct null_embedder {
     const embsync_host *host;
     embsync_ctx *ctx;
     uint32_t dim;
+    unsigned long long seed;
     float *table; /* TABLE_SIZE unit vectors of dim values */
 } null_embedder;
 
 static const embsync_config_key keys[] = {
     {"dim", EMBSYNC_KEY_INT, "512", 0, "vector dimension"},
+    {"seed", EMBSYNC_KEY_INT, "0", 0,
+     "another table of vectors, and so another model identity (tests of "
+     "a model change at the same dimension)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -42,6 +46,13 @@ static int null_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         return EMBSYNC_FATAL;
     }
     n->dim = (uint32_t)dim;
+    long long seed = host->config_int(ctx, "seed", 0);
+    if (seed < 0) {
+        host->set_error(ctx, "seed must not be negative, not %lld", seed);
+        free(n);
+        return EMBSYNC_FATAL;
+    }
+    n->seed = (unsigned long long)seed;
     n->table = malloc((size_t)TABLE_SIZE * n->dim * sizeof *n->table);
     if (n->table == NULL) {
         free(n);
@@ -49,7 +60,7 @@ static int null_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     }
     /* Values of a fixed xorshift sequence, normalised: the same table in
      * every run, so vectors are deterministic across restarts. */
-    uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint64_t x = 0x9e3779b97f4a7c15ull ^ (n->seed * 0xbf58476d1ce4e5b9ull);
     for (uint32_t row = 0; row < TABLE_SIZE; row++) {
         float *v = n->table + (size_t)row * n->dim;
         double norm = 0;
@@ -78,7 +89,11 @@ static int null_info(void *state, embsync_model_info *info)
     null_embedder *n = state;
     info->dim = n->dim;
     info->metric = EMBSYNC_METRIC_COSINE;
-    snprintf(info->identity, sizeof info->identity, "null:%u", n->dim);
+    if (n->seed != 0)
+        snprintf(info->identity, sizeof info->identity, "null:%u:seed%llu",
+                 n->dim, n->seed);
+    else
+        snprintf(info->identity, sizeof info->identity, "null:%u", n->dim);
     info->flags = EMBSYNC_MODEL_NORMALIZED | EMBSYNC_MODEL_DETERMINISTIC |
                   EMBSYNC_MODEL_IMAGE | EMBSYNC_MODEL_TEXT;
     return EMBSYNC_OK;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
+#include "rebuild.h"
 #include "retry.h"
 #include "status.h"
 
@@ -36,6 +37,7 @@ typedef struct batch {
 typedef struct run {
     es_engine *e;
     const char *collection;
+    const es_stream_opts *opts; /* never NULL */
     es_queue to_fetch, to_embed, to_store;
     batch *filling;
     pthread_mutex_t lock;
@@ -82,6 +84,12 @@ static int again(es_engine *e, int rc, unsigned *attempt, const char *what)
             *attempt + 1, CALL_ATTEMPTS);
     (*attempt)++;
     return !es_stop_wait(e->stop, delay);
+}
+
+int es_engine_call_again(es_engine *e, int rc, unsigned *attempt,
+                         const char *what)
+{
+    return again(e, rc, attempt, what);
 }
 
 /* ---- batches -------------------------------------------------------- */
@@ -328,6 +336,8 @@ static int store_batch(run *r, batch *b)
     const embsync_store_ops *st = &e->store->module->ops.store;
     const embsync_source_ops *src = &e->source->module->ops.source;
     uint32_t dim = e->model.dim;
+    const char *into = r->opts->store_as != NULL ? r->opts->store_as
+                                                 : r->collection;
     embsync_point *points = malloc(b->n * sizeof *points);
     uint64_t *ids = malloc(b->n * sizeof *ids);
     embsync_change *done = malloc(b->n * sizeof *done);
@@ -372,7 +382,7 @@ static int store_batch(run *r, batch *b)
     if (np > 0) {
         do {
             es_call_begin();
-            rc = st->upsert(e->store->state, r->collection, np, points);
+            rc = st->upsert(e->store->state, into, np, points);
         } while (again(e, rc, &attempt, "upsert"));
         if (rc != EMBSYNC_OK) {
             run_fail(r, rc, "upsert", es_call_error());
@@ -380,14 +390,18 @@ static int store_batch(run *r, batch *b)
         }
     }
     if (nd > 0) {
-        attempt = 1;
-        do {
-            es_call_begin();
-            rc = st->remove(e->store->state, r->collection, nd, ids);
-        } while (again(e, rc, &attempt, "remove"));
-        if (rc != EMBSYNC_OK) {
-            run_fail(r, rc, "remove", es_call_error());
-            goto out;
+        /* A deletion reaches every collection a reader may see. */
+        const char *from[2] = {into, r->opts->remove_also};
+        for (int k = 0; k < 2 && from[k] != NULL; k++) {
+            attempt = 1;
+            do {
+                es_call_begin();
+                rc = st->remove(e->store->state, from[k], nd, ids);
+            } while (again(e, rc, &attempt, "remove"));
+            if (rc != EMBSYNC_OK) {
+                run_fail(r, rc, "remove", es_call_error());
+                goto out;
+            }
         }
     }
     /* The store has confirmed: only now may the source record it. */
@@ -396,7 +410,9 @@ static int store_batch(run *r, batch *b)
         attempt = 1;
         do {
             es_call_begin();
-            rc = src->ack(e->source->state, r->collection, nack, done);
+            rc = r->opts->on_stored != NULL
+                     ? r->opts->on_stored(r->opts->on_stored_arg, nack, done)
+                     : src->ack(e->source->state, r->collection, nack, done);
         } while (again(e, rc, &attempt, "ack"));
         if (rc != EMBSYNC_OK) {
             run_fail(r, rc, "ack", es_call_error());
@@ -650,10 +666,16 @@ static int ensure_collection(es_engine *e, const char *collection,
     if (result != EMBSYNC_ENSURE_MISMATCH)
         return EMBSYNC_OK;
 
+    char why[256];
+    const char *in_place = es_rebuild_unsupported(e, why, sizeof why);
     es_warn("collection %s: the store holds vectors of another model or "
-            "dimension (%s); rebuilding it for %s",
+            "dimension (%s); rebuilding it for %s%s%s",
             collection, *es_call_error() ? es_call_error() : "mismatch",
-            e->model.identity);
+            e->model.identity, in_place ? " in place, search answering "
+            "nothing until it is done: " : " beside the live one",
+            in_place ? in_place : "");
+    if (in_place == NULL)
+        return es_rebuild_collection(e, collection, res);
     const embsync_source_ops *src = &e->source->module->ops.source;
     if (src->reset == NULL) {
         snprintf(res->error, sizeof res->error,
@@ -743,7 +765,17 @@ static int resolve_pending(es_engine *e, run *r, es_run_result *res)
 int es_engine_stream(es_engine *e, const char *collection,
                      es_change_producer produce, void *arg, es_run_result *res)
 {
-    run r = {.e = e, .collection = collection};
+    return es_engine_stream_opts(e, collection, NULL, produce, arg, res);
+}
+
+int es_engine_stream_opts(es_engine *e, const char *collection,
+                          const es_stream_opts *opts,
+                          es_change_producer produce, void *arg,
+                          es_run_result *res)
+{
+    static const es_stream_opts plain = {0};
+    run r = {.e = e, .collection = collection,
+             .opts = opts != NULL ? opts : &plain};
     if (e->state_dir != NULL) {
         if (es_ledger_open(&r.ledger, e->state_dir, collection) == 0)
             r.has_ledger = 1;
@@ -960,13 +992,23 @@ int es_engine_sync(es_engine *e, const char *collection, es_run_result *res)
     }
 
     es_progress_set_stage(&e->progress, ES_STAGE_ENSURE);
-    rc = ensure_collection(e, collection, res);
+    /* A rebuild an earlier run left half done is settled first. */
+    rc = es_rebuild_settle(e, collection, res);
+    if (rc == EMBSYNC_OK)
+        rc = ensure_collection(e, collection, res);
     if (rc != EMBSYNC_OK && res->error[0] == '\0')
         snprintf(res->error, sizeof res->error, "ensure collection: %s",
                  *es_call_error() ? es_call_error() : status_name(rc));
     if (rc == EMBSYNC_OK) {
+        /* A rebuild's counts are this run's too. */
+        es_run_result rebuild = *res;
         es_progress_set_stage(&e->progress, ES_STAGE_SYNC);
         rc = stream_changes(e, collection, res);
+        res->embedded += rebuild.embedded;
+        res->deleted += rebuild.deleted;
+        res->failed += rebuild.failed;
+        res->deferred += rebuild.deferred;
+        res->waiting += rebuild.waiting;
     }
 
     es_progress_set_stage(&e->progress, ES_STAGE_END);

@@ -65,6 +65,31 @@ int es_engine_ensure(es_engine *e, const char *collection, es_run_result *res);
 int es_engine_stream(es_engine *e, const char *collection,
                      es_change_producer produce, void *arg, es_run_result *res);
 
+/** Where a stream's writes go and who hears of them (a rebuild beside the
+ *  live collection writes into its shadow and holds the acknowledgements
+ *  until the switch). */
+typedef struct es_stream_opts {
+    const char *store_as;     /* store collection upserts and removes go to; NULL = the collection */
+    const char *remove_also;  /* a second store collection removes also go to; NULL = none */
+    /* Called instead of the source's ack() once the store confirmed the n
+     * changes; returns EMBSYNC_OK or what fails the run.  NULL = ack at
+     * the source. */
+    int (*on_stored)(void *arg, size_t n, const embsync_change *changes);
+    void *on_stored_arg;
+} es_stream_opts;
+
+/** es_engine_stream() with opts (NULL: as es_engine_stream()). */
+int es_engine_stream_opts(es_engine *e, const char *collection,
+                          const es_stream_opts *opts,
+                          es_change_producer produce, void *arg,
+                          es_run_result *res);
+
+/** After a plugin call of the engine's returned rc: wait and return 1 when
+ *  it deserves another attempt under the retry policy, 0 when rc is final
+ *  (`what` names the call in the log). */
+int es_engine_call_again(es_engine *e, int rc, unsigned *attempt,
+                         const char *what);
+
 /** Sync one collection through the six steps. */
 int es_engine_sync(es_engine *e, const char *collection, es_run_result *res);
 

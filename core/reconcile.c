@@ -177,6 +177,8 @@ void es_reconcile_print_status(const char *state_dir, const char *collection)
 typedef struct walk {
     es_engine *e;
     const char *collection;
+    const char *store_as;     /* the store collection walked */
+    const es_stream_opts *opts;
     int dry_run;
     es_reconcile_result *res;
     es_ledger ledger;
@@ -228,7 +230,7 @@ static int flush_orphans(walk *w)
     }
     es_call_begin();
     int rc = w->e->store->module->ops.store.remove(
-        w->e->store->state, w->collection, w->n_orphans, w->orphans);
+        w->e->store->state, w->store_as, w->n_orphans, w->orphans);
     if (rc != EMBSYNC_OK) {
         set_error(w, "remove", rc);
         return rc;
@@ -249,7 +251,7 @@ static int remove_orphans(walk *w)
             return EMBSYNC_RETRY;
         size_t n = 0;
         es_call_begin();
-        int rc = st->list_ids(w->e->store->state, w->collection, start, PAGE,
+        int rc = st->list_ids(w->e->store->state, w->store_as, start, PAGE,
                               w->ids, &n);
         if (rc != EMBSYNC_OK) {
             set_error(w, "list_ids", rc);
@@ -368,7 +370,7 @@ static int missing_emit(embsync_change_sink *pub, const embsync_change *changes,
         for (size_t i = 0; i < m; i++)
             w->ids[i] = CHANGE_AT(off + i)->id;
         es_call_begin();
-        int rc = st->contains(w->e->store->state, w->collection, m, w->ids,
+        int rc = st->contains(w->e->store->state, w->store_as, m, w->ids,
                               w->present);
         if (rc != EMBSYNC_OK) {
             set_error(w, "contains", rc);
@@ -512,6 +514,92 @@ static void log_result(const char *collection, const es_reconcile_result *r)
                 r->forgotten, r->forgotten == 1 ? "y" : "ies", r->seconds);
 }
 
+/* Steps 1-3 of a begun and ensured collection. */
+static int walk_collection(walk *w)
+{
+    es_engine *e = w->e;
+    es_reconcile_result *res = w->res;
+    missing_sink sink = {
+        .pub = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
+                .emit = missing_emit},
+        .w = w,
+    };
+    if (e->state_dir != NULL &&
+        es_ledger_open(&w->ledger, e->state_dir, w->collection) == 0)
+        w->has_ledger = 1;
+    int rc = remove_orphans(w);
+    if (rc == EMBSYNC_OK)
+        rc = forget_gone(w);
+    if (w->has_ledger) {
+        /* Before the pipeline opens the ledger itself. */
+        if (!w->dry_run && es_ledger_save(&w->ledger) != 0)
+            es_warn("collection %s: cannot save the failed-items ledger",
+                    w->collection);
+        es_ledger_close(&w->ledger);
+        w->has_ledger = 0;
+    }
+    if (rc == EMBSYNC_OK && !w->dry_run && (w->missing = tmpfile()) == NULL) {
+        snprintf(res->error, sizeof res->error,
+                 "cannot create a temporary file: %s", strerror(errno));
+        rc = EMBSYNC_FAILED;
+    }
+    if (rc == EMBSYNC_OK) {
+        es_call_begin();
+        rc = e->source->module->ops.source.items(e->source->state,
+                                                 w->collection, &sink.pub);
+        if (rc != EMBSYNC_OK)
+            set_error(w, "items", rc);
+    }
+    if (rc == EMBSYNC_OK && !w->dry_run && res->missing > 0) {
+        /* A rebuild's fill keeps its own stage. */
+        if (w->opts == NULL)
+            es_progress_set_stage(&e->progress, ES_STAGE_SYNC);
+        rc = es_engine_stream_opts(e, w->collection, w->opts, replay_missing,
+                                   w, &res->run);
+        if (rc != EMBSYNC_OK)
+            snprintf(res->error, sizeof res->error, "%s",
+                     res->run.error[0] ? res->run.error : why(rc));
+    }
+    if (w->missing != NULL)
+        fclose(w->missing);
+    w->missing = NULL;
+    return rc;
+}
+
+static int walk_init(walk *w)
+{
+    w->ids = malloc(PAGE * sizeof *w->ids);
+    w->orphans = malloc(PAGE * sizeof *w->orphans);
+    w->asked = malloc(PAGE * sizeof *w->asked);
+    w->present = malloc(PAGE * sizeof *w->present);
+    if (!w->ids || !w->orphans || !w->asked || !w->present) {
+        snprintf(w->res->error, sizeof w->res->error, "out of memory");
+        return EMBSYNC_FAILED;
+    }
+    return EMBSYNC_OK;
+}
+
+static void walk_free(walk *w)
+{
+    free(w->ids);
+    free(w->orphans);
+    free(w->asked);
+    free(w->present);
+}
+
+int es_reconcile_into(es_engine *e, const char *collection,
+                      const es_stream_opts *opts, es_reconcile_result *res)
+{
+    walk w = {.e = e, .collection = collection, .res = res, .opts = opts,
+              .store_as = opts != NULL && opts->store_as != NULL
+                              ? opts->store_as : collection};
+    int rc = walk_init(&w);
+    if (rc == EMBSYNC_OK)
+        rc = walk_collection(&w);
+    walk_free(&w);
+    return rc;
+}
+
 int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
                             es_reconcile_result *res)
 {
@@ -520,23 +608,12 @@ int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
     res->dry_run = dry_run;
     double start = es_mono_now();
     int64_t started = (int64_t)time(NULL);
-    walk w = {.e = e, .collection = collection, .dry_run = dry_run,
-              .res = res};
-    missing_sink sink = {
-        .pub = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
-                .emit = missing_emit},
-        .w = &w,
-    };
-    w.ids = malloc(PAGE * sizeof *w.ids);
-    w.orphans = malloc(PAGE * sizeof *w.orphans);
-    w.asked = malloc(PAGE * sizeof *w.asked);
-    w.present = malloc(PAGE * sizeof *w.present);
+    walk w = {.e = e, .collection = collection, .store_as = collection,
+              .dry_run = dry_run, .res = res};
     es_progress_start(&e->progress, collection, ES_STAGE_RECONCILE);
-    int rc = EMBSYNC_FAILED;
-    if (!w.ids || !w.orphans || !w.asked || !w.present) {
-        snprintf(res->error, sizeof res->error, "out of memory");
+    int rc = walk_init(&w);
+    if (rc != EMBSYNC_OK)
         goto done;
-    }
     es_call_begin();
     rc = src->begin(e->source->state, collection);
     if (rc != EMBSYNC_OK) {
@@ -551,37 +628,7 @@ int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
                  res->run.error[0] ? res->run.error : why(rc));
         goto end;
     }
-    if (e->state_dir != NULL &&
-        es_ledger_open(&w.ledger, e->state_dir, collection) == 0)
-        w.has_ledger = 1;
-    rc = remove_orphans(&w);
-    if (rc == EMBSYNC_OK)
-        rc = forget_gone(&w);
-    if (w.has_ledger) {
-        /* Before the pipeline opens the ledger itself. */
-        if (!dry_run && es_ledger_save(&w.ledger) != 0)
-            es_warn("collection %s: cannot save the failed-items ledger",
-                    collection);
-        es_ledger_close(&w.ledger);
-    }
-    if (rc == EMBSYNC_OK && !dry_run && (w.missing = tmpfile()) == NULL) {
-        snprintf(res->error, sizeof res->error,
-                 "cannot create a temporary file: %s", strerror(errno));
-        rc = EMBSYNC_FAILED;
-    }
-    if (rc == EMBSYNC_OK) {
-        es_call_begin();
-        rc = src->items(e->source->state, collection, &sink.pub);
-        if (rc != EMBSYNC_OK)
-            set_error(&w, "items", rc);
-    }
-    if (rc == EMBSYNC_OK && !dry_run && res->missing > 0) {
-        es_progress_set_stage(&e->progress, ES_STAGE_SYNC);
-        rc = es_engine_stream(e, collection, replay_missing, &w, &res->run);
-        if (rc != EMBSYNC_OK)
-            snprintf(res->error, sizeof res->error, "%s",
-                     res->run.error[0] ? res->run.error : why(rc));
-    }
+    rc = walk_collection(&w);
 end:
     es_call_begin();
     int end_rc = src->end(e->source->state, collection, rc);
@@ -590,12 +637,7 @@ end:
         set_error(&w, "end", end_rc);
     }
 done:
-    if (w.missing != NULL)
-        fclose(w.missing);
-    free(w.ids);
-    free(w.orphans);
-    free(w.asked);
-    free(w.present);
+    walk_free(&w);
     res->status = rc;
     res->seconds = es_mono_now() - start;
     es_progress_set_stage(&e->progress, ES_STAGE_IDLE);

@@ -52,6 +52,15 @@ int es_reconcile_pass(es_engine *e, const char *only, int dry_run);
  *  seconds, 0 = never); dry runs do not count. */
 int64_t es_reconcile_last(const char *state_dir);
 
+/** Steps 1-3 alone, for a collection the caller has begun at the source
+ *  and ensured in the store, against the store collection opts->store_as
+ *  (NULL opts or store_as: the collection itself); the missing items go
+ *  through es_engine_stream_opts() with opts.  Fills res's counts (the
+ *  pipeline's in res->run) and error, not its status; returns the
+ *  status.  A rebuild fills its shadow with it. */
+int es_reconcile_into(es_engine *e, const char *collection,
+                      const es_stream_opts *opts, es_reconcile_result *res);
+
 /** For `embsync status`: print the last reconciliation of `collection`
  *  (nothing when it never had one). */
 void es_reconcile_print_status(const char *state_dir, const char *collection);

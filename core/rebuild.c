@@ -1,0 +1,599 @@
+#include <config.h>
+
+#include "rebuild.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <xxhash.h>
+
+#include "crashpoint.h"
+#include "log.h"
+#include "reconcile.h"
+#include "statefile.h"
+
+/* Acknowledgements go to the source in slices of this many after the
+ * switch. */
+#define ACK_SLICE 256
+
+/* ---- what the plugins must offer ---------------------------------------- */
+
+const char *es_rebuild_unsupported(const es_engine *e, char *buf, size_t len)
+{
+    const embsync_store_ops *st = &e->store->module->ops.store;
+    const char *missing = NULL;
+    if (e->state_dir == NULL)
+        missing = "a state directory";
+    else if (st->alias_get == NULL || st->alias_set == NULL)
+        missing = "aliases (alias_get, alias_set)";
+    if (missing != NULL) {
+        snprintf(buf, len, "the store %s cannot build a collection beside "
+                 "the live one: it has no %s",
+                 e->store->module->desc.name, missing);
+        return buf;
+    }
+    /* The fill is a reconciliation of the shadow: the same operations. */
+    return es_reconcile_unsupported(e, buf, len);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+int es_rebuild_shadow_name(const embsync_model_info *model,
+                           const char *collection, const char *avoid,
+                           char *out, size_t len)
+{
+    char key[192];
+    int klen = snprintf(key, sizeof key, "%s|%u|%d", model->identity,
+                        model->dim, model->metric);
+    uint64_t h = XXH3_64bits(key, (size_t)klen);
+    if (snprintf(out, len, "%s__%08" PRIx32, collection, (uint32_t)(h >> 32)) >=
+        (int)len)
+        return -1;
+    /* An operator's rebuild of an unchanged model needs a name of its own. */
+    if (avoid != NULL && strcmp(out, avoid) == 0 &&
+        snprintf(out, len, "%s__%08" PRIx32 "-b", collection,
+                 (uint32_t)(h >> 32)) >= (int)len)
+        return -1;
+    return 0;
+}
+
+/* ---- the record ---------------------------------------------------------- */
+
+static int record_path(const char *state_dir, const char *collection,
+                       char *out, size_t len, int create)
+{
+    char enc[768], dir[4096];
+    snprintf(dir, sizeof dir, "%s/core/rebuild", state_dir);
+    if (es_path_component(collection, enc, sizeof enc) != 0 ||
+        (create && es_mkdirs(dir) != 0))
+        return -1;
+    return snprintf(out, len, "%s/%s.json", dir, enc) < (int)len ? 0 : -1;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static void str(const cJSON *o, const char *key, char *out, size_t len)
+{
+    const char *s =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    snprintf(out, len, "%s", s != NULL ? s : "");
+}
+
+static int record_parse(const char *text, es_rebuild_record *rec)
+{
+    cJSON *o = cJSON_Parse(text);
+    if (o == NULL)
+        return -1;
+    memset(rec, 0, sizeof *rec);
+    str(o, "collection", rec->collection, sizeof rec->collection);
+    str(o, "shadow", rec->shadow, sizeof rec->shadow);
+    str(o, "old", rec->old, sizeof rec->old);
+    str(o, "identity", rec->identity, sizeof rec->identity);
+    rec->dim = (uint32_t)num(o, "dim");
+    rec->metric = (int)num(o, "metric");
+    const char *phase =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "phase"));
+    rec->phase = phase != NULL && strcmp(phase, "switched") == 0
+                     ? ES_REBUILD_SWITCHED
+                     : ES_REBUILD_FILLING;
+    rec->started = (int64_t)num(o, "started");
+    rec->done = (uint64_t)num(o, "done");
+    rec->total = (uint64_t)num(o, "total");
+    cJSON_Delete(o);
+    return rec->collection[0] && rec->shadow[0] && rec->identity[0] ? 0 : -1;
+}
+
+int es_rebuild_record_load(const char *state_dir, const char *collection,
+                           es_rebuild_record *rec)
+{
+    char path[4096];
+    if (record_path(state_dir, collection, path, sizeof path, 0) != 0)
+        return -1;
+    char *text = es_read_all(path, NULL);
+    if (text == NULL)
+        return errno == ENOENT ? 0 : -1;
+    int rc = record_parse(text, rec) == 0 &&
+                     strcmp(rec->collection, collection) == 0
+                 ? 1
+                 : -1;
+    free(text);
+    return rc;
+}
+
+static int record_save(const char *state_dir, const es_rebuild_record *rec)
+{
+    char path[4096];
+    if (record_path(state_dir, rec->collection, path, sizeof path, 1) != 0)
+        return -1;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "collection", rec->collection);
+    cJSON_AddStringToObject(o, "shadow", rec->shadow);
+    cJSON_AddStringToObject(o, "old", rec->old);
+    cJSON_AddStringToObject(o, "identity", rec->identity);
+    cJSON_AddNumberToObject(o, "dim", rec->dim);
+    cJSON_AddNumberToObject(o, "metric", rec->metric);
+    cJSON_AddStringToObject(o, "phase", rec->phase == ES_REBUILD_SWITCHED
+                                            ? "switched" : "filling");
+    cJSON_AddNumberToObject(o, "started", (double)rec->started);
+    cJSON_AddNumberToObject(o, "done", (double)rec->done);
+    cJSON_AddNumberToObject(o, "total", (double)rec->total);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    int rc = text != NULL ? es_write_atomic(path, text, strlen(text)) : -1;
+    cJSON_free(text);
+    return rc;
+}
+
+static int record_remove(const char *state_dir, const char *collection)
+{
+    char path[4096];
+    if (record_path(state_dir, collection, path, sizeof path, 0) != 0)
+        return -1;
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int es_rebuild_record_each(const char *state_dir,
+                           void (*fn)(const es_rebuild_record *rec, void *arg),
+                           void *arg)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/core/rebuild", state_dir);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+            continue;
+        char path[4352];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        char *text = es_read_all(path, NULL);
+        es_rebuild_record rec;
+        if (text != NULL && record_parse(text, &rec) == 0) {
+            fn(&rec, arg);
+            n++;
+        }
+        free(text);
+    }
+    closedir(d);
+    return n;
+}
+
+/* ---- store calls, each under the retry policy --------------------------- */
+
+static int call_error(es_run_result *res, const char *what, int rc)
+{
+    snprintf(res->error, sizeof res->error, "rebuild: %s: %s", what,
+             *es_call_error() ? es_call_error() : "failed");
+    return rc;
+}
+
+static int live_target(es_engine *e, const char *collection, char *out,
+                       size_t len, es_run_result *res)
+{
+    const embsync_store_ops *st = &e->store->module->ops.store;
+    unsigned attempt = 1;
+    int rc;
+    do {
+        es_call_begin();
+        out[0] = '\0';
+        rc = st->alias_get(e->store->state, collection, out, len);
+    } while (es_engine_call_again(e, rc, &attempt, "alias_get"));
+    return rc == EMBSYNC_OK ? rc : call_error(res, "alias_get", rc);
+}
+
+static int drop(es_engine *e, const char *name, es_run_result *res)
+{
+    const embsync_store_ops *st = &e->store->module->ops.store;
+    unsigned attempt = 1;
+    int rc;
+    do {
+        es_call_begin();
+        rc = st->drop(e->store->state, name);
+    } while (es_engine_call_again(e, rc, &attempt, "drop collection"));
+    return rc == EMBSYNC_OK ? rc : call_error(res, "drop", rc);
+}
+
+static int count(es_engine *e, const char *name, uint64_t *n)
+{
+    const embsync_store_ops *st = &e->store->module->ops.store;
+    es_call_begin();
+    *n = 0;
+    return st->count(e->store->state, name, n);
+}
+
+/* The old collection goes once nothing reads it: not the name itself (a
+ * plain collection alias_set() already replaced) nor the shadow. */
+static int drop_old(es_engine *e, const es_rebuild_record *rec,
+                    es_run_result *res)
+{
+    if (rec->old[0] == '\0' || strcmp(rec->old, rec->collection) == 0 ||
+        strcmp(rec->old, rec->shadow) == 0)
+        return EMBSYNC_OK;
+    int rc = drop(e, rec->old, res);
+    if (rc == EMBSYNC_OK)
+        es_info("collection %s: dropped %s, the collection of the former "
+                "model", rec->collection, rec->old);
+    return rc;
+}
+
+/* ---- settling what an interrupted rebuild left -------------------------- */
+
+static int same_model(const es_engine *e, const es_rebuild_record *rec)
+{
+    return strcmp(rec->identity, e->model.identity) == 0 &&
+           rec->dim == e->model.dim && rec->metric == e->model.metric;
+}
+
+int es_rebuild_settle(es_engine *e, const char *collection,
+                      es_run_result *res)
+{
+    char why[256];
+    es_rebuild_record rec;
+    if (es_rebuild_unsupported(e, why, sizeof why) != NULL)
+        return EMBSYNC_OK;
+    int have = es_rebuild_record_load(e->state_dir, collection, &rec);
+    if (have < 0) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: cannot read the rebuild record of %s in %s",
+                 collection, e->state_dir);
+        return EMBSYNC_FAILED;
+    }
+    if (have == 0)
+        return EMBSYNC_OK;
+    char live[320];
+    int rc = live_target(e, collection, live, sizeof live, res);
+    if (rc != EMBSYNC_OK)
+        return rc;
+    if (strcmp(live, rec.shadow) == 0) {
+        /* Cut short after the switch: what is left is the old collection.
+         * The acknowledgements held in memory were lost with the process;
+         * the source lists those items again and they are re-embedded into
+         * the live collection like any change. */
+        es_info("collection %s: finishing the rebuild an interrupted run "
+                "switched to %s", collection, rec.shadow);
+        rc = drop_old(e, &rec, res);
+    } else if (!same_model(e, &rec)) {
+        es_warn("collection %s: the interrupted rebuild into %s was for %s, "
+                "the embedder is now %s: dropping %s, it belongs to no "
+                "rebuild any more", collection, rec.shadow, rec.identity,
+                e->model.identity, rec.shadow);
+        rc = drop(e, rec.shadow, res);
+    } else {
+        return EMBSYNC_OK;  /* resumed by es_rebuild_collection() */
+    }
+    if (rc == EMBSYNC_OK && record_remove(e->state_dir, collection) != 0) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: cannot remove the rebuild record of %s: %s",
+                 collection, strerror(errno));
+        rc = EMBSYNC_FAILED;
+    }
+    return rc;
+}
+
+/* ---- acknowledgements held until the switch ------------------------------ */
+
+typedef struct held {
+    es_engine *e;
+    const char *shadow;
+    embsync_change *v;   /* id, op, ref and version: what ack() reads */
+    size_t n, cap;
+    uint64_t done, total;
+} held;
+
+static int hold(void *arg, size_t n, const embsync_change *changes)
+{
+    held *h = arg;
+    if (h->n + n > h->cap) {
+        size_t cap = h->cap ? h->cap : 1024;
+        while (cap < h->n + n)
+            cap *= 2;
+        embsync_change *grown = realloc(h->v, cap * sizeof *grown);
+        if (grown == NULL) {
+            es_error("out of memory holding the acknowledgements of a rebuild");
+            return EMBSYNC_FAILED;
+        }
+        h->v = grown;
+        h->cap = cap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const embsync_change *c = &changes[i];
+        h->v[h->n++] = (embsync_change){
+            .abi = EMBSYNC_ABI_INIT(embsync_change),
+            .id = c->id,
+            .op = c->op,
+            .ref = c->ref != NULL ? strdup(c->ref) : NULL,
+            .version = c->version != NULL ? strdup(c->version) : NULL,
+        };
+        if (c->op == EMBSYNC_OP_UPSERT)
+            h->done++;
+    }
+    es_progress_rebuild(&h->e->progress, h->shadow, h->done,
+                        h->total > h->done ? h->total : h->done);
+    return EMBSYNC_OK;
+}
+
+static void held_free(held *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        free((char *)h->v[i].ref);
+        free((char *)h->v[i].version);
+    }
+    free(h->v);
+    h->v = NULL;
+    h->n = h->cap = 0;
+}
+
+/* After the switch: the source hears of every item now in the collection
+ * readers see, in the order they were stored (a later version last). */
+static int ack_held(es_engine *e, const char *collection, const held *h,
+                    es_run_result *res)
+{
+    const embsync_source_ops *src = &e->source->module->ops.source;
+    for (size_t at = 0; at < h->n; at += ACK_SLICE) {
+        size_t m = h->n - at < ACK_SLICE ? h->n - at : ACK_SLICE;
+        unsigned attempt = 1;
+        int rc;
+        do {
+            es_call_begin();
+            rc = src->ack(e->source->state, collection, m, h->v + at);
+        } while (es_engine_call_again(e, rc, &attempt, "ack"));
+        if (rc != EMBSYNC_OK)
+            return call_error(res, "ack", rc);
+    }
+    return EMBSYNC_OK;
+}
+
+/* ---- the rebuild ----------------------------------------------------------- */
+
+typedef struct changes_arg {
+    es_engine *e;
+    const char *collection;
+} changes_arg;
+
+static int source_changes(void *arg, embsync_change_sink *sink)
+{
+    changes_arg *a = arg;
+    return a->e->source->module->ops.source.changes(a->e->source->state,
+                                                    a->collection, sink);
+}
+
+static void add_counts(es_run_result *res, const es_run_result *part)
+{
+    res->embedded += part->embedded;
+    res->deleted += part->deleted;
+    res->failed += part->failed;
+    res->deferred += part->deferred;
+    res->waiting += part->waiting;
+    res->stopped |= part->stopped;
+}
+
+/* A fresh record, or the recorded rebuild of this model resumed. */
+static int start_or_resume(es_engine *e, const char *collection,
+                           const char *live, es_rebuild_record *rec,
+                           int *resumed, es_run_result *res)
+{
+    int have = es_rebuild_record_load(e->state_dir, collection, rec);
+    if (have < 0) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: cannot read the rebuild record of %s", collection);
+        return EMBSYNC_FAILED;
+    }
+    *resumed = have == 1 && same_model(e, rec) && strcmp(rec->shadow, live) != 0;
+    if (*resumed) {
+        es_info("collection %s: resuming the rebuild into %s (%" PRIu64
+                " of about %" PRIu64 " items were stored when it was cut short)",
+                collection, rec->shadow, rec->done, rec->total);
+        snprintf(rec->old, sizeof rec->old, "%s", live);
+        return EMBSYNC_OK;
+    }
+    int rc;
+    if (have == 1 && (rc = drop(e, rec->shadow, res)) != EMBSYNC_OK)
+        return rc;
+    memset(rec, 0, sizeof *rec);
+    snprintf(rec->collection, sizeof rec->collection, "%s", collection);
+    snprintf(rec->old, sizeof rec->old, "%s", live);
+    snprintf(rec->identity, sizeof rec->identity, "%s", e->model.identity);
+    rec->dim = e->model.dim;
+    rec->metric = e->model.metric;
+    rec->phase = ES_REBUILD_FILLING;
+    rec->started = (int64_t)time(NULL);
+    if (es_rebuild_shadow_name(&e->model, collection, live, rec->shadow,
+                               sizeof rec->shadow) != 0) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: collection name too long: %s", collection);
+        return EMBSYNC_FAILED;
+    }
+    /* A shadow no record names is left from nothing we know of: its
+     * vectors may belong to items deleted since, so it starts empty. */
+    if ((rc = drop(e, rec->shadow, res)) != EMBSYNC_OK)
+        return rc;
+    if (record_save(e->state_dir, rec) != 0) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: cannot write the rebuild record in %s: %s",
+                 e->state_dir, strerror(errno));
+        return EMBSYNC_FAILED;
+    }
+    es_crashpoint("rebuild-recorded");
+    return EMBSYNC_OK;
+}
+
+/* Fill and catch up the shadow; the acknowledgements land in h. */
+static int fill(es_engine *e, const char *collection, es_rebuild_record *rec,
+                held *h, es_run_result *res)
+{
+    es_stream_opts opts = {.store_as = rec->shadow, .remove_also = rec->old,
+                           .on_stored = hold, .on_stored_arg = h};
+    es_reconcile_result *rr = calloc(1, sizeof *rr);
+    if (rr == NULL)
+        return EMBSYNC_FAILED;
+    int rc = es_reconcile_into(e, collection, &opts, rr);
+    add_counts(res, &rr->run);
+    if (rc != EMBSYNC_OK)
+        snprintf(res->error, sizeof res->error, "rebuild: filling %.100s: %.380s",
+                 rec->shadow, rr->error[0] ? rr->error : "failed");
+    else if (rr->orphans > 0)
+        es_info("collection %s: removed %" PRIu64 " vector(s) of items "
+                "deleted since the rebuild was cut short from %s",
+                collection, rr->orphans, rec->shadow);
+    free(rr);
+    if (rc != EMBSYNC_OK)
+        return rc;
+    es_crashpoint("rebuild-filled");
+    /* The changes that came while it filled: upserts into the shadow,
+     * deletions from both. */
+    es_run_result part = {0};
+    changes_arg ca = {e, collection};
+    rc = es_engine_stream_opts(e, collection, &opts, source_changes, &ca,
+                               &part);
+    add_counts(res, &part);
+    if (rc != EMBSYNC_OK)
+        snprintf(res->error, sizeof res->error, "rebuild: catching up %.100s: %.380s",
+                 rec->shadow, part.error[0] ? part.error : "failed");
+    return rc;
+}
+
+int es_rebuild_collection(es_engine *e, const char *collection,
+                          es_run_result *res)
+{
+    const embsync_store_ops *st = &e->store->module->ops.store;
+    char why[256];
+    if (es_rebuild_unsupported(e, why, sizeof why) != NULL) {
+        snprintf(res->error, sizeof res->error, "rebuild: %s", why);
+        return EMBSYNC_FAILED;
+    }
+    char live[320];
+    int rc = live_target(e, collection, live, sizeof live, res);
+    if (rc != EMBSYNC_OK)
+        return rc;
+    if (live[0] == '\0') {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: the store has no collection %s", collection);
+        return EMBSYNC_FAILED;
+    }
+    es_rebuild_record rec;
+    int resumed;
+    if ((rc = start_or_resume(e, collection, live, &rec, &resumed, res)) !=
+        EMBSYNC_OK)
+        return rc;
+
+    embsync_collection_spec spec = {
+        .abi = EMBSYNC_ABI_INIT(embsync_collection_spec),
+        .dim = e->model.dim,
+        .metric = e->model.metric,
+        .identity = e->model.identity,
+    };
+    int result = 0;
+    unsigned attempt = 1;
+    do {
+        es_call_begin();
+        rc = st->ensure(e->store->state, rec.shadow, &spec, &result);
+    } while (es_engine_call_again(e, rc, &attempt, "create the shadow"));
+    if (rc != EMBSYNC_OK)
+        return call_error(res, "creating the shadow collection", rc);
+    if (result == EMBSYNC_ENSURE_MISMATCH) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: the shadow %s holds another model", rec.shadow);
+        return EMBSYNC_FAILED;
+    }
+    held h = {.e = e, .shadow = rec.shadow};
+    uint64_t old_count = 0;
+    if (count(e, rec.shadow, &h.done) != EMBSYNC_OK ||
+        count(e, live, &old_count) != EMBSYNC_OK)
+        es_debug("collection %s: cannot count points for the rebuild's "
+                 "progress", collection);
+    h.total = old_count > h.done ? old_count : h.done;
+    rec.done = h.done;
+    rec.total = h.total;
+    es_info("collection %s: %s %s beside %s for %s; searches keep answering "
+            "from %s until the switch", collection,
+            resumed ? "resuming the build of" : "building", rec.shadow, live,
+            e->model.identity, live);
+    es_progress_set_stage(&e->progress, ES_STAGE_REBUILD);
+    es_progress_rebuild(&e->progress, rec.shadow, h.done, h.total);
+
+    uint64_t before = res->embedded;
+    rc = fill(e, collection, &rec, &h, res);
+    if (rc != EMBSYNC_OK) {
+        rec.done = h.done;
+        if (record_save(e->state_dir, &rec) != 0)
+            es_warn("collection %s: cannot update the rebuild record",
+                    collection);
+        held_free(&h);
+        return rc;
+    }
+    es_crashpoint("rebuild-caught-up");
+
+    attempt = 1;
+    do {
+        es_call_begin();
+        rc = st->alias_set(e->store->state, collection, rec.shadow);
+    } while (es_engine_call_again(e, rc, &attempt, "switch the alias"));
+    if (rc != EMBSYNC_OK) {
+        held_free(&h);
+        return call_error(res, "switching to the new collection", rc);
+    }
+    es_crashpoint("rebuild-switched");
+    es_info("collection %s: switched to %s (%" PRIu64 " embedded for %s); "
+            "searches answer from it now", collection, rec.shadow,
+            res->embedded - before, e->model.identity);
+    rec.phase = ES_REBUILD_SWITCHED;
+    rec.done = h.done;
+    if (record_save(e->state_dir, &rec) != 0)
+        es_warn("collection %s: cannot update the rebuild record; the next "
+                "run finds the switch in the store", collection);
+    /* From here on the rebuild has happened: what fails is logged and
+     * left to the next run, never the switch undone. */
+    if (ack_held(e, collection, &h, res) != EMBSYNC_OK) {
+        es_warn("collection %s: %s; those items are listed again and "
+                "re-embedded by a later run", collection, res->error);
+        res->error[0] = '\0';
+    }
+    held_free(&h);
+    es_crashpoint("rebuild-acked");
+    if (drop_old(e, &rec, res) != EMBSYNC_OK) {
+        es_warn("collection %s: cannot drop %s yet (%s); the next run "
+                "drops it", collection, rec.old, res->error);
+        res->error[0] = '\0';
+    } else {
+        es_crashpoint("rebuild-dropped");
+        if (record_remove(e->state_dir, collection) != 0)
+            es_warn("collection %s: cannot remove the rebuild record: %s",
+                    collection, strerror(errno));
+    }
+    es_progress_rebuild(&e->progress, NULL, 0, 0);
+    res->rebuilt = 1;
+    return EMBSYNC_OK;
+}
