@@ -1,6 +1,8 @@
-/* The crash tests' es_crashpoint(): EMBSYNC_CRASH_AT=NAME[:N] stops the
- * process the Nth time (default 1st) point NAME is passed, with
- * EMBSYNC_CRASH_SIGNAL (KILL by default, or TERM: a requested stop). */
+/* The crash tests' es_crashpoint(): EMBSYNC_CRASH_AT=NAME[:N][,NAME[:N]...]
+ * stops the process the Nth time (default 1st) point NAME is passed, for
+ * each point listed, with EMBSYNC_CRASH_SIGNAL: KILL by default, TERM (a
+ * requested stop), or STOP (frozen there until a SIGCONT, for a test to look
+ * at the store while the process is in the middle of something). */
 #include <config.h>
 
 #include <signal.h>
@@ -12,22 +14,29 @@
 
 #include "crashpoint.h"
 
-static atomic_int passes;
+#define MAX_POINTS 8
+
+static atomic_int passes[MAX_POINTS];
 
 void es_crashpoint(const char *name)
 {
     const char *at = getenv("EMBSYNC_CRASH_AT");
-    if (at == NULL)
-        return;
-    size_t len = strcspn(at, ":");
-    if (strlen(name) != len || strncmp(at, name, len) != 0)
-        return;
-    int nth = at[len] == ':' ? atoi(at + len + 1) : 1;
-    if (atomic_fetch_add(&passes, 1) + 1 != nth)
-        return;
-    const char *sig = getenv("EMBSYNC_CRASH_SIGNAL");
-    int term = sig != NULL && strcmp(sig, "TERM") == 0;
-    fprintf(stderr, "crash point %s (pass %d): SIG%s\n", name, nth,
-            term ? "TERM" : "KILL");
-    kill(getpid(), term ? SIGTERM : SIGKILL);
+    for (int k = 0; at != NULL && *at && k < MAX_POINTS; k++) {
+        size_t entry = strcspn(at, ",");
+        size_t len = strcspn(at, ":,");
+        int nth = at[len] == ':' ? atoi(at + len + 1) : 1;
+        int match = strlen(name) == len && strncmp(at, name, len) == 0;
+        at += entry + (at[entry] == ',');
+        if (!match || atomic_fetch_add(&passes[k], 1) + 1 != nth)
+            continue;
+        const char *sig = getenv("EMBSYNC_CRASH_SIGNAL");
+        int signo = SIGKILL;
+        const char *signame = "KILL";
+        if (sig != NULL && strcmp(sig, "TERM") == 0)
+            signo = SIGTERM, signame = "TERM";
+        else if (sig != NULL && strcmp(sig, "STOP") == 0)
+            signo = SIGSTOP, signame = "STOP";
+        fprintf(stderr, "crash point %s (pass %d): SIG%s\n", name, nth, signame);
+        kill(getpid(), signo);
+    }
 }
