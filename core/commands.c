@@ -16,6 +16,7 @@
 #include "log.h"
 #include "progress_display.h"
 #include "search_output.h"
+#include "rebuild.h"
 #include "reconcile.h"
 
 static int open_all_or_report(es_app *app)
@@ -71,6 +72,31 @@ int es_cmd_once(es_app *app, const es_options *opt)
             es_mono_now() - start, failed);
     /* A requested stop is a success: everything stored was acknowledged. */
     return failed == 0 ? ES_EXIT_OK : ES_EXIT_FAILED;
+}
+
+int es_cmd_rebuild(es_app *app, const es_options *opt)
+{
+    if (open_all_or_report(app) != 0)
+        return ES_EXIT_FAILED;
+    es_engine e;
+    if (engine_for(app, &e) != 0)
+        return ES_EXIT_FAILED;
+    char why[256];
+    if (es_rebuild_unsupported(&e, why, sizeof why) != NULL) {
+        es_error("cannot rebuild %s beside the live collection: %s",
+                 opt->collection, why);
+        es_engine_destroy(&e);
+        return ES_EXIT_FAILED;
+    }
+    es_progress_display_start(isatty(STDERR_FILENO));
+    e.on_progress = es_progress_display_update;
+    e.force_rebuild = opt->collection;
+    es_run_result res;
+    int rc = es_engine_sync(&e, opt->collection, &res);
+    es_progress_display_stop();
+    es_engine_destroy(&e);
+    /* A requested stop leaves the rebuild for the next run: not a failure. */
+    return rc == EMBSYNC_OK || res.stopped ? ES_EXIT_OK : ES_EXIT_FAILED;
 }
 
 int es_cmd_reconcile(es_app *app, const es_options *opt)

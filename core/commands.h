@@ -27,5 +27,6 @@ int es_cmd_plugins(es_app *app, const es_options *opt);
 int es_cmd_check(es_app *app, const es_options *opt);
 int es_cmd_status(es_app *app, const es_options *opt);
 int es_cmd_reconcile(es_app *app, const es_options *opt);
+int es_cmd_rebuild(es_app *app, const es_options *opt);
 
 #endif

@@ -663,8 +663,19 @@ static int ensure_collection(es_engine *e, const char *collection,
         es_info("collection %s: adopted the store's existing collection "
                 "(right size and metric, no model record) for %s; its points "
                 "are kept", collection, e->model.identity);
-    if (result != EMBSYNC_ENSURE_MISMATCH)
-        return EMBSYNC_OK;
+    if (result != EMBSYNC_ENSURE_MISMATCH) {
+        /* An operator's rebuild, or one an earlier run left half done. */
+        int forced = e->force_rebuild != NULL &&
+                     strcmp(e->force_rebuild, collection) == 0;
+        if (!forced && !es_rebuild_pending(e, collection))
+            return EMBSYNC_OK;
+        char why[256];
+        if (es_rebuild_unsupported(e, why, sizeof why) != NULL) {
+            snprintf(res->error, sizeof res->error, "rebuild: %s", why);
+            return EMBSYNC_FAILED;
+        }
+        return es_rebuild_collection(e, collection, res);
+    }
 
     char why[256];
     const char *in_place = es_rebuild_unsupported(e, why, sizeof why);

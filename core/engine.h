@@ -38,6 +38,9 @@ typedef struct es_engine {
     const char *state_dir;
     /* The run in flight; read it with es_engine_progress(). */
     es_progress progress;
+    /* A collection to rebuild beside the live one even when its model is
+     * unchanged (`embsync rebuild`); NULL for none. */
+    const char *force_rebuild;
     /* Called from the store stage after each batch (may be NULL). */
     void (*on_progress)(const es_progress_view *p, void *arg);
     void *on_progress_arg;

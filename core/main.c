@@ -29,6 +29,8 @@ static const command commands[] = {
     {"reconcile", es_cmd_reconcile,
      "reconcile -c FILE [--collection NAME] [--dry-run]",
      "make the store equal the source: remove orphans, embed what is missing"},
+    {"rebuild", es_cmd_rebuild, "rebuild -c FILE --collection NAME",
+     "rebuild a collection beside the live one, then switch to it"},
     {"search", es_cmd_search,
      "search [-c FILE] --collection NAME (--image PATH | --text TEXT) [-k N] "
      "[--format text|json|html] [-o FILE]",
@@ -80,6 +82,9 @@ static void usage(FILE *out, const command *only)
             fprintf(out,
                     "      --collection NAME  only this collection\n"
                     "      --dry-run          report what differs, change nothing\n");
+        if (only->run == es_cmd_rebuild)
+            fprintf(out,
+                    "      --collection NAME  the collection to rebuild\n");
         if (only->run == es_cmd_plugins)
             fprintf(out,
                     "      --man [NAME...]    the keys of [core] and of the modules named\n"
@@ -152,6 +157,7 @@ int main(int argc, char **argv)
     es_options opt = {.k = 10};
     int search = cmd->run == es_cmd_search;
     int reconcile = cmd->run == es_cmd_reconcile;
+    int rebuild = cmd->run == es_cmd_rebuild;
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "c:k:o:hV", longopts, NULL)) != -1) {
@@ -189,7 +195,8 @@ int main(int argc, char **argv)
         default: usage(stderr, cmd); return ES_EXIT_USAGE;
         }
         if (!search && (c == OPT_IMAGE || c == OPT_TEXT || c == OPT_FORMAT ||
-                        c == 'o' || (c == OPT_COLLECTION && !reconcile))) {
+                        c == 'o' ||
+                        (c == OPT_COLLECTION && !reconcile && !rebuild))) {
             fprintf(stderr, "embsync %s: option only for search\n", cmd->name);
             return ES_EXIT_USAGE;
         }
@@ -219,6 +226,10 @@ int main(int argc, char **argv)
         opt.config = default_config();
     if (search && (opt.collection == NULL || (opt.image == NULL) == (opt.text == NULL))) {
         fprintf(stderr, "embsync search: needs --collection and one of --image or --text\n");
+        return ES_EXIT_USAGE;
+    }
+    if (rebuild && opt.collection == NULL) {
+        fprintf(stderr, "embsync rebuild: needs --collection\n");
         return ES_EXIT_USAGE;
     }
 

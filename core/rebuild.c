@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <xxhash.h>
 
+#include "clock.h"
 #include "crashpoint.h"
 #include "log.h"
 #include "reconcile.h"
@@ -303,11 +304,25 @@ int es_rebuild_settle(es_engine *e, const char *collection,
     return rc;
 }
 
+int es_rebuild_pending(es_engine *e, const char *collection)
+{
+    es_rebuild_record rec;
+    return e->state_dir != NULL &&
+           es_rebuild_record_load(e->state_dir, collection, &rec) == 1 &&
+           same_model(e, &rec);
+}
+
 /* ---- acknowledgements held until the switch ------------------------------ */
+
+/* Seconds between two updates of the record's done/total while filling,
+ * for `embsync status` in another process. */
+#define RECORD_EVERY 5.0
 
 typedef struct held {
     es_engine *e;
+    es_rebuild_record *rec;
     const char *shadow;
+    double saved;        /* es_mono_now() of the last record update */
     embsync_change *v;   /* id, op, ref and version: what ack() reads */
     size_t n, cap;
     uint64_t done, total;
@@ -342,6 +357,14 @@ static int hold(void *arg, size_t n, const embsync_change *changes)
     }
     es_progress_rebuild(&h->e->progress, h->shadow, h->done,
                         h->total > h->done ? h->total : h->done);
+    if (es_mono_now() - h->saved >= RECORD_EVERY) {
+        h->saved = es_mono_now();
+        h->rec->done = h->done;
+        h->rec->total = h->total > h->done ? h->total : h->done;
+        if (record_save(h->e->state_dir, h->rec) != 0)
+            es_debug("cannot update the rebuild record of %s",
+                     h->rec->collection);
+    }
     return EMBSYNC_OK;
 }
 
@@ -528,7 +551,7 @@ int es_rebuild_collection(es_engine *e, const char *collection,
                  "rebuild: the shadow %s holds another model", rec.shadow);
         return EMBSYNC_FAILED;
     }
-    held h = {.e = e, .shadow = rec.shadow};
+    held h = {.e = e, .rec = &rec, .shadow = rec.shadow, .saved = es_mono_now()};
     uint64_t old_count = 0;
     if (count(e, rec.shadow, &h.done) != EMBSYNC_OK ||
         count(e, live, &old_count) != EMBSYNC_OK)
@@ -537,6 +560,8 @@ int es_rebuild_collection(es_engine *e, const char *collection,
     h.total = old_count > h.done ? old_count : h.done;
     rec.done = h.done;
     rec.total = h.total;
+    if (record_save(e->state_dir, &rec) != 0)
+        es_debug("cannot update the rebuild record of %s", collection);
     es_info("collection %s: %s %s beside %s for %s; searches keep answering "
             "from %s until the switch", collection,
             resumed ? "resuming the build of" : "building", rec.shadow, live,
@@ -552,6 +577,7 @@ int es_rebuild_collection(es_engine *e, const char *collection,
             es_warn("collection %s: cannot update the rebuild record",
                     collection);
         held_free(&h);
+        es_progress_rebuild(&e->progress, NULL, 0, 0);
         return rc;
     }
     es_crashpoint("rebuild-caught-up");
@@ -563,6 +589,7 @@ int es_rebuild_collection(es_engine *e, const char *collection,
     } while (es_engine_call_again(e, rc, &attempt, "switch the alias"));
     if (rc != EMBSYNC_OK) {
         held_free(&h);
+        es_progress_rebuild(&e->progress, NULL, 0, 0);
         return call_error(res, "switching to the new collection", rc);
     }
     es_crashpoint("rebuild-switched");

@@ -83,6 +83,10 @@ int es_rebuild_record_each(const char *state_dir,
 int es_rebuild_settle(es_engine *e, const char *collection,
                       es_run_result *res);
 
+/** Non-zero when `collection` has a rebuild of the engine's model in
+ *  flight (recorded, not switched): the run resumes it. */
+int es_rebuild_pending(es_engine *e, const char *collection);
+
 /** Rebuild the begun collection beside the live one (or resume the
  *  recorded rebuild of this model), switch, drop the old collection.
  *  `collection` must exist in the store.  On success res->rebuilt is set

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "ledger.h"
+#include "rebuild.h"
 #include "reconcile.h"
 #include "status.h"
 
@@ -101,6 +102,25 @@ static void print_ledger(const char *state_dir, const char *collection)
     es_ledger_close(&l);
 }
 
+/* A rebuild beside the live collection in flight, as its record says. */
+static void print_rebuild(const char *state_dir, const char *collection)
+{
+    es_rebuild_record rec;
+    if (es_rebuild_record_load(state_dir, collection, &rec) != 1)
+        return;
+    char started[32];
+    format_age(rec.started, started, sizeof started);
+    printf("  rebuild:        into %s for %s, %s, started %s: %" PRIu64
+           " of about %" PRIu64 " items stored (as last recorded); searches answer from %s "
+           "until the switch\n",
+           rec.shadow, rec.identity,
+           rec.phase == ES_REBUILD_SWITCHED ? "switched, old collection "
+                                              "still to drop"
+                                            : "filling",
+           started, rec.done, rec.total,
+           rec.phase == ES_REBUILD_SWITCHED ? rec.shadow : rec.old);
+}
+
 static void print_collection(const es_collection_status *s, void *arg)
 {
     const char *state_dir = arg;
@@ -119,6 +139,7 @@ static void print_collection(const es_collection_status *s, void *arg)
            ", waiting for retry %" PRIu64 ")\n",
            s->deferred + s->waiting, s->deferred, s->waiting);
     printf("  failed:         %" PRIu64 " in the ledger\n", s->ledger_size);
+    print_rebuild(state_dir, s->name);
     es_reconcile_print_status(state_dir, s->name);
     print_ledger(state_dir, s->name);
 }

@@ -187,6 +187,9 @@ for store_kind in faiss qdrant; do
     ok $? "$store_kind: the shadow $shadow holds part of the items ($in_shadow)"
     [ "$(sample "$store_kind" 2 3)" = old ]
     ok $? "$store_kind: after the kill, searches still answer from the old model"
+    "$top_builddir/embsync" status -c "$(config "$store_kind" 3)" >"$work/$scenario.status" &&
+        grep -q "rebuild: *into $shadow for null:64:seed3, filling" "$work/$scenario.status"
+    ok $? "$store_kind: embsync status shows the rebuild in flight" || sed 's/^/# /' "$work/$scenario.status"
     "$embsync" once -c "$(config "$store_kind" 3)" 2>"$work/$scenario.resume.log"
     ok $? "$store_kind: the next run exits 0" || sed 's/^/# /' "$work/$scenario.resume.log"
     grep -q "resuming the build of $shadow" "$work/$scenario.resume.log" &&
@@ -221,6 +224,23 @@ for store_kind in faiss qdrant; do
         ! grep -q "$orphan" "$work/$scenario.collections" &&
         [ "$(grep -c '^collection' "$work/$scenario.collections")" -eq 1 ]
     ok $? "$store_kind: the orphan shadow $orphan was dropped" || sed 's/^/# /' "$work/$scenario.collections"
+
+    # An operator's rebuild, the model unchanged: a collection of its own.
+    live=$(collections | sed -n 's/^alias photos //p')
+    "$top_builddir/embsync" rebuild -c "$(config "$store_kind" 6)" --collection photos \
+        2>"$work/$scenario.cmd.log"
+    ok $? "$store_kind: embsync rebuild exits 0" || sed 's/^/# /' "$work/$scenario.cmd.log"
+    now=$(collections | sed -n 's/^alias photos //p')
+    [ -n "$now" ] && [ "$now" != "$live" ] &&
+        grep -q "collection photos: $items embedded" "$work/$scenario.cmd.log" &&
+        [ "$(collections | grep -c '^collection')" -eq 1 ] &&
+        [ "$(points 6 photos)" -eq "$items" ]
+    ok $? "$store_kind: it rebuilt all $items items into $now (was $live) and dropped the old one" ||
+        sed 's/^/# /' "$work/$scenario.cmd.log"
 done
+
+"$top_builddir/embsync" rebuild -c "$work/faiss-6.ini" 2>"$work/usage.err"
+[ $? -eq 2 ] && grep -q "needs --collection" "$work/usage.err"
+ok $? "embsync rebuild without --collection is a usage error"
 
 done_testing
