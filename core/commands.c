@@ -42,6 +42,7 @@ static int engine_for(es_app *app, es_engine *e)
         return -1;
     }
     e->state_dir = app->cfg.state_dir;
+    e->rebuild_in_place = !app->cfg.rebuild_beside;
     /* bench/run compares the pipeline with one stage at a time. */
     const char *pipeline = getenv("EMBSYNC_PIPELINE");
     e->sequential = pipeline != NULL && strcmp(pipeline, "sequential") == 0;

@@ -308,14 +308,14 @@ enum core_key {
     CK_BATCH_SIZE, CK_LOG_LEVEL,
     CK_LOG_FORMAT, CK_LISTEN, CK_CONTROL_TOKEN, CK_CONTROL_TOKEN_FILE,
     CK_STALE_AFTER, CK_AU_LISTEN, CK_AU_WITHOUT_TOKEN,
-    CK_CONTROL_TOKEN_CREDENTIAL, CK_COUNT
+    CK_CONTROL_TOKEN_CREDENTIAL, CK_REBUILD_BESIDE, CK_COUNT
 };
 static const char *const core_keys[CK_COUNT] = {
     "interval", "reconcile_interval", "state_dir", "plugin_path",
     "batch_size", "log_level",
     "log_format", "listen", "control_token", "control_token_file",
     "stale_after", "autoupdater_listen", "autoupdater_without_token",
-    "control_token_credential",
+    "control_token_credential", "rebuild_beside",
 };
 
 static int int_in_range(parser *p, const char *key, const char *value,
@@ -391,6 +391,10 @@ static void core_key(parser *p, const char *key, char *value)
     case CK_AU_LISTEN:
         replace(&c->autoupdater_listen, value);
         return;
+    case CK_REBUILD_BESIDE:
+        if (es_parse_bool(value, &c->rebuild_beside) != 0)
+            fail(p, "core", key, "expected true or false, got '%s'", value);
+        break;
     case CK_AU_WITHOUT_TOKEN:
         if (es_parse_bool(value, &c->autoupdater_without_token) != 0)
             fail(p, "core", key, "expected true or false, got '%s'", value);
@@ -508,6 +512,7 @@ int es_config_parse(const char *path, es_config *cfg, char *err, size_t errlen)
     memset(cfg, 0, sizeof *cfg);
     cfg->path = strdup(path != NULL ? path : "(defaults)");
     cfg->interval_min = 10;
+    cfg->rebuild_beside = 1;
     cfg->batch_size = 32;
     cfg->log_level = EMBSYNC_LOG_INFO;
     cfg->log_format = ES_LOG_TEXT;

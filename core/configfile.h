@@ -40,6 +40,8 @@ typedef struct es_config {
                                 degraded; 0 = 3 × interval */
     char *autoupdater_listen;  /* the original Auto-Updater's routes, "" = off */
     int autoupdater_without_token; /* serve them without the control token */
+    int rebuild_beside;      /* a model change rebuilds beside the live
+                                collection when the plugins can */
     es_section source, embedder, store;
 } es_config;
 

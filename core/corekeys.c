@@ -44,5 +44,11 @@ const embsync_config_key es_core_keys[] = {
     {"stale_after", EMBSYNC_KEY_INT, "0", 0,
      "Minutes after which a collection without a successful run makes "
      "/health report degraded; 0: three intervals."},
+    {"rebuild_beside", EMBSYNC_KEY_BOOL, "true", 0,
+     "A collection whose model changed is rebuilt beside the live one and "
+     "switched to in one step (searches answer from the old model until "
+     "then), when the store has aliases and the plugins can reconcile; the "
+     "store needs room for both collections meanwhile.  false: drop it and "
+     "rebuild it in place, searches answering nothing until it is done."},
     {NULL, 0, NULL, 0, NULL},
 };

@@ -122,6 +122,7 @@ static es_engine *engine_new(es_app *app)
         return NULL;
     }
     e->state_dir = app->cfg.state_dir;
+    e->rebuild_in_place = !app->cfg.rebuild_beside;
     /* A long pass says how far it is in the log, at a steady interval. */
     es_progress_display_start(0);
     e->on_progress = es_progress_display_update;

@@ -678,7 +678,9 @@ static int ensure_collection(es_engine *e, const char *collection,
     }
 
     char why[256];
-    const char *in_place = es_rebuild_unsupported(e, why, sizeof why);
+    const char *in_place =
+        e->rebuild_in_place ? "rebuild_beside = false"
+                            : es_rebuild_unsupported(e, why, sizeof why);
     es_warn("collection %s: the store holds vectors of another model or "
             "dimension (%s); rebuilding it for %s%s%s",
             collection, *es_call_error() ? es_call_error() : "mismatch",

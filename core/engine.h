@@ -41,6 +41,9 @@ typedef struct es_engine {
     /* A collection to rebuild beside the live one even when its model is
      * unchanged (`embsync rebuild`); NULL for none. */
     const char *force_rebuild;
+    /* Rebuild a changed model's collection in place even when the plugins
+     * could build it beside the live one ([core] rebuild_beside = false). */
+    int rebuild_in_place;
     /* Called from the store stage after each batch (may be NULL). */
     void (*on_progress)(const es_progress_view *p, void *arg);
     void *on_progress_arg;

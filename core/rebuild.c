@@ -286,11 +286,13 @@ int es_rebuild_settle(es_engine *e, const char *collection,
         es_info("collection %s: finishing the rebuild an interrupted run "
                 "switched to %s", collection, rec.shadow);
         rc = drop_old(e, &rec, res);
-    } else if (!same_model(e, &rec)) {
+    } else if (!same_model(e, &rec) || e->rebuild_in_place) {
         es_warn("collection %s: the interrupted rebuild into %s was for %s, "
-                "the embedder is now %s: dropping %s, it belongs to no "
+                "the embedder is now %s%s: dropping %s, it belongs to no "
                 "rebuild any more", collection, rec.shadow, rec.identity,
-                e->model.identity, rec.shadow);
+                e->model.identity,
+                e->rebuild_in_place ? " and rebuild_beside is false" : "",
+                rec.shadow);
         rc = drop(e, rec.shadow, res);
     } else {
         return EMBSYNC_OK;  /* resumed by es_rebuild_collection() */
@@ -401,16 +403,92 @@ static int ack_held(es_engine *e, const char *collection, const held *h,
 
 /* ---- the rebuild ----------------------------------------------------------- */
 
-typedef struct changes_arg {
+/* The catch-up: the source's changes(), less the upserts the fill stored
+ * at the very version changes() names (their acknowledgements are held, so
+ * the source still lists them as pending). */
+typedef struct catch_up {
+    embsync_change_sink pub;   /* what changes() emits into */
+    embsync_change_sink *to;   /* the pipeline */
     es_engine *e;
     const char *collection;
-} changes_arg;
+    const embsync_change **stored;  /* held upserts, by id */
+    size_t n_stored;
+    embsync_change *kept;
+    size_t cap;
+    uint64_t skipped;
+} catch_up;
+
+static int by_id(const void *a, const void *b)
+{
+    const embsync_change *x = *(const embsync_change *const *)a;
+    const embsync_change *y = *(const embsync_change *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Stored by the fill at this very version. */
+static int stored_as_is(const catch_up *c, const embsync_change *ch)
+{
+    if (ch->op != EMBSYNC_OP_UPSERT || ch->version == NULL || c->n_stored == 0)
+        return 0;
+    size_t lo = 0, hi = c->n_stored;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->stored[mid]->id <= ch->id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || c->stored[lo - 1]->id != ch->id)
+        return 0;
+    const embsync_change *s = c->stored[lo - 1];
+    return s->op == EMBSYNC_OP_UPSERT && s->version != NULL &&
+           strcmp(s->version, ch->version) == 0;
+}
+
+static int catch_up_emit(embsync_change_sink *pub, const embsync_change *changes,
+                         size_t n)
+{
+    catch_up *c = (catch_up *)pub;
+    /* Changes are strided by the plugin's struct size. */
+    size_t stride = n > 0 && changes[0].abi.size ? changes[0].abi.size
+                                                 : sizeof *changes;
+    if (n > c->cap) {
+        embsync_change *grown = realloc(c->kept, n * sizeof *grown);
+        if (grown == NULL)
+            return EMBSYNC_FAILED;
+        c->kept = grown;
+        c->cap = n;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const embsync_change *ch =
+            (const embsync_change *)((const char *)changes + i * stride);
+        if (stored_as_is(c, ch)) {
+            c->skipped++;
+            continue;
+        }
+        c->kept[m] = (embsync_change){.abi = EMBSYNC_ABI_INIT(embsync_change),
+                                      .id = ch->id, .op = ch->op,
+                                      .ref = ch->ref, .version = ch->version,
+                                      .payload = ch->payload};
+        m++;
+    }
+    return m > 0 ? c->to->emit(c->to, c->kept, m) : EMBSYNC_OK;
+}
+
+static void catch_up_total(embsync_change_sink *pub, uint64_t total)
+{
+    catch_up *c = (catch_up *)pub;
+    if (c->to->set_total != NULL)
+        c->to->set_total(c->to, total);
+}
 
 static int source_changes(void *arg, embsync_change_sink *sink)
 {
-    changes_arg *a = arg;
-    return a->e->source->module->ops.source.changes(a->e->source->state,
-                                                    a->collection, sink);
+    catch_up *c = arg;
+    c->to = sink;
+    return c->e->source->module->ops.source.changes(c->e->source->state,
+                                                    c->collection, &c->pub);
 }
 
 static void add_counts(es_run_result *res, const es_run_result *part)
@@ -461,7 +539,10 @@ static int start_or_resume(es_engine *e, const char *collection,
     }
     /* A shadow no record names is left from nothing we know of: its
      * vectors may belong to items deleted since, so it starts empty. */
-    if ((rc = drop(e, rec->shadow, res)) != EMBSYNC_OK)
+    char there[320];
+    if ((rc = live_target(e, rec->shadow, there, sizeof there, res)) !=
+            EMBSYNC_OK ||
+        (there[0] != '\0' && (rc = drop(e, rec->shadow, res)) != EMBSYNC_OK))
         return rc;
     if (record_save(e->state_dir, rec) != 0) {
         snprintf(res->error, sizeof res->error,
@@ -498,10 +579,27 @@ static int fill(es_engine *e, const char *collection, es_rebuild_record *rec,
     /* The changes that came while it filled: upserts into the shadow,
      * deletions from both. */
     es_run_result part = {0};
-    changes_arg ca = {e, collection};
-    rc = es_engine_stream_opts(e, collection, &opts, source_changes, &ca,
+    catch_up c = {
+        .pub = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
+                .emit = catch_up_emit, .set_total = catch_up_total},
+        .e = e, .collection = collection,
+        .stored = malloc((h->n ? h->n : 1) * sizeof *c.stored),
+    };
+    if (c.stored == NULL)
+        return EMBSYNC_FAILED;
+    /* The fill stores each item once: ids do not repeat. */
+    for (size_t i = 0; i < h->n; i++)
+        c.stored[c.n_stored++] = &h->v[i];
+    qsort(c.stored, c.n_stored, sizeof *c.stored, by_id);
+    rc = es_engine_stream_opts(e, collection, &opts, source_changes, &c,
                                &part);
+    free(c.stored);
+    free(c.kept);
     add_counts(res, &part);
+    if (c.skipped > 0)
+        es_debug("collection %s: %" PRIu64 " change(s) the fill had stored "
+                 "already, at the same version, not embedded again",
+                 collection, c.skipped);
     if (rc != EMBSYNC_OK)
         snprintf(res->error, sizeof res->error, "rebuild: catching up %.100s: %.380s",
                  rec->shadow, part.error[0] ? part.error : "failed");

@@ -72,13 +72,16 @@ ok $? "window 1: the next run exits 0" || sed 's/^/# /' "$work/w1.log"
 matches w1
 ok $? "window 1: the deleted items left no orphan vector behind"
 
-# Window 2a: a model change rebuilds the collection; killed between its two
-# steps (forgetting at the source, dropping at the store).
+# Window 2a: a model change rebuilds the collection in place
+# (rebuild_beside = false; tests/crash/rebuild_windows.sh has the windows of
+# a rebuild beside the live one); killed between its two steps (forgetting
+# at the source, dropping at the store).
 setup w2a
 "$embsync" once -c "$work/w2a.ini" 2>"$work/w2a.log"
 ok $? "window 2a: first sync with the descriptor"
 embedder w2a "plugin = null
 dim = 64"
+sed -i 's/^\[core\]$/[core]\nrebuild_beside = false/' "$work/w2a.ini"
 EMBSYNC_CRASH_AT=rebuild-between "$embsync" once -c "$work/w2a.ini" 2>"$work/w2a.crash.log"
 killed $?
 ok $? "window 2a: killed in the middle of the rebuild"

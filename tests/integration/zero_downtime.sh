@@ -226,6 +226,12 @@ for store_kind in faiss qdrant; do
     ok $? "$store_kind: the orphan shadow $orphan was dropped" || sed 's/^/# /' "$work/$scenario.collections"
 
     # An operator's rebuild, the model unchanged: a collection of its own.
+    # Five items never synced yet are embedded once, not by the fill and
+    # again by the catch-up.
+    for i in 1 2 3 4 5; do
+        printf '\377\330\377\340%s-%s' "$store_kind" $i >"$work/images/photos/n-$store_kind-$i.jpg"
+    done
+    items=$((items + 5))
     live=$(collections | sed -n 's/^alias photos //p')
     "$top_builddir/embsync" rebuild -c "$(config "$store_kind" 6)" --collection photos \
         2>"$work/$scenario.cmd.log"
@@ -235,8 +241,11 @@ for store_kind in faiss qdrant; do
         grep -q "collection photos: $items embedded" "$work/$scenario.cmd.log" &&
         [ "$(collections | grep -c '^collection')" -eq 1 ] &&
         [ "$(points 6 photos)" -eq "$items" ]
-    ok $? "$store_kind: it rebuilt all $items items into $now (was $live) and dropped the old one" ||
+    ok $? "$store_kind: it rebuilt all $items items into $now (was $live), each once, and dropped the old one" ||
         sed 's/^/# /' "$work/$scenario.cmd.log"
+    "$embsync" once -c "$(config "$store_kind" 6)" 2>"$work/$scenario.after.log" &&
+        grep -q "collection photos: 0 embedded" "$work/$scenario.after.log"
+    ok $? "$store_kind: the new items were acknowledged at the switch" || sed 's/^/# /' "$work/$scenario.after.log"
 done
 
 "$top_builddir/embsync" rebuild -c "$work/faiss-6.ini" 2>"$work/usage.err"

@@ -65,8 +65,10 @@ print(json.dumps(sorted(b["result"], key=lambda r: r["id"])))
 PY
 }
 requests() { curl -s "$qdrant/__emulator/log"; }
+# The collection a name reads from: itself, or what its alias points at.
 collection() { curl -s "$qdrant/__emulator/state" | "$PYTHON3" -c "
-import json, sys; print(json.dumps(json.load(sys.stdin)['collections'].get('$1')))"; }
+import json, sys; s = json.load(sys.stdin)
+print(json.dumps(s['collections'].get(s['aliases'].get('$1', '$1'))))"; }
 
 start_qdrant
 "$PYTHON3" "$seed" --url "$qdrant" --collection 42 --count 30 --datasets 7,8 >/dev/null &&
@@ -92,10 +94,14 @@ creates = [r["path"] for r in log if r["method"] == "PUT" and r["path"].count("/
 patches = [r["path"] for r in log if r["method"] == "PATCH"]
 print(f"# DELETE {deletes}, create {creates}, PATCH {patches}")
 assert deletes == ["/collections/43", "/collections/45"], deletes
-assert creates == ["/collections/43", "/collections/45"], creates
+# Rebuilt beside the live collection, then the name made an alias of it.
+assert [c.split("__")[0] for c in creates] == ["/collections/43", "/collections/45"], creates
+assert all("__" in c for c in creates), creates
+switches = [r for r in log if r["method"] == "POST" and r["path"] == "/collections/aliases"]
+assert len(switches) == 2, switches
 assert patches == ["/collections/42"], patches
 PY
-ok $? "no collection dropped but the wrong-size 43 and the wrong-distance 45 (rebuilt); 42 gets one PATCH"
+ok $? "no collection dropped but the wrong-size 43 and the wrong-distance 45 (rebuilt beside, then aliased); 42 gets one PATCH"
 "$PYTHON3" - "$record" "$seeded" <<'PY'
 import json, sys
 ids = set()
