@@ -24,7 +24,9 @@ char *sly_tick_end(const char *text)
 }
 
 
-/* The resized-image URL (section 3). */
+/* The resized-image URL: Supervisely serves previews through imgproxy,
+ * which resizes and re-encodes on the fly, so the app downloads 224-pixel
+ * JPEGs rather than the originals. */
 static char *resize_url(supervisely *s, const char *full)
 {
     char options[96];
@@ -118,8 +120,9 @@ int sly_still_enabled(supervisely *s, int64_t project, size_t n,
 }
 
 /* The upsert of one listed image: resize URL as ref, updatedAt as version,
- * and the payload the Generator reads back, exactly its four keys
- * (supervisely-ai-search.md, section 1).  NULL when it has no URL. */
+ * and the payload the Embeddings Generator reads back from every point,
+ * exactly its four keys (dataset_id, full_url, cas_url, updated_at).  NULL
+ * when it has no URL. */
 static int image_change(supervisely *s, const cJSON *e, embsync_change *c,
                         char **url, char **payload)
 {
