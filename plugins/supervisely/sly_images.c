@@ -25,8 +25,8 @@ char *sly_tick_end(const char *text)
 
 
 /* The resized-image URL: Supervisely serves previews through imgproxy,
- * which resizes and re-encodes on the fly, so the app downloads 224-pixel
- * JPEGs rather than the originals. */
+ * which resizes and re-encodes on the fly, so the app downloads JPEGs of
+ * image_size pixels rather than the originals. */
 static char *resize_url(supervisely *s, const char *full)
 {
     char options[96];
