@@ -403,8 +403,9 @@ typedef struct listing {
     int stopped;
 } listing;
 
-static int list_page(void *arg, const cJSON *entities)
+static int list_page(void *arg, const cJSON *entities, double matched)
 {
+    (void)matched;
     listing *l = arg;
     supervisely *s = l->s;
     const cJSON *e;
@@ -626,17 +627,23 @@ static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
             rc = EMBSYNC_FAILED;
         }
     }
+    sly_run_count count = {0};
     if (rc == EMBSYNC_OK && sly_mark_isset(&s->api, SLY_MARK_RESET, id)) {
         /* The store was rebuilt: every image again. */
-        rc = sly_stream_images(s, sink, id, SLY_EVERYTHING, NULL);
+        rc = sly_stream_images(s, sink, id, SLY_EVERYTHING, NULL, &count);
     } else if (rc == EMBSYNC_OK) {
         if (changed_since != NULL)
-            rc = sly_stream_images(s, sink, id, SLY_MODIFIED, changed_since);
+            rc = sly_stream_images(s, sink, id, SLY_MODIFIED, changed_since,
+                                   &count);
         if (rc == EMBSYNC_OK)
-            rc = sly_stream_images(s, sink, id, SLY_NEVER_EMBEDDED, NULL);
+            rc = sly_stream_images(s, sink, id, SLY_NEVER_EMBEDDED, NULL,
+                                   &count);
     }
     if (rc == EMBSYNC_OK && changed_since != NULL)
-        rc = sly_stream_images(s, sink, id, SLY_GONE, changed_since);
+        rc = sly_stream_images(s, sink, id, SLY_GONE, changed_since, &count);
+    /* Every listing is done: the total is what they emitted. */
+    if (rc == EMBSYNC_OK && sink->set_total != NULL)
+        sink->set_total(sink, count.emitted);
     free(started);
     free(since);
     free(created);
@@ -646,7 +653,9 @@ static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
 /* ABI 1.2: every enabled image, as changes() would give it. */
 static int sly_items(void *state, const char *name, embsync_change_sink *sink)
 {
-    return sly_stream_images(state, sink, project_id(name), SLY_EVERYTHING, NULL);
+    sly_run_count count = {0};
+    return sly_stream_images(state, sink, project_id(name), SLY_EVERYTHING,
+                             NULL, &count);
 }
 
 /* ABI 1.2: present[i] = 1 when image items[i].id is still an enabled image
