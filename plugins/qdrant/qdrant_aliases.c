@@ -1,8 +1,8 @@
 /* Aliases: the name readers use pointing at a concrete collection, so a
  * collection can be rebuilt beside the live one and swapped in with one
- * create_alias (supervisely-ai-search.md, section 1: Qdrant 1.19 applies an
- * action list in order and undoes nothing, so a single action is the only
- * atomic switch). */
+ * create_alias (Qdrant 1.19 applies an action list in order and undoes
+ * nothing on a later failure, so a single action is the only atomic
+ * switch). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

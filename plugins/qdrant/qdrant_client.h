@@ -1,6 +1,5 @@
 /* Talking to Qdrant's REST API through the host's HTTP helper: URLs, the
- * response envelope, and the mapping of status codes to outcomes
- * (qdrant-rest.md, section 10). */
+ * response envelope, and the mapping of status codes to outcomes. */
 #ifndef QDRANT_CLIENT_H
 #define QDRANT_CLIENT_H
 

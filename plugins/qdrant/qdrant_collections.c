@@ -128,8 +128,9 @@ static cJSON *model_metadata(const embsync_collection_spec *spec)
 }
 
 /* After metadata was sent (with the create, or by PATCH), read it back:
- * a server that dropped it gets the local record instead (qdrant-rest.md,
- * section 7).  Where it is known to keep none, the local record at once. */
+ * a server older than 1.16 ignores a metadata key on create without an
+ * error, so one that dropped it gets the local record instead.  Where it is
+ * known to keep none, the local record at once. */
 static int confirm_record(qdrant *q, const char *name,
                           const embsync_collection_spec *spec)
 {

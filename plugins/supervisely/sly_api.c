@@ -78,8 +78,8 @@ static int more_pages(const cJSON *answer, int n, long per_page)
 int sly_list_each(sly_api *api, const char *method, const cJSON *body,
                   long per_page, sly_page_cb cb, void *arg)
 {
-    double after = 0;
-    for (;;) {
+    double after = 0, listed = -1;
+    for (int page = 1;; page++) {
         cJSON *req = cJSON_Duplicate(body, 1), *answer = NULL;
         if (req == NULL)
             return EMBSYNC_FAILED;
@@ -109,8 +109,12 @@ int sly_list_each(sly_api *api, const char *method, const cJSON *body,
             }
             last = id;
         }
+        /* Later pages count only what is beyond the cursor. */
+        const cJSON *total = cJSON_GetObjectItemCaseSensitive(answer, "total");
+        if (page == 1 && cJSON_IsNumber(total) && total->valuedouble >= 0)
+            listed = total->valuedouble;
         if (rc == EMBSYNC_OK && n > 0)
-            rc = cb(arg, entities);
+            rc = cb(arg, entities, listed);
         int more = rc == EMBSYNC_OK && n > 0 && more_pages(answer, n, per_page);
         cJSON_Delete(answer);
         if (!more)

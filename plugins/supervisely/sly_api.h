@@ -26,8 +26,10 @@ typedef struct sly_api {
 int sly_call(sly_api *api, const char *method, cJSON *body, cJSON **out,
              int *status404);
 
-/** Receives one page of entities; returns EMBSYNC_OK to go on. */
-typedef int (*sly_page_cb)(void *arg, const cJSON *entities);
+/** Receives one page of entities and the number the listing matched when
+ *  it began (the first page's `total`; -1 when the server gave none);
+ *  returns EMBSYNC_OK to go on. */
+typedef int (*sly_page_cb)(void *arg, const cJSON *entities, double listed);
 
 /** Call cb with every entity `method` lists for `body` (a template the
  *  caller keeps: its filter is copied and extended), in ascending id order.

@@ -24,7 +24,9 @@ char *sly_tick_end(const char *text)
 }
 
 
-/* The resized-image URL (section 3). */
+/* The resized-image URL: Supervisely serves previews through imgproxy,
+ * which resizes and re-encodes on the fly, so the app downloads JPEGs of
+ * image_size pixels rather than the originals. */
 static char *resize_url(supervisely *s, const char *full)
 {
     char options[96];
@@ -80,8 +82,9 @@ typedef struct presence {
     size_t n;
 } presence;
 
-static int mark_present(void *arg, const cJSON *entities)
+static int mark_present(void *arg, const cJSON *entities, double listed)
 {
+    (void)listed;
     presence *pr = arg;
     const cJSON *e;
     cJSON_ArrayForEach(e, entities)
@@ -118,8 +121,9 @@ int sly_still_enabled(supervisely *s, int64_t project, size_t n,
 }
 
 /* The upsert of one listed image: resize URL as ref, updatedAt as version,
- * and the payload the Generator reads back, exactly its four keys
- * (supervisely-ai-search.md, section 1).  NULL when it has no URL. */
+ * and the payload the Embeddings Generator reads back from every point,
+ * exactly its four keys (dataset_id, full_url, cas_url, updated_at).  NULL
+ * when it has no URL. */
 static int image_change(supervisely *s, const cJSON *e, embsync_change *c,
                         char **url, char **payload)
 {
@@ -162,15 +166,24 @@ typedef struct streaming {
     embsync_change_sink *sink;
     int64_t project;
     sly_list_mode mode;
+    sly_run_count *count;
+    int counted;            /* this listing's total is in count->expected */
 } streaming;
 
 /* One page of a listing to the sink: upserts, or for GONE the deletes of
  * the listed images no longer enabled (those still enabled were modified,
  * and SLY_MODIFIED or SLY_NEVER_EMBEDDED has them). */
-static int emit_page(void *arg, const cJSON *entities)
+static int emit_page(void *arg, const cJSON *entities, double listed)
 {
     streaming *st = arg;
     supervisely *s = st->s;
+    embsync_change_sink *sink = st->sink;
+    if (!st->counted && listed >= 0) {
+        st->counted = 1;
+        st->count->expected += (uint64_t)listed;
+        if (sink->set_total != NULL)
+            sink->set_total(sink, st->count->expected);
+    }
     size_t n = (size_t)cJSON_GetArraySize(entities), k = 0;
     embsync_change *changes = calloc(n ? n : 1, sizeof *changes);
     char **strings = calloc(2 * (n ? n : 1), sizeof *strings);
@@ -196,7 +209,9 @@ static int emit_page(void *arg, const cJSON *entities)
                 cJSON_free(strings[2 * k]);
     }
     if (rc == EMBSYNC_OK && k > 0)
-        rc = st->sink->emit(st->sink, changes, k);
+        rc = sink->emit(sink, changes, k);
+    if (rc == EMBSYNC_OK)
+        st->count->emitted += k;
     for (size_t i = 0; strings && i < 2 * k; i++)
         cJSON_free(strings[i]);
     free(strings);
@@ -207,9 +222,11 @@ static int emit_page(void *arg, const cJSON *entities)
 }
 
 int sly_stream_images(supervisely *s, embsync_change_sink *sink, int64_t project,
-                      sly_list_mode mode, const char *since)
+                      sly_list_mode mode, const char *since,
+                      sly_run_count *count)
 {
-    streaming st = {.s = s, .sink = sink, .project = project, .mode = mode};
+    streaming st = {.s = s, .sink = sink, .project = project, .mode = mode,
+                    .count = count};
     cJSON *body = list_body(project, mode, since);
     int rc = sly_list_each(&s->api, "images.list", body, s->page_size, emit_page, &st);
     cJSON_Delete(body);

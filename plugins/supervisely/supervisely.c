@@ -7,7 +7,7 @@
  *    so acknowledging images while listing cannot shift a page and a
  *    server-side page cap cannot end a listing early (sly_list_each);
  *  - modified images are found whichever way the server reads the two
- *    unsettled points of section 2.7 (see sly_changes), and re-embedded in
+ *    two points images.list leaves open (see sly_changes), and re-embedded in
  *    the same run instead of losing their vector for an interval;
  *  - the project stamp is the server's clock as of before the listing, not
  *    the client's after it, so a change made during a run is seen by the
@@ -105,7 +105,7 @@ static void forget_projects(supervisely *s)
     s->projects = NULL;
 }
 
-/* ---- custom-data stamp (SET-STAMP / CLEAR-STAMP of section 6.2) ---------- */
+/* ---- custom-data stamp: embeddings_update_started_at in customData ------- */
 
 static int set_stamp(supervisely *s, int64_t id, int clear)
 {
@@ -298,9 +298,9 @@ static int team_is_free(supervisely *s, int64_t team, int *free_plan)
     return rc;
 }
 
-/* Section 6.7: an in-progress flag whose stamp is older than stale_after
- * hours, and that no Generator task holds, is cleared; the Generator is
- * told first (/cancel_embeddings), as the original tells it. */
+/* The original's stale check: an in-progress flag whose stamp is older
+ * than stale_after hours, and that no Generator task holds, is cleared; the
+ * Generator is told first (/cancel_embeddings), as the original tells it. */
 static void clear_if_stale(supervisely *s, int64_t id)
 {
     cJSON *body = cJSON_CreateObject(), *info;
@@ -343,7 +343,7 @@ static int offer(supervisely *s, sly_project *p, const cJSON *e,
     return cb(arg, name);
 }
 
-/* Section 6.8: the project the original's autorestart record names is
+/* The original's autorestart record: the project it names is
  * taken back (stamp and flag cleared) and listed first, once.  Unlike the
  * original, a project whose AI Search was turned off meanwhile, that the
  * filters leave out, or that the Generator now holds, is not synced; the
@@ -403,8 +403,9 @@ typedef struct listing {
     int stopped;
 } listing;
 
-static int list_page(void *arg, const cJSON *entities)
+static int list_page(void *arg, const cJSON *entities, double matched)
 {
+    (void)matched;
     listing *l = arg;
     supervisely *s = l->s;
     const cJSON *e;
@@ -579,8 +580,8 @@ static int sly_reset(void *state, const char *name)
     return EMBSYNC_OK;
 }
 
-/* Pending changes whichever way the server reads the unsettled points of
- * section 2.7 (does showDisabled list the disabled only or everything;
+/* Pending changes whichever way the server reads the two points
+ * images.list leaves open (does showDisabled list the disabled only or everything;
  * does changing an image null its embeddingsUpdatedAt):
  *   MODIFIED (embedded, changed since the stamp, enabled: no showDisabled,
  *     which lists the enabled under both readings) re-embeds the modified
@@ -626,17 +627,23 @@ static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
             rc = EMBSYNC_FAILED;
         }
     }
+    sly_run_count count = {0};
     if (rc == EMBSYNC_OK && sly_mark_isset(&s->api, SLY_MARK_RESET, id)) {
         /* The store was rebuilt: every image again. */
-        rc = sly_stream_images(s, sink, id, SLY_EVERYTHING, NULL);
+        rc = sly_stream_images(s, sink, id, SLY_EVERYTHING, NULL, &count);
     } else if (rc == EMBSYNC_OK) {
         if (changed_since != NULL)
-            rc = sly_stream_images(s, sink, id, SLY_MODIFIED, changed_since);
+            rc = sly_stream_images(s, sink, id, SLY_MODIFIED, changed_since,
+                                   &count);
         if (rc == EMBSYNC_OK)
-            rc = sly_stream_images(s, sink, id, SLY_NEVER_EMBEDDED, NULL);
+            rc = sly_stream_images(s, sink, id, SLY_NEVER_EMBEDDED, NULL,
+                                   &count);
     }
     if (rc == EMBSYNC_OK && changed_since != NULL)
-        rc = sly_stream_images(s, sink, id, SLY_GONE, changed_since);
+        rc = sly_stream_images(s, sink, id, SLY_GONE, changed_since, &count);
+    /* Every listing is done: the total is what they emitted. */
+    if (rc == EMBSYNC_OK && sink->set_total != NULL)
+        sink->set_total(sink, count.emitted);
     free(started);
     free(since);
     free(created);
@@ -646,7 +653,9 @@ static int sly_changes(void *state, const char *name, embsync_change_sink *sink)
 /* ABI 1.2: every enabled image, as changes() would give it. */
 static int sly_items(void *state, const char *name, embsync_change_sink *sink)
 {
-    return sly_stream_images(state, sink, project_id(name), SLY_EVERYTHING, NULL);
+    sly_run_count count = {0};
+    return sly_stream_images(state, sink, project_id(name), SLY_EVERYTHING,
+                             NULL, &count);
 }
 
 /* ABI 1.2: present[i] = 1 when image items[i].id is still an enabled image

@@ -82,11 +82,21 @@ typedef enum sly_list_mode {
     SLY_EVERYTHING      /**< every enabled image (after a rebuild; items()) */
 } sly_list_mode;
 
+/** What the listings of one changes() matched and emitted so far: the
+ *  sink's total is the sum of the listings' totals while they run (GONE
+ *  lists candidates, so it is an upper bound), and what was emitted once
+ *  they are done. */
+typedef struct sly_run_count {
+    uint64_t expected, emitted;
+} sly_run_count;
+
 /** Stream one listing of the project's images into sink as changes:
  *  upserts with resize URL, version and the Generator's four-key payload,
- *  or (SLY_GONE) deletes.  `since` is a stamp text (modes MODIFIED, GONE). */
+ *  or (SLY_GONE) deletes.  `since` is a stamp text (modes MODIFIED, GONE).
+ *  The listing's total and what it emitted are added to *count. */
 int sly_stream_images(supervisely *s, embsync_change_sink *sink, int64_t project,
-                      sly_list_mode mode, const char *since);
+                      sly_list_mode mode, const char *since,
+                      sly_run_count *count);
 
 /** present[i] = 1 when ids[i] is still an enabled image of the project. */
 int sly_still_enabled(supervisely *s, int64_t project, size_t n,

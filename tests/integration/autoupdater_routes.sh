@@ -141,6 +141,10 @@ assert all(type(p[k]) is int for k in ('project_id', 'total', 'current')), p
 assert 0 < p['current'] < 300 and (p['total'] == 0 or p['total'] >= p['current']), p
 "
 ok $? "POST /processing_progress for the project in flight: 200, its progress, status processing"
+expect 200 "
+assert B['progress']['total'] == 300, B
+"
+ok $? "the run in flight reports the project's 300 images as its total"
 keep progress-in-flight
 
 for route in "GET /health" "POST /processing_progress" "POST /stop-embeddings-update/42" \
@@ -256,6 +260,10 @@ assert p == {'project_id': 42, 'total': p['total'], 'current': 300 - $after,
 assert p['total'] in (0, 300 - $after), p
 "
 ok $? "the next run completes: 200, status completed, current = the $((300 - after)) images left"
+expect 200 "
+assert B['progress']['total'] == 300 - $after, B
+"
+ok $? "the completed run's total is what it emitted: the $((300 - after)) images left"
 keep progress-completed
 [ "$(stamped 42)" = 300 ]
 ok $? "every image of project 42 is stamped"
