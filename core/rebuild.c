@@ -2,7 +2,6 @@
 
 #include "rebuild.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,14 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <xxhash.h>
 
 #include "clock.h"
 #include "crashpoint.h"
 #include "log.h"
 #include "reconcile.h"
-#include "statefile.h"
+#include "rebuild_record.h"
 
 /* Acknowledgements go to the source in slices of this many after the
  * switch. */
@@ -63,133 +61,6 @@ int es_rebuild_shadow_name(const embsync_model_info *model,
                  (uint32_t)(h >> 32)) >= (int)len)
         return -1;
     return 0;
-}
-
-/* ---- the record ---------------------------------------------------------- */
-
-static int record_path(const char *state_dir, const char *collection,
-                       char *out, size_t len, int create)
-{
-    char enc[768], dir[4096];
-    snprintf(dir, sizeof dir, "%s/core/rebuild", state_dir);
-    if (es_path_component(collection, enc, sizeof enc) != 0 ||
-        (create && es_mkdirs(dir) != 0))
-        return -1;
-    return snprintf(out, len, "%s/%s.json", dir, enc) < (int)len ? 0 : -1;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-    return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, key));
-}
-
-static void str(const cJSON *o, const char *key, char *out, size_t len)
-{
-    const char *s =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-    snprintf(out, len, "%s", s != NULL ? s : "");
-}
-
-static int record_parse(const char *text, es_rebuild_record *rec)
-{
-    cJSON *o = cJSON_Parse(text);
-    if (o == NULL)
-        return -1;
-    memset(rec, 0, sizeof *rec);
-    str(o, "collection", rec->collection, sizeof rec->collection);
-    str(o, "shadow", rec->shadow, sizeof rec->shadow);
-    str(o, "old", rec->old, sizeof rec->old);
-    str(o, "identity", rec->identity, sizeof rec->identity);
-    rec->dim = (uint32_t)num(o, "dim");
-    rec->metric = (int)num(o, "metric");
-    const char *phase =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "phase"));
-    rec->phase = phase != NULL && strcmp(phase, "switched") == 0
-                     ? ES_REBUILD_SWITCHED
-                     : ES_REBUILD_FILLING;
-    rec->started = (int64_t)num(o, "started");
-    rec->done = (uint64_t)num(o, "done");
-    rec->total = (uint64_t)num(o, "total");
-    cJSON_Delete(o);
-    return rec->collection[0] && rec->shadow[0] && rec->identity[0] ? 0 : -1;
-}
-
-int es_rebuild_record_load(const char *state_dir, const char *collection,
-                           es_rebuild_record *rec)
-{
-    char path[4096];
-    if (record_path(state_dir, collection, path, sizeof path, 0) != 0)
-        return -1;
-    char *text = es_read_all(path, NULL);
-    if (text == NULL)
-        return errno == ENOENT ? 0 : -1;
-    int rc = record_parse(text, rec) == 0 &&
-                     strcmp(rec->collection, collection) == 0
-                 ? 1
-                 : -1;
-    free(text);
-    return rc;
-}
-
-static int record_save(const char *state_dir, const es_rebuild_record *rec)
-{
-    char path[4096];
-    if (record_path(state_dir, rec->collection, path, sizeof path, 1) != 0)
-        return -1;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "collection", rec->collection);
-    cJSON_AddStringToObject(o, "shadow", rec->shadow);
-    cJSON_AddStringToObject(o, "old", rec->old);
-    cJSON_AddStringToObject(o, "identity", rec->identity);
-    cJSON_AddNumberToObject(o, "dim", rec->dim);
-    cJSON_AddNumberToObject(o, "metric", rec->metric);
-    cJSON_AddStringToObject(o, "phase", rec->phase == ES_REBUILD_SWITCHED
-                                            ? "switched" : "filling");
-    cJSON_AddNumberToObject(o, "started", (double)rec->started);
-    cJSON_AddNumberToObject(o, "done", (double)rec->done);
-    cJSON_AddNumberToObject(o, "total", (double)rec->total);
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    int rc = text != NULL ? es_write_atomic(path, text, strlen(text)) : -1;
-    cJSON_free(text);
-    return rc;
-}
-
-static int record_remove(const char *state_dir, const char *collection)
-{
-    char path[4096];
-    if (record_path(state_dir, collection, path, sizeof path, 0) != 0)
-        return -1;
-    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-int es_rebuild_record_each(const char *state_dir,
-                           void (*fn)(const es_rebuild_record *rec, void *arg),
-                           void *arg)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/core/rebuild", state_dir);
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return errno == ENOENT ? 0 : -1;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-            continue;
-        char path[4352];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        char *text = es_read_all(path, NULL);
-        es_rebuild_record rec;
-        if (text != NULL && record_parse(text, &rec) == 0) {
-            fn(&rec, arg);
-            n++;
-        }
-        free(text);
-    }
-    closedir(d);
-    return n;
 }
 
 /* ---- store calls, each under the retry policy --------------------------- */
@@ -297,7 +168,7 @@ int es_rebuild_settle(es_engine *e, const char *collection,
     } else {
         return EMBSYNC_OK;  /* resumed by es_rebuild_collection() */
     }
-    if (rc == EMBSYNC_OK && record_remove(e->state_dir, collection) != 0) {
+    if (rc == EMBSYNC_OK && es_rebuild_record_remove(e->state_dir, collection) != 0) {
         snprintf(res->error, sizeof res->error,
                  "rebuild: cannot remove the rebuild record of %s: %s",
                  collection, strerror(errno));
@@ -363,7 +234,7 @@ static int hold(void *arg, size_t n, const embsync_change *changes)
         h->saved = es_mono_now();
         h->rec->done = h->done;
         h->rec->total = h->total > h->done ? h->total : h->done;
-        if (record_save(h->e->state_dir, h->rec) != 0)
+        if (es_rebuild_record_save(h->e->state_dir, h->rec) != 0)
             es_debug("cannot update the rebuild record of %s",
                      h->rec->collection);
     }
@@ -544,7 +415,7 @@ static int start_or_resume(es_engine *e, const char *collection,
             EMBSYNC_OK ||
         (there[0] != '\0' && (rc = drop(e, rec->shadow, res)) != EMBSYNC_OK))
         return rc;
-    if (record_save(e->state_dir, rec) != 0) {
+    if (es_rebuild_record_save(e->state_dir, rec) != 0) {
         snprintf(res->error, sizeof res->error,
                  "rebuild: cannot write the rebuild record in %s: %s",
                  e->state_dir, strerror(errno));
@@ -658,7 +529,7 @@ int es_rebuild_collection(es_engine *e, const char *collection,
     h.total = old_count > h.done ? old_count : h.done;
     rec.done = h.done;
     rec.total = h.total;
-    if (record_save(e->state_dir, &rec) != 0)
+    if (es_rebuild_record_save(e->state_dir, &rec) != 0)
         es_debug("cannot update the rebuild record of %s", collection);
     es_info("collection %s: %s %s beside %s for %s; searches keep answering "
             "from %s until the switch", collection,
@@ -671,7 +542,7 @@ int es_rebuild_collection(es_engine *e, const char *collection,
     rc = fill(e, collection, &rec, &h, res);
     if (rc != EMBSYNC_OK) {
         rec.done = h.done;
-        if (record_save(e->state_dir, &rec) != 0)
+        if (es_rebuild_record_save(e->state_dir, &rec) != 0)
             es_warn("collection %s: cannot update the rebuild record",
                     collection);
         held_free(&h);
@@ -696,7 +567,7 @@ int es_rebuild_collection(es_engine *e, const char *collection,
             res->embedded - before, e->model.identity);
     rec.phase = ES_REBUILD_SWITCHED;
     rec.done = h.done;
-    if (record_save(e->state_dir, &rec) != 0)
+    if (es_rebuild_record_save(e->state_dir, &rec) != 0)
         es_warn("collection %s: cannot update the rebuild record; the next "
                 "run finds the switch in the store", collection);
     /* From here on the rebuild has happened: what fails is logged and
@@ -714,7 +585,7 @@ int es_rebuild_collection(es_engine *e, const char *collection,
         res->error[0] = '\0';
     } else {
         es_crashpoint("rebuild-dropped");
-        if (record_remove(e->state_dir, collection) != 0)
+        if (es_rebuild_record_remove(e->state_dir, collection) != 0)
             es_warn("collection %s: cannot remove the rebuild record: %s",
                     collection, strerror(errno));
     }

@@ -31,26 +31,7 @@
 #include <stdint.h>
 
 #include "engine.h"
-
-/** The phases a record can be in. */
-typedef enum es_rebuild_phase {
-    ES_REBUILD_FILLING = 1,  /* the shadow is being filled and caught up */
-    ES_REBUILD_SWITCHED = 2  /* the name points at the shadow; the old
-                                collection is left to drop */
-} es_rebuild_phase;
-
-/** A rebuild in flight, as its record says. */
-typedef struct es_rebuild_record {
-    char collection[256];
-    char shadow[320];
-    char old[320];           /* what readers saw when it began */
-    char identity[128];
-    uint32_t dim;
-    int metric;
-    int phase;               /* es_rebuild_phase */
-    int64_t started;         /* unix seconds */
-    uint64_t done, total;    /* items in the shadow, items to hold (last saved) */
-} es_rebuild_record;
+#include "rebuild_record.h"
 
 /** NULL when the engine's plugins can rebuild beside the live collection,
  *  else buf with why not (the plugin and the operation it lacks). */
@@ -63,16 +44,6 @@ const char *es_rebuild_unsupported(const es_engine *e, char *buf, size_t len);
 int es_rebuild_shadow_name(const embsync_model_info *model,
                            const char *collection, const char *avoid,
                            char *out, size_t len);
-
-/** The record of `collection` in state_dir: 1 when there is one (into
- *  *rec), 0 when none, -1 when it cannot be read. */
-int es_rebuild_record_load(const char *state_dir, const char *collection,
-                           es_rebuild_record *rec);
-
-/** Call fn for every record in state_dir; returns how many, -1 on error. */
-int es_rebuild_record_each(const char *state_dir,
-                           void (*fn)(const es_rebuild_record *rec, void *arg),
-                           void *arg);
 
 /** Before anything else in a run of a begun collection: settle what an
  *  interrupted rebuild left.  A rebuild whose switch happened is finished
