@@ -361,7 +361,6 @@ es_listener *es_autoupdater_start(const es_daemon_api *d, const char *listen,
         .n_routes = es_autoupdater_n_routes,
         .daemon = d,
         .error_key = "detail",
-        .unauthorised = "missing or wrong Authorization: Bearer token",
         .not_found = "Not Found",
         .not_allowed = "Method Not Allowed",
     };

@@ -220,7 +220,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     int read_only = strcmp(method, MHD_HTTP_METHOD_POST) != 0;
     int needs_token = !read_only || l->spec.token_for_reads || !l->loopback;
     if (l->token != NULL && needs_token && !bearer_ok(conn, l->token))
-        return refuse(l, conn, MHD_HTTP_UNAUTHORIZED, l->spec.unauthorised);
+        return refuse(l, conn, MHD_HTTP_UNAUTHORIZED,
+                      "missing or wrong Authorization: Bearer token");
     if (up->too_big)
         return refuse(l, conn, 413, "request body too large");
 

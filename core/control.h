@@ -60,9 +60,10 @@ typedef struct es_listener_spec {
     const es_route *routes;
     size_t n_routes;
     const es_daemon_api *daemon;
-    /* The error answers' key ({"<key>": "..."}) and texts. */
+    /* The error answers' key ({"<key>": "..."}) and texts of 404 and 405;
+     * a 401 says "missing or wrong Authorization: Bearer token". */
     const char *error_key;
-    const char *unauthorised, *not_found, *not_allowed;
+    const char *not_found, *not_allowed;
 } es_listener_spec;
 
 typedef struct es_listener es_listener;

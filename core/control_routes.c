@@ -287,7 +287,6 @@ es_listener *es_control_start(const es_daemon_api *d, const char *listen,
         .n_routes = es_control_n_routes,
         .daemon = d,
         .error_key = "error",
-        .unauthorised = "missing or wrong Authorization: Bearer token",
         .not_found = "no such route",
         .not_allowed = "method not allowed",
     };

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <embsync/plugin.h>
+
 #include "progress.h"
 #include "status.h"
 
