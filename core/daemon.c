@@ -44,9 +44,8 @@ static int64_t now_s(void)
     return (int64_t)time(NULL);
 }
 
-static void on_stop(void *arg)
+void es_daemon_request_shutdown(es_daemon *d)
 {
-    es_daemon *d = arg;
     pthread_mutex_lock(&d->lock);
     d->stopping = 1;
     es_stop_request(&d->app->stop);
@@ -55,22 +54,23 @@ static void on_stop(void *arg)
     es_stop_request(&d->wake);
 }
 
-void es_daemon_request_shutdown(es_daemon *d)
-{
-    on_stop(d);
-}
-
-static void on_reload(void *arg)
-{
-    es_daemon_request_reload(arg);
-}
-
 void es_daemon_request_reload(es_daemon *d)
 {
     pthread_mutex_lock(&d->lock);
     d->reload_requested = 1;
     pthread_mutex_unlock(&d->lock);
     es_stop_request(&d->wake);
+}
+
+/* The signal hooks (SIGTERM/SIGINT, SIGHUP). */
+static void on_stop(void *arg)
+{
+    es_daemon_request_shutdown(arg);
+}
+
+static void on_reload(void *arg)
+{
+    es_daemon_request_reload(arg);
 }
 
 /* ---- backends ----------------------------------------------------------- */
@@ -118,10 +118,16 @@ static es_engine *engine_new(es_app *app)
     return e;
 }
 
+static void engine_free(es_engine *e)
+{
+    es_engine_destroy(e);
+    free(e);
+}
+
 static void reload(es_daemon *d)
 {
     es_app *next = malloc(sizeof *next);
-    char err[2048];
+    char err[2048] = "";
     es_notify_reloading();
     if (next == NULL) {
         es_notify_ready();
@@ -136,7 +142,7 @@ static void reload(es_daemon *d)
         es_log_configure(d->app->cfg.log_level,
                          (es_log_format)d->app->cfg.log_format);
         es_error("reload failed, keeping the running configuration: %s",
-                 engine == NULL && *err ? err : "cannot start the engine");
+                 *err ? err : "cannot start the engine");
         es_app_close(next);
         free(next);
         es_notify_ready();
@@ -156,8 +162,7 @@ static void reload(es_daemon *d)
     d->engine = engine;
     d->app_owned = 1;
     pthread_mutex_unlock(&d->lock);
-    es_engine_destroy(old_engine);
-    free(old_engine);
+    engine_free(old_engine);
     if (old_owned) {
         es_app_close(old);
         free(old);
@@ -174,13 +179,20 @@ static void reload(es_daemon *d)
 
 /* ---- the scheduler ------------------------------------------------------ */
 
+/* A pass or a reconciliation starts (1) or ends (0); *stamp gets the time. */
+static void set_pass_running(es_daemon *d, int running, int64_t *stamp)
+{
+    pthread_mutex_lock(&d->lock);
+    d->pass_running = running;
+    if (stamp != NULL)
+        *stamp = now_s();
+    pthread_mutex_unlock(&d->lock);
+}
+
 static void run_pass(es_daemon *d)
 {
     pthread_mutex_lock(&d->pass_lock);
-    pthread_mutex_lock(&d->lock);
-    d->pass_running = 1;
-    d->last_pass_start = now_s();
-    pthread_mutex_unlock(&d->lock);
+    set_pass_running(d, 1, &d->last_pass_start);
 
     refresh_backends(d);
     int failed = es_engine_pass(d->engine);
@@ -188,10 +200,7 @@ static void run_pass(es_daemon *d)
         es_warn("pass finished with %d failed collection(s)", failed);
     es_notify_pass(d->app->cfg.state_dir, d->last_pass_start, failed);
 
-    pthread_mutex_lock(&d->lock);
-    d->pass_running = 0;
-    d->last_pass_end = now_s();
-    pthread_mutex_unlock(&d->lock);
+    set_pass_running(d, 0, &d->last_pass_end);
     pthread_mutex_unlock(&d->pass_lock);
 }
 
@@ -209,16 +218,12 @@ static void maybe_reconcile(es_daemon *d)
     if (es_reconcile_unsupported(d->engine, why, sizeof why) != NULL) {
         es_warn("reconcile_interval is set, but %s", why);
     } else {
-        pthread_mutex_lock(&d->lock);
-        d->pass_running = 1;
-        pthread_mutex_unlock(&d->lock);
+        set_pass_running(d, 1, NULL);
         int failed = es_reconcile_pass(d->engine, NULL, 0);
         if (failed != 0)
             es_warn("reconciliation finished with %d failed collection(s)",
                     failed);
-        pthread_mutex_lock(&d->lock);
-        d->pass_running = 0;
-        pthread_mutex_unlock(&d->lock);
+        set_pass_running(d, 0, NULL);
     }
     pthread_mutex_unlock(&d->pass_lock);
 }
@@ -396,8 +401,7 @@ int es_daemon_run(es_app *app, const char *config_path)
         es_reconcile_unsupported(d.engine, cannot, sizeof cannot) != NULL) {
         es_error("%s: reconcile_interval = %d: %s", app->cfg.path,
                  app->cfg.reconcile_interval_min, cannot);
-        es_engine_destroy(d.engine);
-        free(d.engine);
+        engine_free(d.engine);
         return ES_EXIT_USAGE;
     }
     char labels[96];
@@ -418,8 +422,7 @@ int es_daemon_run(es_app *app, const char *config_path)
                                    err, sizeof err);
         if (control == NULL) {
             es_error("control port: %s", err);
-            es_engine_destroy(d.engine);
-            free(d.engine);
+            engine_free(d.engine);
             return ES_EXIT_FAILED;
         }
     }
@@ -431,8 +434,7 @@ int es_daemon_run(es_app *app, const char *config_path)
                                             err, sizeof err)) == NULL) {
         es_error("original Auto-Updater routes: %s", err);
         es_listener_stop(control);
-        es_engine_destroy(d.engine);
-        free(d.engine);
+        engine_free(d.engine);
         return ES_EXIT_FAILED;
     }
     es_signals_set_hooks(on_stop, on_reload, &d);
@@ -480,8 +482,7 @@ int es_daemon_run(es_app *app, const char *config_path)
     es_signals_set_hooks(NULL, NULL, NULL);
     es_listener_stop(autoupdater);
     es_listener_stop(control);
-    es_engine_destroy(d.engine);
-    free(d.engine);
+    engine_free(d.engine);
     if (d.app_owned) {
         es_app_close(d.app);
         free(d.app);
