@@ -228,6 +228,36 @@ static void maybe_reconcile(es_daemon *d)
     pthread_mutex_unlock(&d->pass_lock);
 }
 
+/* Until the next pass is due (an interval after `start`), a run is
+ * requested or a stop; a reload requested meanwhile is done here, between
+ * passes.  A pass longer than the interval is followed by the next one at
+ * once, a single time: missed runs coalesce. */
+static void wait_for_next_pass(es_daemon *d, int64_t start)
+{
+    pthread_mutex_lock(&d->lock);
+    d->next_pass_at = start + (int64_t)d->app->cfg.interval_min * 60;
+    pthread_mutex_unlock(&d->lock);
+    for (;;) {
+        es_stop_clear(&d->wake);
+        pthread_mutex_lock(&d->lock);
+        int wake_for = d->stopping || d->run_requested || d->reload_requested;
+        int do_reload = d->reload_requested;
+        d->run_requested = d->reload_requested = 0;
+        pthread_mutex_unlock(&d->lock);
+        if (do_reload) {
+            pthread_mutex_lock(&d->pass_lock);
+            reload(d);
+            pthread_mutex_unlock(&d->pass_lock);
+        }
+        if (wake_for)
+            return;
+        double wait = (double)(d->next_pass_at - now_s());
+        if (wait <= 0)
+            return;
+        es_stop_wait(&d->wake, wait);
+    }
+}
+
 /* ---- what the routes read and ask ----------------------------------------- */
 
 /* A copy of a [source] value of the running configuration into out ("" when
@@ -452,31 +482,7 @@ int es_daemon_run(es_app *app, const char *config_path)
         int64_t start = now_s();
         run_pass(&d);
         maybe_reconcile(&d);
-        /* A pass longer than the interval is followed by the next one at
-         * once, a single time: missed runs coalesce. */
-        double interval = d.app->cfg.interval_min * 60.0;
-        pthread_mutex_lock(&d.lock);
-        d.next_pass_at = start + (int64_t)interval;
-        pthread_mutex_unlock(&d.lock);
-        for (;;) {
-            es_stop_clear(&d.wake);
-            pthread_mutex_lock(&d.lock);
-            int wake_for = d.stopping || d.run_requested || d.reload_requested;
-            int do_reload = d.reload_requested;
-            d.run_requested = d.reload_requested = 0;
-            pthread_mutex_unlock(&d.lock);
-            if (do_reload) {
-                pthread_mutex_lock(&d.pass_lock);
-                reload(&d);
-                pthread_mutex_unlock(&d.pass_lock);
-            }
-            if (wake_for)
-                break;
-            double wait = (double)(d.next_pass_at - now_s());
-            if (wait <= 0)
-                break;
-            es_stop_wait(&d.wake, wait);
-        }
+        wait_for_next_pass(&d, start);
     }
 
     es_signals_set_hooks(NULL, NULL, NULL);
