@@ -1,19 +1,17 @@
 #include <config.h>
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "commands.h"
 #include "daemon.h"
 #include "engine.h"
-#include "probe.h"
 #include "log.h"
+#include "probe.h"
 #include "progress_display.h"
 #include "reconcile.h"
 #include "search_output.h"
