@@ -104,3 +104,25 @@ void es_app_close(es_app *app)
     es_config_free(&app->cfg);
     es_stop_destroy(&app->stop);
 }
+
+int es_app_engine_init(es_app *app, es_engine *e)
+{
+    char err[1024];
+    if (es_engine_init(e, es_app_instance(app, EMBSYNC_KIND_SOURCE),
+                       es_app_instance(app, EMBSYNC_KIND_EMBEDDER),
+                       es_app_instance(app, EMBSYNC_KIND_STORE),
+                       (size_t)app->cfg.batch_size, &app->stop, err,
+                       sizeof err) != EMBSYNC_OK) {
+        es_error("%s", err);
+        es_engine_destroy(e);
+        return -1;
+    }
+    e->state_dir = app->cfg.state_dir;
+    e->rebuild_in_place = !app->cfg.rebuild_beside;
+    const char *pipeline = getenv("EMBSYNC_PIPELINE");
+    e->sequential = pipeline != NULL && strcmp(pipeline, "sequential") == 0;
+    if (e->sequential)
+        es_warn("EMBSYNC_PIPELINE=sequential: one stage at a time, for "
+                "comparison only (slower)");
+    return 0;
+}

@@ -11,34 +11,11 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <microhttpd.h>
 
-#include "control.h"
-#include "daemon.h"
-#include "generator.h"
 #include "log.h"
 
 #define STOP_WAIT_S 120.0
-#define MAX_CONNECTIONS 16
 #define MAX_BODY (64 * 1024)
-
-struct es_autoupdater {
-    struct MHD_Daemon *mhd;
-    es_daemon *daemon;
-    char *token;            /* NULL: served without one */
-};
-
-/* One request's body, gathered across MHD's upload calls. */
-typedef struct request {
-    char *body;
-    size_t len;
-    int too_big;
-} request;
-
-/* A route answers with a status and a JSON object.  Out of memory is the
- * one error a handler can meet; it answers 500. */
-typedef unsigned (*route_fn)(es_autoupdater *a, const char *arg,
-                             const request *rq, cJSON **out);
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -95,43 +72,47 @@ static unsigned health_error(const char *why, const char *stamp, cJSON **out)
 
 /* "qdrant" and "clip" are the store's and the embedder's own checks,
  * whatever the plugins; "generator" only when the source names one. */
-static unsigned health(es_autoupdater *a, const char *arg, const request *rq,
-                       cJSON **out)
+static unsigned render_health(const es_daemon_snapshot *s, const char *stamp,
+                              cJSON **out)
 {
-    (void)arg;
-    (void)rq;
-    int status[3];
-    char error[3][256];
-    es_daemon_backends(a->daemon, status, error);
-    char *generator = es_daemon_source_value(a->daemon, "generator_url");
-    char stamp[40];
-    iso_now(stamp, sizeof stamp);
     cJSON *o = cJSON_CreateObject();
     cJSON *checks = cJSON_CreateObject();
     if (o == NULL || checks == NULL) {
         cJSON_Delete(o);
         cJSON_Delete(checks);
-        free(generator);
         return health_error("out of memory", stamp, out);
     }
+    const es_backend_view *store = &s->backends[EMBSYNC_KIND_STORE - 1];
+    const es_backend_view *embedder = &s->backends[EMBSYNC_KIND_EMBEDDER - 1];
     int degraded = 0;
-    add_check(checks, "qdrant", status[EMBSYNC_KIND_STORE - 1] == EMBSYNC_OK,
-              error[EMBSYNC_KIND_STORE - 1], &degraded);
-    add_check(checks, "clip", status[EMBSYNC_KIND_EMBEDDER - 1] == EMBSYNC_OK,
-              error[EMBSYNC_KIND_EMBEDDER - 1], &degraded);
-    if (generator != NULL) {
-        char why[256] = "";
-        int ready = es_generator_ready(generator, why, sizeof why);
-        add_check(checks, "generator", ready, why, &degraded);
-        free(generator);
-    }
-    add_check(checks, "scheduler", es_daemon_scheduler_running(a->daemon),
+    add_check(checks, "qdrant", store->status == EMBSYNC_OK, store->error,
+              &degraded);
+    add_check(checks, "clip", embedder->status == EMBSYNC_OK, embedder->error,
+              &degraded);
+    if (s->generator_url[0] != '\0')
+        add_check(checks, "generator", s->generator_ready, s->generator_error,
+                  &degraded);
+    add_check(checks, "scheduler", s->scheduler_running,
               "the scheduler is stopping", &degraded);
     cJSON_AddStringToObject(o, "status", degraded ? "degraded" : "healthy");
     cJSON_AddItemToObject(o, "checks", checks);
     cJSON_AddStringToObject(o, "timestamp", stamp);
     *out = o;
     return degraded ? 503 : 200;
+}
+
+static unsigned health(const es_route_request *rq, es_route_answer *ans)
+{
+    const es_daemon_api *d = rq->daemon;
+    char stamp[40];
+    es_daemon_snapshot s;
+    d->probe(d->d);
+    iso_now(stamp, sizeof stamp);
+    if (d->snapshot(d->d, &s) != 0)
+        return health_error("out of memory", stamp, &ans->json);
+    unsigned status = render_health(&s, stamp, &ans->json);
+    es_daemon_snapshot_release(&s);
+    return status;
 }
 
 /* ---- POST /stop-embeddings-update/{project_id} ----------------------------- */
@@ -156,10 +137,10 @@ static unsigned health(es_autoupdater *a, const char *arg, const request *rq,
  * Otherwise a key reads "failed" when its step did not happen.  `success`
  * follows clear_in_progress_flag, as in the original (false: HTTP 400).
  */
-static unsigned stop_update(es_autoupdater *a, const char *arg,
-                            const request *rq, cJSON **out)
+static unsigned stop_update(const es_route_request *rq, es_route_answer *ans)
 {
-    (void)rq;
+    const char *arg = rq->arg;
+    cJSON **out = &ans->json;
     int64_t id;
     if (parse_project_id(arg, &id) != 0) {
         /* As the original's framework refuses a path parameter that is not
@@ -180,7 +161,7 @@ static unsigned stop_update(es_autoupdater *a, const char *arg,
     char name[32], message[160];
     snprintf(name, sizeof name, "%" PRId64, id);
     es_stopped_run run;
-    es_daemon_stop_run(a->daemon, name, STOP_WAIT_S, &run);
+    rq->daemon->request_stop(rq->daemon->d, name, STOP_WAIT_S, &run);
 
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "project_id", (double)id);
@@ -241,11 +222,11 @@ static unsigned no_progress(const char *message, cJSON **out)
 /* The project in flight, or the last one until the next starts:
  * total = the changes the source announced for the run (0 until it does),
  * current = those applied and acknowledged. */
-static unsigned processing_progress(es_autoupdater *a, const char *arg,
-                                    const request *rq, cJSON **out)
+static unsigned processing_progress(const es_route_request *rq,
+                                    es_route_answer *ans)
 {
-    (void)arg;
-    cJSON *body = cJSON_ParseWithLength(rq->body ? rq->body : "", rq->len);
+    cJSON **out = &ans->json;
+    cJSON *body = cJSON_ParseWithLength(rq->body ? rq->body : "", rq->body_len);
     cJSON *state = cJSON_GetObjectItemCaseSensitive(body, "state");
     if (!cJSON_IsObject(state)) {
         cJSON_Delete(body);
@@ -269,11 +250,20 @@ static unsigned processing_progress(es_autoupdater *a, const char *arg,
         id = (int64_t)pid->valuedouble;
         snprintf(name, sizeof name, "%" PRId64, id);
     }
-    es_run_view run;
-    es_daemon_run_view(a->daemon, &run);
-    int known = *name != '\0' && strcmp(run.collection, name) == 0 &&
-                (run.running ||
-                 (run.status != ES_PROGRESS_NONE && run.status != EMBSYNC_SKIP));
+    es_daemon_snapshot snap;
+    if (rq->daemon->snapshot(rq->daemon->d, &snap) != 0) {
+        cJSON_Delete(body);
+        return progress_error("out of memory", out);
+    }
+    es_daemon_snapshot_release(&snap); /* its progress is all this needs */
+    const es_progress_view *run = &snap.progress;
+    int running = run->stage != ES_STAGE_IDLE;
+    /* How the last run ended, while it is the last. */
+    int status = !running && strcmp(run->ended_collection, run->collection) == 0
+                     ? run->ended_status
+                     : ES_PROGRESS_NONE;
+    int known = *name != '\0' && strcmp(run->collection, name) == 0 &&
+                (running || (status != ES_PROGRESS_NONE && status != EMBSYNC_SKIP));
     if (!known) {
         /* Printed as the original's f-string prints it: a text as is. */
         char *shown = *name || cJSON_IsString(pid) ? NULL
@@ -290,11 +280,11 @@ static unsigned processing_progress(es_autoupdater *a, const char *arg,
     cJSON *o = cJSON_CreateObject();
     cJSON *p = cJSON_AddObjectToObject(o, "progress");
     cJSON_AddNumberToObject(p, "project_id", (double)id);
-    cJSON_AddNumberToObject(p, "total", (double)run.total);
-    cJSON_AddNumberToObject(p, "current", (double)run.done);
-    cJSON_AddStringToObject(p, "status", run.running ? "processing"
-                                         : run.status == EMBSYNC_OK ? "completed"
-                                                                    : "error");
+    cJSON_AddNumberToObject(p, "total", (double)run->total);
+    cJSON_AddNumberToObject(p, "current", (double)run->done);
+    cJSON_AddStringToObject(p, "status", running ? "processing"
+                                         : status == EMBSYNC_OK ? "completed"
+                                                                : "error");
     *out = o;
     return 200;
 }
@@ -308,40 +298,32 @@ static unsigned status_only(const char *value, cJSON **out)
     return 200;
 }
 
-static unsigned alive(es_autoupdater *a, const char *arg, const request *rq,
-                      cJSON **out)
+static unsigned alive(const es_route_request *rq, es_route_answer *ans)
 {
-    (void)a, (void)arg, (void)rq;
-    return status_only("alive", out);
+    (void)rq;
+    return status_only("alive", &ans->json);
 }
 
-static unsigned ready(es_autoupdater *a, const char *arg, const request *rq,
-                      cJSON **out)
+static unsigned ready(const es_route_request *rq, es_route_answer *ans)
 {
-    (void)a, (void)arg, (void)rq;
-    return status_only("ready", out);
+    (void)rq;
+    return status_only("ready", &ans->json);
 }
 
-static unsigned is_running(es_autoupdater *a, const char *arg,
-                           const request *rq, cJSON **out)
+static unsigned is_running(const es_route_request *rq, es_route_answer *ans)
 {
-    (void)a, (void)arg, (void)rq;
-    *out = cJSON_CreateObject();
-    cJSON_AddBoolToObject(*out, "running", 1);
-    cJSON_AddStringToObject(*out, "mode", "production");
+    (void)rq;
+    cJSON *o = ans->json = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "running", 1);
+    cJSON_AddStringToObject(o, "mode", "production");
     return 200;
 }
 
-/* ---- routing ---------------------------------------------------------------- */
+/* ---- the table ---------------------------------------------------------------- */
 
-/* A path ending in '/' is a prefix: the rest of the URL is the argument. */
-static const struct route {
-    const char *method;
-    const char *path;
-    route_fn fn;
-} routes[] = {
+const es_route es_autoupdater_routes[] = {
     {"GET", "/health", health},
-    {"POST", "/stop-embeddings-update/", stop_update},
+    {"POST", "/stop-embeddings-update/*", stop_update},
     {"POST", "/processing_progress", processing_progress},
     {"GET", "/livez", alive},
     {"GET", "/is_alive", alive},
@@ -350,109 +332,17 @@ static const struct route {
     {"POST", "/is_ready", ready},
     {"POST", "/is_running", is_running},
 };
+const size_t es_autoupdater_n_routes =
+    sizeof es_autoupdater_routes / sizeof es_autoupdater_routes[0];
 
-/* The argument of url under route path, or NULL when it does not match. */
-static const char *route_match(const char *path, const char *url)
-{
-    size_t n = strlen(path);
-    if (path[n - 1] != '/')
-        return strcmp(path, url) == 0 ? "" : NULL;
-    if (strncmp(path, url, n) != 0 || url[n] == '\0' || strchr(url + n, '/'))
-        return NULL;
-    return url + n;
-}
-
-/* Errors in the shape of the original's framework: {"detail": ...}. */
-static enum MHD_Result detail(struct MHD_Connection *conn, unsigned status,
-                              const char *text)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "detail", text);
-    char *body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return es_control_answer(conn, status, "application/json", body);
-}
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
-                              const char *url, const char *method,
-                              const char *version, const char *upload,
-                              size_t *upload_size, void **con_cls)
-{
-    (void)version;
-    es_autoupdater *a = cls;
-    request *rq = *con_cls;
-    if (rq == NULL) {
-        if ((rq = calloc(1, sizeof *rq)) == NULL)
-            return MHD_NO;
-        *con_cls = rq;
-        return MHD_YES;
-    }
-    if (*upload_size != 0) {
-        size_t n = *upload_size;
-        *upload_size = 0;
-        if (rq->too_big || rq->len + n > MAX_BODY) {
-            rq->too_big = 1;
-            return MHD_YES;
-        }
-        char *grown = realloc(rq->body, rq->len + n + 1);
-        if (grown == NULL)
-            return MHD_NO;
-        memcpy(grown + rq->len, upload, n);
-        rq->body = grown;
-        rq->len += n;
-        rq->body[rq->len] = '\0';
-        return MHD_YES;
-    }
-    if (a->token != NULL && !es_control_bearer_ok(conn, a->token))
-        return detail(conn, MHD_HTTP_UNAUTHORIZED,
-                      "missing or wrong Authorization: Bearer token");
-    if (rq->too_big)
-        return detail(conn, 413, "request body too large");
-
-    int path_known = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const char *arg = route_match(routes[i].path, url);
-        if (arg == NULL)
-            continue;
-        path_known = 1;
-        if (strcmp(method, routes[i].method) != 0)
-            continue;
-        cJSON *out = NULL;
-        unsigned status = routes[i].fn(a, arg, rq, &out);
-        char *body = out != NULL ? cJSON_PrintUnformatted(out) : NULL;
-        cJSON_Delete(out);
-        return es_control_answer(conn, status, "application/json", body);
-    }
-    return path_known
-               ? detail(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed")
-               : detail(conn, MHD_HTTP_NOT_FOUND, "Not Found");
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode why)
-{
-    (void)cls, (void)conn, (void)why;
-    request *rq = *con_cls;
-    if (rq != NULL) {
-        free(rq->body);
-        free(rq);
-        *con_cls = NULL;
-    }
-}
-
-es_autoupdater *es_autoupdater_start(es_daemon *d, const char *listen,
-                                     const char *token, int without_token,
-                                     char *err, size_t errlen)
+es_listener *es_autoupdater_start(const es_daemon_api *d, const char *listen,
+                                  const char *token, int without_token,
+                                  char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
-    int loopback = 0;
-    if (es_control_parse_listen(listen, &ss, &loopback) != 0) {
-        snprintf(err, errlen, "autoupdater_listen = %s: expected HOST:PORT",
-                 listen);
-        return NULL;
-    }
-    int have_token = token != NULL && *token != '\0';
-    if (!without_token && !have_token) {
+    int loopback;
+    if (es_control_parse_listen(listen, &ss, &loopback) == 0 &&
+        !without_token && (token == NULL || *token == '\0')) {
         snprintf(err, errlen,
                  "autoupdater_listen = %s: set control_token (or "
                  "control_token_file) for its routes, or "
@@ -460,42 +350,26 @@ es_autoupdater *es_autoupdater_start(es_daemon *d, const char *listen,
                  listen);
         return NULL;
     }
-    es_autoupdater *a = calloc(1, sizeof *a);
-    if (a == NULL)
-        return NULL;
-    a->daemon = d;
-    a->token = without_token ? NULL : strdup(token);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_THREAD_PER_CONNECTION;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, a,
-                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                              MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-                              MHD_OPTION_CONNECTION_TIMEOUT, 30U,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                              MHD_OPTION_END);
-    if (a->mhd == NULL) {
-        snprintf(err, errlen, "cannot listen on %s (in use, or not allowed)",
-                 listen);
-        free(a->token);
-        free(a);
-        return NULL;
-    }
-    if (without_token)
+    /* Errors in the shape of the original's framework: {"detail": ...}. */
+    const es_listener_spec spec = {
+        .setting = "autoupdater_listen",
+        .listen = listen,
+        .token = without_token ? NULL : token,
+        .token_for_reads = 1,
+        .max_body = MAX_BODY,
+        .routes = es_autoupdater_routes,
+        .n_routes = es_autoupdater_n_routes,
+        .daemon = d,
+        .error_key = "detail",
+        .not_found = "Not Found",
+        .not_allowed = "Method Not Allowed",
+    };
+    es_listener *l = es_listener_start(&spec, err, errlen);
+    if (l != NULL && without_token)
         es_warn("the original Auto-Updater's routes on %s are served WITHOUT "
                 "a token (autoupdater_without_token = yes): anyone who can "
                 "reach it can stop a project's run; keep it on the platform's "
                 "network only",
                 listen);
-    return a;
-}
-
-void es_autoupdater_stop(es_autoupdater *a)
-{
-    if (a == NULL)
-        return;
-    MHD_stop_daemon(a->mhd);
-    free(a->token);
-    free(a);
+    return l;
 }

@@ -1,23 +1,22 @@
 #include <config.h>
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "commands.h"
 #include "daemon.h"
 #include "engine.h"
-#include "probe.h"
 #include "log.h"
+#include "probe.h"
 #include "progress_display.h"
-#include "search_output.h"
 #include "rebuild.h"
 #include "reconcile.h"
+#include "search_output.h"
+#include "statefile.h"
 
 static int open_all_or_report(es_app *app)
 {
@@ -29,36 +28,13 @@ static int open_all_or_report(es_app *app)
     return 0;
 }
 
-static int engine_for(es_app *app, es_engine *e)
-{
-    char err[1024];
-    if (es_engine_init(e, es_app_instance(app, EMBSYNC_KIND_SOURCE),
-                       es_app_instance(app, EMBSYNC_KIND_EMBEDDER),
-                       es_app_instance(app, EMBSYNC_KIND_STORE),
-                       (size_t)app->cfg.batch_size, &app->stop, err,
-                       sizeof err) != EMBSYNC_OK) {
-        es_error("%s", err);
-        es_engine_destroy(e);
-        return -1;
-    }
-    e->state_dir = app->cfg.state_dir;
-    e->rebuild_in_place = !app->cfg.rebuild_beside;
-    /* bench/run compares the pipeline with one stage at a time. */
-    const char *pipeline = getenv("EMBSYNC_PIPELINE");
-    e->sequential = pipeline != NULL && strcmp(pipeline, "sequential") == 0;
-    if (e->sequential)
-        es_warn("EMBSYNC_PIPELINE=sequential: one stage at a time, for "
-                "comparison only (slower)");
-    return 0;
-}
-
 int es_cmd_once(es_app *app, const es_options *opt)
 {
     (void)opt;
     if (open_all_or_report(app) != 0)
         return ES_EXIT_FAILED;
     es_engine e;
-    if (engine_for(app, &e) != 0)
+    if (es_app_engine_init(app, &e) != 0)
         return ES_EXIT_FAILED;
     es_progress_display_start(isatty(STDERR_FILENO));
     e.on_progress = es_progress_display_update;
@@ -80,7 +56,7 @@ int es_cmd_rebuild(es_app *app, const es_options *opt)
     if (open_all_or_report(app) != 0)
         return ES_EXIT_FAILED;
     es_engine e;
-    if (engine_for(app, &e) != 0)
+    if (es_app_engine_init(app, &e) != 0)
         return ES_EXIT_FAILED;
     char why[256];
     if (es_rebuild_unsupported(&e, why, sizeof why) != NULL) {
@@ -105,7 +81,7 @@ int es_cmd_reconcile(es_app *app, const es_options *opt)
     if (open_all_or_report(app) != 0)
         return ES_EXIT_FAILED;
     es_engine e;
-    if (engine_for(app, &e) != 0)
+    if (es_app_engine_init(app, &e) != 0)
         return ES_EXIT_FAILED;
     int failed = es_reconcile_pass(&e, opt->collection, opt->dry_run);
     es_engine_destroy(&e);
@@ -122,36 +98,12 @@ int es_cmd_run(es_app *app, const es_options *opt)
 
 static int read_file(const char *path, embsync_blob *blob)
 {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
+    size_t len;
+    char *data = es_read_all(path, &len);
+    if (data == NULL)
         return -1;
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 65536;
-            unsigned char *grown = realloc(buf, cap);
-            if (grown == NULL) {
-                free(buf);
-                fclose(fp);
-                errno = ENOMEM;
-                return -1;
-            }
-            buf = grown;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        return -1;
-    }
-    es_host_table.blob_set(blob, buf, len);
-    free(buf);
+    es_host_table.blob_set(blob, data, len);
+    free(data);
     return 0;
 }
 

@@ -1,4 +1,5 @@
-/* The subcommands of the embsync binary. */
+/* The subcommands of the embsync binary; each returns an exit code
+ * (ES_EXIT_*, app.h). */
 #ifndef ES_COMMANDS_H
 #define ES_COMMANDS_H
 
@@ -16,9 +17,6 @@ typedef struct es_options {
     const char *output;     /* search: write here instead of stdout */
     int man;              /* plugins --man */
 } es_options;
-
-/** Exit codes. */
-enum { ES_EXIT_OK = 0, ES_EXIT_FAILED = 1, ES_EXIT_USAGE = 2 };
 
 int es_cmd_run(es_app *app, const es_options *opt);
 int es_cmd_once(es_app *app, const es_options *opt);

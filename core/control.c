@@ -11,19 +11,21 @@
 
 #include <microhttpd.h>
 
-#include "daemon.h"
-#include "log.h"
-#include "metrics.h"
-
-#define STOP_WAIT_S 120.0
 #define MAX_CONNECTIONS 16
 
-struct es_control {
+struct es_listener {
     struct MHD_Daemon *mhd;
-    es_daemon *daemon;
-    char *token;
+    es_listener_spec spec;
+    char *token;                /* NULL: no route needs one */
     int loopback;
 };
+
+/* One request's body, gathered across MHD's upload calls. */
+typedef struct upload {
+    char *body;
+    size_t len;
+    int too_big;
+} upload;
 
 int es_control_parse_listen(const char *listen, struct sockaddr_storage *ss,
                             int *loopback)
@@ -73,7 +75,7 @@ static int token_matches(const char *given, const char *want)
     return diff == 0;
 }
 
-int es_control_bearer_ok(struct MHD_Connection *conn, const char *token)
+static int bearer_ok(struct MHD_Connection *conn, const char *token)
 {
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
@@ -81,17 +83,73 @@ int es_control_bearer_ok(struct MHD_Connection *conn, const char *token)
            token_matches(auth + 7, token);
 }
 
-static int authorised(es_control *c, struct MHD_Connection *conn)
+/* ---- routes ----------------------------------------------------------------- */
+
+/* Where `url` matches `path`: the length of the segment "*" stands for at
+ * *arg, 0 for a path without one, or -1 when it does not match. */
+static long route_match(const char *path, const char *url, const char **arg)
 {
-    return c->token == NULL || es_control_bearer_ok(conn, c->token);
+    const char *star = strchr(path, '*');
+    *arg = "";
+    if (star == NULL)
+        return strcmp(path, url) == 0 ? 0 : -1;
+    size_t pre = (size_t)(star - path), post = strlen(star + 1);
+    size_t len = strlen(url);
+    if (len <= pre + post || strncmp(url, path, pre) != 0 ||
+        strcmp(url + len - post, star + 1) != 0)
+        return -1;
+    size_t n = len - pre - post;
+    if (memchr(url + pre, '/', n) != NULL)
+        return -1;
+    *arg = url + pre;
+    return (long)n;
 }
 
-enum MHD_Result es_control_answer(struct MHD_Connection *conn, unsigned status,
-                                  const char *type, char *body)
+unsigned es_route_dispatch(const es_route *routes, size_t n_routes,
+                           const char *method, const char *url,
+                           es_route_request *rq, es_route_answer *ans,
+                           unsigned *status)
 {
+    int path_known = 0;
+    for (size_t i = 0; i < n_routes; i++) {
+        const char *at;
+        long n = route_match(routes[i].path, url, &at);
+        if (n < 0)
+            continue;
+        path_known = 1;
+        if (strcmp(method, routes[i].method) != 0)
+            continue;
+        char *arg = strndup(at, (size_t)n);
+        *status = 500;
+        if (arg == NULL)
+            return 0;
+        rq->arg = arg;
+        *status = routes[i].fn(rq, ans);
+        rq->arg = "";
+        free(arg);
+        return 0;
+    }
+    return path_known ? 405 : 404;
+}
+
+/* ---- the listener ----------------------------------------------------------- */
+
+static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status,
+                              es_route_answer *ans)
+{
+    char *body = ans->text;
+    const char *type = ans->type;
+    if (ans->json != NULL) {
+        body = cJSON_PrintUnformatted(ans->json);
+        cJSON_Delete(ans->json);
+        type = "application/json";
+    }
     if (body == NULL) {
         body = strdup("{\"error\":\"out of memory\"}");
         status = 500;
+        type = "application/json";
+        if (body == NULL)
+            return MHD_NO;
     }
     struct MHD_Response *r = MHD_create_response_from_buffer(
         strlen(body), body, MHD_RESPMEM_MUST_FREE);
@@ -102,144 +160,146 @@ enum MHD_Result es_control_answer(struct MHD_Connection *conn, unsigned status,
     return rc;
 }
 
-static enum MHD_Result error(struct MHD_Connection *conn, unsigned status,
-                             const char *message)
+/* An error in the listener's shape: {"<error_key>": text}. */
+static enum MHD_Result refuse(const es_listener *l, struct MHD_Connection *conn,
+                              unsigned status, const char *text)
 {
-    char *body = malloc(strlen(message) + 32);
-    if (body != NULL)
-        sprintf(body, "{\"error\":\"%s\"}", message);
-    return es_control_answer(conn, status, "application/json", body);
+    es_route_answer ans = {.json = cJSON_CreateObject()};
+    if (cJSON_AddStringToObject(ans.json, l->spec.error_key, text) == NULL) {
+        cJSON_Delete(ans.json);
+        ans.json = NULL;
+    }
+    return answer(conn, status, &ans);
 }
 
-static char *metrics_text(void)
+static const char *query(const es_route_request *rq, const char *key)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&text, &len);
-    if (fp == NULL)
-        return NULL;
-    es_metrics_write(fp);
-    fclose(fp);
-    return text;
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-/* "/collections/<id>/stop" → id (percent-decoded by MHD already). */
-static int stop_route(const char *url, char *id, size_t idlen)
+/* Gather (or swallow) one upload call's bytes; -1 when out of memory. */
+static int take_upload(const es_listener *l, upload *up, const char *data,
+                       size_t n)
 {
-    static const char prefix[] = "/collections/", suffix[] = "/stop";
-    size_t len = strlen(url), pl = sizeof prefix - 1, sl = sizeof suffix - 1;
-    if (len <= pl + sl || strncmp(url, prefix, pl) != 0 ||
-        strcmp(url + len - sl, suffix) != 0 || len - pl - sl >= idlen)
+    if (l->spec.max_body == 0)
         return 0;
-    memcpy(id, url + pl, len - pl - sl);
-    id[len - pl - sl] = '\0';
-    return strchr(id, '/') == NULL;
+    if (up->too_big || up->len + n > l->spec.max_body) {
+        up->too_big = 1;
+        return 0;
+    }
+    char *grown = realloc(up->body, up->len + n + 1);
+    if (grown == NULL)
+        return -1;
+    memcpy(grown + up->len, data, n);
+    up->body = grown;
+    up->len += n;
+    up->body[up->len] = '\0';
+    return 0;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                               const char *url, const char *method,
-                              const char *version, const char *upload,
-                              size_t *upload_size, void **con_cls)
+                              const char *version, const char *data,
+                              size_t *data_size, void **con_cls)
 {
     (void)version;
-    (void)upload;
-    es_control *c = cls;
-    /* First call: headers only.  Bodies are not used; swallow them. */
-    if (*con_cls == NULL) {
-        *con_cls = c;
+    es_listener *l = cls;
+    upload *up = *con_cls;
+    /* First call: headers only. */
+    if (up == NULL) {
+        if ((up = calloc(1, sizeof *up)) == NULL)
+            return MHD_NO;
+        *con_cls = up;
         return MHD_YES;
     }
-    if (*upload_size != 0) {
-        *upload_size = 0;
-        return MHD_YES;
+    if (*data_size != 0) {
+        size_t n = *data_size;
+        *data_size = 0;
+        return take_upload(l, up, data, n) == 0 ? MHD_YES : MHD_NO;
     }
-    int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-    int get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
-    if ((post || !c->loopback) && !authorised(c, conn))
-        return error(conn, MHD_HTTP_UNAUTHORIZED,
-                     "missing or wrong Authorization: Bearer token");
+    int read_only = strcmp(method, MHD_HTTP_METHOD_POST) != 0;
+    int needs_token = !read_only || l->spec.token_for_reads || !l->loopback;
+    if (l->token != NULL && needs_token && !bearer_ok(conn, l->token))
+        return refuse(l, conn, MHD_HTTP_UNAUTHORIZED,
+                      "missing or wrong Authorization: Bearer token");
+    if (up->too_big)
+        return refuse(l, conn, 413, "request body too large");
 
-    char id[512];
-    if (strcmp(url, "/health") == 0 && get) {
-        int healthy;
-        char *body = es_daemon_health(c->daemon, &healthy);
-        return es_control_answer(conn, healthy ? 200 : 503,
-                                 "application/json", body);
-    }
-    if (strcmp(url, "/metrics") == 0 && get)
-        return es_control_answer(conn, 200,
-                                 "text/plain; version=0.0.4; charset=utf-8",
-                                 metrics_text());
-    if (strcmp(url, "/progress") == 0 && get) {
-        const char *only = MHD_lookup_connection_value(conn,
-                                                       MHD_GET_ARGUMENT_KIND,
-                                                       "collection");
-        return es_control_answer(conn, 200, "application/json",
-                                 es_daemon_progress(c->daemon, only));
-    }
-    if (strcmp(url, "/run") == 0 && post)
-        return es_control_answer(conn, 202, "application/json",
-                                 es_daemon_request_run(c->daemon));
-    if (stop_route(url, id, sizeof id) && post) {
-        int status;
-        char *body = es_daemon_stop_collection(c->daemon, id, STOP_WAIT_S,
-                                               &status);
-        return es_control_answer(conn, (unsigned)status, "application/json",
-                                 body);
-    }
-    if (strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
-        strcmp(url, "/progress") == 0 || strcmp(url, "/run") == 0 ||
-        stop_route(url, id, sizeof id))
-        return error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-    return error(conn, MHD_HTTP_NOT_FOUND, "no such route");
+    es_route_request rq = {
+        .daemon = l->spec.daemon,
+        .arg = "",
+        .body = up->body,
+        .body_len = up->len,
+        .query = query,
+        .conn = conn,
+    };
+    es_route_answer ans = {0};
+    unsigned status;
+    unsigned missing = es_route_dispatch(l->spec.routes, l->spec.n_routes,
+                                         method, url, &rq, &ans, &status);
+    if (missing != 0)
+        return refuse(l, conn, missing,
+                      missing == 404 ? l->spec.not_found : l->spec.not_allowed);
+    return answer(conn, status, &ans);
 }
 
-es_control *es_control_start(es_daemon *d, const char *listen,
-                             const char *token, char *err, size_t errlen)
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode why)
+{
+    (void)cls, (void)conn, (void)why;
+    upload *up = *con_cls;
+    if (up != NULL) {
+        free(up->body);
+        free(up);
+        *con_cls = NULL;
+    }
+}
+
+es_listener *es_listener_start(const es_listener_spec *spec, char *err,
+                               size_t errlen)
 {
     struct sockaddr_storage ss;
     int loopback = 0;
-    if (es_control_parse_listen(listen, &ss, &loopback) != 0) {
-        snprintf(err, errlen, "listen = %s: expected HOST:PORT", listen);
+    if (es_control_parse_listen(spec->listen, &ss, &loopback) != 0) {
+        snprintf(err, errlen, "%s = %s: expected HOST:PORT", spec->setting,
+                 spec->listen);
         return NULL;
     }
-    if (!loopback && (token == NULL || *token == '\0')) {
-        snprintf(err, errlen,
-                 "listen = %s is not a loopback address: set control_token "
-                 "(or control_token_file) first",
-                 listen);
+    es_listener *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    es_control *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return NULL;
-    c->daemon = d;
-    c->loopback = loopback;
-    c->token = token != NULL && *token != '\0' ? strdup(token) : NULL;
+    l->spec = *spec;
+    l->loopback = loopback;
+    l->token = spec->token != NULL && *spec->token != '\0' ? strdup(spec->token)
+                                                           : NULL;
+    l->spec.token = NULL;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_THREAD_PER_CONNECTION;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    c->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, c,
+    l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, l,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                               MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
                               MHD_OPTION_CONNECTION_TIMEOUT, 30U,
+                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                               MHD_OPTION_END);
-    if (c->mhd == NULL) {
+    if (l->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not allowed)",
-                 listen);
-        free(c->token);
-        free(c);
+                 spec->listen);
+        free(l->token);
+        free(l);
         return NULL;
     }
-    return c;
+    return l;
 }
 
-void es_control_stop(es_control *c)
+void es_listener_stop(es_listener *l)
 {
-    if (c == NULL)
+    if (l == NULL)
         return;
-    MHD_stop_daemon(c->mhd);
-    free(c->token);
-    free(c);
+    MHD_stop_daemon(l->mhd);
+    free(l->token);
+    free(l);
 }

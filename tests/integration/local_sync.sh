@@ -57,6 +57,17 @@ EMBSYNC_PIPELINE=sequential "$embsync" once -c "$ini" 2>"$work/seq.log" &&
     grep -qE ": [1-9][0-9]* embedded" "$work/seq.log" && store_matches_folder
 ok $? "with EMBSYNC_PIPELINE=sequential the engine runs one stage at a time and the store matches" ||
     sed 's/^/# /' "$work/seq.log"
+# The daemon builds its engine through the same factory as once.
+EMBSYNC_PIPELINE=sequential "$embsync" run -c "$ini" 2>"$work/seq-run.log" &
+run_pid=$!
+for _ in $(seq 1 100); do
+    grep -q "EMBSYNC_PIPELINE=sequential: one stage at a time" "$work/seq-run.log" && break
+    sleep 0.1
+done
+kill -TERM "$run_pid"
+wait "$run_pid" && grep -q "EMBSYNC_PIPELINE=sequential: one stage at a time" "$work/seq-run.log"
+ok $? "embsync run honours EMBSYNC_PIPELINE as once does, and stops on SIGTERM" ||
+    sed 's/^/# /' "$work/seq-run.log"
 ini=$main_ini
 
 # Change the folder: add, modify (other content, new size), delete.
