@@ -248,6 +248,49 @@ for store_kind in faiss qdrant; do
     ok $? "$store_kind: the new items were acknowledged at the switch" || sed 's/^/# /' "$work/$scenario.after.log"
 done
 
+# The daemon says a rebuild is in flight, with its done/total, on
+# /progress and /health, while its store stage waits at a crash point.
+store_kind=faiss scenario=faiss
+port=$("$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed "s/^\[core\]$/[core]\nlisten = 127.0.0.1:$port\ninterval = 1440/" "$(config faiss 7)" >"$work/daemon.ini"
+EMBSYNC_CRASH_AT=after-store:20 EMBSYNC_CRASH_SIGNAL=PAUSE EMBSYNC_CRASH_RESUME_FILE="$work/resume" \
+    "$embsync" run -c "$work/daemon.ini" 2>"$work/daemon.log" &
+dpid=$!
+"$PYTHON3" - "$port" "$items" <<'PY'
+import json, sys, time, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+for _ in range(200):
+    try:
+        p = json.load(urllib.request.urlopen(base + "/progress", timeout=5))
+        if p.get("stage") == "rebuild" and p.get("rebuild", {}).get("done", 0) > 0:
+            break
+    except OSError:
+        pass
+    time.sleep(0.1)
+else:
+    sys.exit(f"no rebuild in /progress: {p}")
+r = p["rebuild"]
+# total: the points of the live collection, what the new one will hold.
+assert r["target"].startswith("photos__") and 0 < r["done"] < r["total"] <= int(sys.argv[2]), p
+try:
+    h = json.load(urllib.request.urlopen(base + "/health", timeout=5))
+except urllib.error.HTTPError as e:   # degraded (503) until a pass ended
+    h = json.load(e)
+assert h["rebuild"]["target"] == r["target"], h
+print(f"# /progress rebuild: {r}")
+PY
+ok $? "the daemon's /progress and /health show the rebuild in flight with its done/total" ||
+    sed 's/^/# /' "$work/daemon.log"
+touch "$work/resume"
+for _ in $(seq 1 200); do
+    grep -q "pass finished" "$work/daemon.log" && break
+    sleep 0.1
+done
+kill -TERM $dpid
+wait $dpid
+grep -q "switched to photos__" "$work/daemon.log" && [ "$(sample faiss 7 6)" = old ]
+ok $? "the daemon's rebuild switched; searches answer from the new model" || sed 's/^/# /' "$work/daemon.log"
+
 "$top_builddir/embsync" rebuild -c "$work/faiss-6.ini" 2>"$work/usage.err"
 [ $? -eq 2 ] && grep -q "needs --collection" "$work/usage.err"
 ok $? "embsync rebuild without --collection is a usage error"
