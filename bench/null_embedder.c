@@ -61,6 +61,8 @@ static int null_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     /* Values of a fixed xorshift sequence, normalised: the same table in
      * every run, so vectors are deterministic across restarts. */
     uint64_t x = 0x9e3779b97f4a7c15ull ^ (n->seed * 0xbf58476d1ce4e5b9ull);
+    if (x == 0)  /* xorshift stays at zero */
+        x = 1;
     for (uint32_t row = 0; row < TABLE_SIZE; row++) {
         float *v = n->table + (size_t)row * n->dim;
         double norm = 0;
