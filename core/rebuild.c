@@ -12,6 +12,7 @@
 
 #include <xxhash.h>
 
+#include "change_spool.h"
 #include "clock.h"
 #include "crashpoint.h"
 #include "log.h"
@@ -185,48 +186,63 @@ int es_rebuild_pending(es_engine *e, const char *collection)
            same_model(e, &rec);
 }
 
-/* ---- acknowledgements held until the switch ------------------------------ */
+/* ---- acknowledgements held until the switch ----------------------------- */
 
 /* Seconds between two updates of the record's done/total while filling,
  * for `embsync status` in another process. */
 #define RECORD_EVERY 5.0
 
+/* An upsert the fill stored: its id and a hash of its version, what the
+ * catch-up compares (16 bytes an item, the changes themselves on disk). */
+typedef struct stored_version {
+    uint64_t id;
+    uint64_t version;
+} stored_version;
+
 typedef struct held {
     es_engine *e;
     es_rebuild_record *rec;
     const char *shadow;
-    double saved;        /* es_mono_now() of the last record update */
-    embsync_change *v;   /* id, op, ref and version: what ack() reads */
-    size_t n, cap;
+    double saved;            /* es_mono_now() of the last record update */
+    es_change_spool acks;    /* in the order they were stored */
+    stored_version *upserts; /* the fill's, with a version */
+    size_t n_upserts, cap;
+    int filling;             /* upserts go to `upserts` too */
     uint64_t done, total;
 } held;
+
+static uint64_t version_hash(const char *version)
+{
+    return XXH3_64bits(version, strlen(version));
+}
 
 static int hold(void *arg, size_t n, const embsync_change *changes)
 {
     held *h = arg;
-    if (h->n + n > h->cap) {
-        size_t cap = h->cap ? h->cap : 1024;
-        while (cap < h->n + n)
-            cap *= 2;
-        embsync_change *grown = realloc(h->v, cap * sizeof *grown);
-        if (grown == NULL) {
-            es_error("out of memory holding the acknowledgements of a rebuild");
-            return EMBSYNC_FAILED;
-        }
-        h->v = grown;
-        h->cap = cap;
-    }
     for (size_t i = 0; i < n; i++) {
         const embsync_change *c = &changes[i];
-        h->v[h->n++] = (embsync_change){
-            .abi = EMBSYNC_ABI_INIT(embsync_change),
-            .id = c->id,
-            .op = c->op,
-            .ref = c->ref != NULL ? strdup(c->ref) : NULL,
-            .version = c->version != NULL ? strdup(c->version) : NULL,
-        };
-        if (c->op == EMBSYNC_OP_UPSERT)
-            h->done++;
+        if (es_spool_put(&h->acks, c) != 0) {
+            es_error("cannot keep the acknowledgements of a rebuild in a "
+                     "temporary file: %s", strerror(errno));
+            return EMBSYNC_FAILED;
+        }
+        if (c->op != EMBSYNC_OP_UPSERT)
+            continue;
+        h->done++;
+        if (!h->filling || c->version == NULL)
+            continue;
+        if (h->n_upserts == h->cap) {
+            size_t cap = h->cap ? h->cap * 2 : 1024;
+            stored_version *grown = realloc(h->upserts, cap * sizeof *grown);
+            if (grown == NULL) {
+                es_error("out of memory holding the versions a rebuild stored");
+                return EMBSYNC_FAILED;
+            }
+            h->upserts = grown;
+            h->cap = cap;
+        }
+        h->upserts[h->n_upserts++] =
+            (stored_version){c->id, version_hash(c->version)};
     }
     es_progress_rebuild(&h->e->progress, h->shadow, h->done,
                         h->total > h->done ? h->total : h->done);
@@ -243,33 +259,43 @@ static int hold(void *arg, size_t n, const embsync_change *changes)
 
 static void held_free(held *h)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        free((char *)h->v[i].ref);
-        free((char *)h->v[i].version);
-    }
-    free(h->v);
-    h->v = NULL;
-    h->n = h->cap = 0;
+    es_spool_close(&h->acks);
+    free(h->upserts);
+    h->upserts = NULL;
+    h->n_upserts = h->cap = 0;
 }
 
 /* After the switch: the source hears of every item now in the collection
  * readers see, in the order they were stored (a later version last). */
-static int ack_held(es_engine *e, const char *collection, const held *h,
+static int ack_held(es_engine *e, const char *collection, held *h,
                     es_run_result *res)
 {
     const embsync_source_ops *src = &e->source->module->ops.source;
-    for (size_t at = 0; at < h->n; at += ACK_SLICE) {
-        size_t m = h->n - at < ACK_SLICE ? h->n - at : ACK_SLICE;
+    embsync_change page[ACK_SLICE];
+    if (es_spool_rewind(&h->acks) != 0) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: cannot read back the held acknowledgements");
+        return EMBSYNC_FAILED;
+    }
+    for (;;) {
+        long m = es_spool_read(&h->acks, page, ACK_SLICE);
+        if (m < 0) {
+            snprintf(res->error, sizeof res->error,
+                     "rebuild: cannot read back the held acknowledgements");
+            return EMBSYNC_FAILED;
+        }
+        if (m == 0)
+            return EMBSYNC_OK;
         unsigned attempt = 1;
         int rc;
         do {
             es_call_begin();
-            rc = src->ack(e->source->state, collection, m, h->v + at);
+            rc = src->ack(e->source->state, collection, (size_t)m, page);
         } while (es_engine_call_again(e, rc, &attempt, "ack"));
+        es_spool_page_free(page, (size_t)m);
         if (rc != EMBSYNC_OK)
             return call_error(res, "ack", rc);
     }
-    return EMBSYNC_OK;
 }
 
 /* ---- the rebuild ----------------------------------------------------------- */
@@ -282,7 +308,7 @@ typedef struct catch_up {
     embsync_change_sink *to;   /* the pipeline */
     es_engine *e;
     const char *collection;
-    const embsync_change **stored;  /* held upserts, by id */
+    const stored_version *stored;  /* sorted by id */
     size_t n_stored;
     embsync_change *kept;
     size_t cap;
@@ -291,29 +317,19 @@ typedef struct catch_up {
 
 static int by_id(const void *a, const void *b)
 {
-    const embsync_change *x = *(const embsync_change *const *)a;
-    const embsync_change *y = *(const embsync_change *const *)b;
+    const stored_version *x = a, *y = b;
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
 /* Stored by the fill at this very version. */
 static int stored_as_is(const catch_up *c, const embsync_change *ch)
 {
-    if (ch->op != EMBSYNC_OP_UPSERT || ch->version == NULL || c->n_stored == 0)
+    if (ch->op != EMBSYNC_OP_UPSERT || ch->version == NULL)
         return 0;
-    size_t lo = 0, hi = c->n_stored;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->stored[mid]->id <= ch->id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0 || c->stored[lo - 1]->id != ch->id)
-        return 0;
-    const embsync_change *s = c->stored[lo - 1];
-    return s->op == EMBSYNC_OP_UPSERT && s->version != NULL &&
-           strcmp(s->version, ch->version) == 0;
+    stored_version key = {ch->id, 0};
+    const stored_version *s =
+        bsearch(&key, c->stored, c->n_stored, sizeof *c->stored, by_id);
+    return s != NULL && s->version == version_hash(ch->version);
 }
 
 static int catch_up_emit(embsync_change_sink *pub, const embsync_change *changes,
@@ -450,21 +466,18 @@ static int fill(es_engine *e, const char *collection, es_rebuild_record *rec,
     /* The changes that came while it filled: upserts into the shadow,
      * deletions from both. */
     es_run_result part = {0};
+    /* The fill stores each item once: ids do not repeat. */
+    h->filling = 0;
+    if (h->n_upserts > 0)
+        qsort(h->upserts, h->n_upserts, sizeof *h->upserts, by_id);
     catch_up c = {
         .pub = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
                 .emit = catch_up_emit, .set_total = catch_up_total},
         .e = e, .collection = collection,
-        .stored = malloc((h->n ? h->n : 1) * sizeof *c.stored),
+        .stored = h->upserts, .n_stored = h->n_upserts,
     };
-    if (c.stored == NULL)
-        return EMBSYNC_FAILED;
-    /* The fill stores each item once: ids do not repeat. */
-    for (size_t i = 0; i < h->n; i++)
-        c.stored[c.n_stored++] = &h->v[i];
-    qsort(c.stored, c.n_stored, sizeof *c.stored, by_id);
     rc = es_engine_stream_opts(e, collection, &opts, source_changes, &c,
                                &part);
-    free(c.stored);
     free(c.kept);
     add_counts(res, &part);
     if (c.skipped > 0)
@@ -520,7 +533,13 @@ int es_rebuild_collection(es_engine *e, const char *collection,
                  "rebuild: the shadow %s holds another model", rec.shadow);
         return EMBSYNC_FAILED;
     }
-    held h = {.e = e, .rec = &rec, .shadow = rec.shadow, .saved = es_mono_now()};
+    held h = {.e = e, .rec = &rec, .shadow = rec.shadow,
+              .saved = es_mono_now(), .filling = 1};
+    if (es_spool_open(&h.acks) != 0) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: cannot create a temporary file: %s", strerror(errno));
+        return EMBSYNC_FAILED;
+    }
     uint64_t old_count = 0;
     if (count(e, rec.shadow, &h.done) != EMBSYNC_OK ||
         count(e, live, &old_count) != EMBSYNC_OK)

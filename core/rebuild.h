@@ -7,7 +7,9 @@
  * answers from the old collection with its old vectors, after it only from
  * the new one; the two models' vectors never share a collection.
  *
- * Source acknowledgements are held until the switch: an item counts as
+ * Source acknowledgements are held until the switch (spooled to a
+ * temporary file; the fill's versions, 16 bytes an item, stay in memory for
+ * the catch-up to skip what the fill stored): an item counts as
  * embedded at the source only once its vector is in the collection readers
  * see.  Deletions go to both collections at once, so no vector outlives its
  * item on either side.

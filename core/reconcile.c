@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "change_spool.h"
 #include "clock.h"
 #include "ledger.h"
 #include "log.h"
@@ -183,7 +184,7 @@ typedef struct walk {
     es_reconcile_result *res;
     es_ledger ledger;
     int has_ledger;
-    FILE *missing;            /* records of the items the store lacks */
+    es_change_spool missing;  /* the items the store lacks */
     uint64_t *ids;            /* PAGE each */
     uint64_t *orphans;        /* gathered, not yet removed */
     size_t n_orphans;
@@ -321,33 +322,6 @@ static int forget_gone(walk *w)
     return EMBSYNC_OK;
 }
 
-/* The temporary file holds each missing item as its id and its ref,
- * version and payload, each a u32 length (UINT32_MAX for NULL) and the
- * bytes: the pipeline reads it back in batches. */
-static int put_string(FILE *fp, const char *s)
-{
-    uint32_t len = s != NULL ? (uint32_t)strlen(s) : UINT32_MAX;
-    return fwrite(&len, sizeof len, 1, fp) == 1 &&
-                   (s == NULL || fwrite(s, 1, len, fp) == len)
-               ? 0
-               : -1;
-}
-
-static int get_string(FILE *fp, char **out)
-{
-    uint32_t len;
-    *out = NULL;
-    if (fread(&len, sizeof len, 1, fp) != 1)
-        return -1;
-    if (len == UINT32_MAX)
-        return 0;
-    if ((*out = malloc((size_t)len + 1)) == NULL ||
-        fread(*out, 1, len, fp) != len)
-        return -1;
-    (*out)[len] = '\0';
-    return 0;
-}
-
 typedef struct missing_sink {
     embsync_change_sink pub;
     walk *w;
@@ -386,10 +360,7 @@ static int missing_emit(embsync_change_sink *pub, const embsync_change *changes,
             w->res->missing++;
             if (w->dry_run)
                 continue;
-            if (fwrite(&c->id, sizeof c->id, 1, w->missing) != 1 ||
-                put_string(w->missing, c->ref) != 0 ||
-                put_string(w->missing, c->version) != 0 ||
-                put_string(w->missing, c->payload) != 0) {
+            if (es_spool_put(&w->missing, c) != 0) {
                 snprintf(w->res->error, sizeof w->res->error,
                          "writing the list of missing items: %s",
                          strerror(errno));
@@ -407,48 +378,18 @@ static int missing_emit(embsync_change_sink *pub, const embsync_change *changes,
 static int replay_missing(void *arg, embsync_change_sink *sink)
 {
     walk *w = arg;
-    embsync_change *page = calloc(REPLAY_PAGE, sizeof *page);
-    char *(*strings)[3] = calloc(REPLAY_PAGE, sizeof *strings);
-    int rc = EMBSYNC_OK;
-    if (page == NULL || strings == NULL || fflush(w->missing) != 0 ||
-        fseek(w->missing, 0, SEEK_SET) != 0) {
-        free(page);
-        free(strings);
+    embsync_change page[REPLAY_PAGE];
+    if (es_spool_rewind(&w->missing) != 0)
         return EMBSYNC_FAILED;
+    for (;;) {
+        long n = es_spool_read(&w->missing, page, REPLAY_PAGE);
+        if (n <= 0)
+            return n == 0 ? EMBSYNC_OK : EMBSYNC_FAILED;
+        int rc = sink->emit(sink, page, (size_t)n);
+        es_spool_page_free(page, (size_t)n);
+        if (rc != EMBSYNC_OK)
+            return rc;
     }
-    for (int more = 1; more && rc == EMBSYNC_OK;) {
-        size_t n = 0;
-        while (n < REPLAY_PAGE) {
-            uint64_t id;
-            if (fread(&id, sizeof id, 1, w->missing) != 1) {
-                more = 0;
-                break;
-            }
-            char **s = strings[n];
-            if (get_string(w->missing, &s[0]) != 0 ||
-                get_string(w->missing, &s[1]) != 0 ||
-                get_string(w->missing, &s[2]) != 0) {
-                free(s[0]);
-                free(s[1]);
-                free(s[2]);
-                rc = EMBSYNC_FAILED;
-                more = 0;
-                break;
-            }
-            page[n++] = (embsync_change){
-                .abi = EMBSYNC_ABI_INIT(embsync_change),
-                .id = id, .op = EMBSYNC_OP_UPSERT,
-                .ref = s[0], .version = s[1], .payload = s[2]};
-        }
-        if (n > 0 && rc == EMBSYNC_OK)
-            rc = sink->emit(sink, page, n);
-        for (size_t i = 0; i < n; i++)
-            for (int k = 0; k < 3; k++)
-                free(strings[i][k]);
-    }
-    free(page);
-    free(strings);
-    return rc;
 }
 
 static void record_metrics(const char *collection,
@@ -538,7 +479,7 @@ static int walk_collection(walk *w)
         es_ledger_close(&w->ledger);
         w->has_ledger = 0;
     }
-    if (rc == EMBSYNC_OK && !w->dry_run && (w->missing = tmpfile()) == NULL) {
+    if (rc == EMBSYNC_OK && !w->dry_run && es_spool_open(&w->missing) != 0) {
         snprintf(res->error, sizeof res->error,
                  "cannot create a temporary file: %s", strerror(errno));
         rc = EMBSYNC_FAILED;
@@ -560,9 +501,7 @@ static int walk_collection(walk *w)
             snprintf(res->error, sizeof res->error, "%s",
                      res->run.error[0] ? res->run.error : why(rc));
     }
-    if (w->missing != NULL)
-        fclose(w->missing);
-    w->missing = NULL;
+    es_spool_close(&w->missing);
     return rc;
 }
 
