@@ -531,7 +531,7 @@ int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
     w.asked = malloc(PAGE * sizeof *w.asked);
     w.present = malloc(PAGE * sizeof *w.present);
     es_progress_start(&e->progress, collection, ES_STAGE_RECONCILE);
-    int rc = EMBSYNC_FAILED;
+    int rc = EMBSYNC_FAILED, end_rc;
     if (!w.ids || !w.orphans || !w.asked || !w.present) {
         snprintf(res->error, sizeof res->error, "out of memory");
         goto done;
@@ -572,7 +572,7 @@ int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
                      res->run.error[0] ? res->run.error : why(rc));
     }
 end:
-    int end_rc = es_source_end(e->source, collection, rc);
+    end_rc = es_source_end(e->source, collection, rc);
     if (end_rc != EMBSYNC_OK && rc == EMBSYNC_OK) {
         rc = end_rc;
         set_error(&w, "end", end_rc);

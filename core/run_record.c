@@ -19,6 +19,7 @@ void es_run_record_open(es_run_record *r, es_engine *e, const char *collection)
         .collection = collection,
         .start = es_mono_now(),
         .started_at = (int64_t)time(NULL),
+        .outer = e->run,
     };
     if (e->state_dir != NULL) {
         if (es_ledger_open(&r->ledger, e->state_dir, collection) == 0)
@@ -77,7 +78,7 @@ void es_run_record_close(es_run_record *r)
     }
     unmark(r);
     if (r->e->run == r)
-        r->e->run = NULL;
+        r->e->run = r->outer;
 }
 
 static void record_metrics(const char *collection, const es_run_result *res)

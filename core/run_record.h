@@ -21,6 +21,7 @@ typedef struct es_run_record {
     es_ledger ledger;
     int has_ledger;
     int marked;            /* this run holds the in-progress mark */
+    struct es_run_record *outer;  /* the engine's record before this one */
 } es_run_record;
 
 /** Start the record of a run of `collection`: the clocks, the ledger, and

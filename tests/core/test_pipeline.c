@@ -73,6 +73,20 @@ static void start(size_t batch_size)
     engine.state_dir = state_dir;
 }
 
+/* A world of n collections of 10 items each and an engine; the store
+ * collections named in `made` (NULL-terminated) exist. */
+static void fresh(size_t n_collections, size_t batch_size,
+                  const char *const *made)
+{
+    fake_world_reset(n_collections, 10);
+    start(batch_size);
+    for (size_t i = 0; made[i] != NULL; i++) {
+        es_run_result res;
+        memset(&res, 0, sizeof res);
+        assert_int_equal(es_engine_ensure(&engine, made[i], &res), EMBSYNC_OK);
+    }
+}
+
 /* A producer of a fixed list of changes, in one emit(). */
 typedef struct script {
     size_t n;
@@ -130,12 +144,7 @@ static size_t recorded_in_flight(const char *collection)
 static void stream_options_route_writes(void **unused)
 {
     (void)unused;
-    fake_world_reset(3, 10);
-    start(4);
-    es_run_result res;
-    memset(&res, 0, sizeof res);
-    assert_int_equal(es_engine_ensure(&engine, "col1", &res), EMBSYNC_OK);
-    assert_int_equal(es_engine_ensure(&engine, "col2", &res), EMBSYNC_OK);
+    fresh(3, 4, (const char *[]){"col1", "col2", NULL});
     world.store[1].points[3].present = 1;
     world.store[2].points[3].present = 1;
     world.store[2].points[5].present = 1;
@@ -146,6 +155,7 @@ static void stream_options_route_writes(void **unused)
     heard h = {.answer = EMBSYNC_OK};
     es_stream_opts opts = {.store_as = "col1", .remove_also = "col2",
                            .on_stored = on_stored, .on_stored_arg = &h};
+    es_run_result res;
     memset(&res, 0, sizeof res);
     assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play, &s,
                                            &res),
@@ -179,17 +189,14 @@ static void stream_options_route_writes(void **unused)
 static void failed_on_stored_keeps_the_record(void **unused)
 {
     (void)unused;
-    fake_world_reset(2, 10);
-    start(8);
-    es_run_result res;
-    memset(&res, 0, sizeof res);
-    assert_int_equal(es_engine_ensure(&engine, "col1", &res), EMBSYNC_OK);
+    fresh(2, 8, (const char *[]){"col1", NULL});
     script s = {0};
     for (uint64_t id = 0; id < 3; id++)
         script_add(&s, id, EMBSYNC_OP_UPSERT);
     heard h = {.answer = EMBSYNC_FAILED};
     es_stream_opts opts = {.store_as = "col1", .on_stored = on_stored,
                            .on_stored_arg = &h};
+    es_run_result res;
     memset(&res, 0, sizeof res);
     assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play, &s,
                                            &res),
@@ -217,17 +224,14 @@ static void failed_on_stored_keeps_the_record(void **unused)
 static void two_changes_of_one_id_keep_their_order(void **unused)
 {
     (void)unused;
-    fake_world_reset(1, 10);
-    start(8);
-    es_run_result res;
-    memset(&res, 0, sizeof res);
-    assert_int_equal(es_engine_ensure(&engine, "col0", &res), EMBSYNC_OK);
+    fresh(1, 8, (const char *[]){"col0", NULL});
     script s = {0};
     script_add(&s, 1, EMBSYNC_OP_UPSERT);
     script_add(&s, 7, EMBSYNC_OP_DELETE);
     script_add(&s, 7, EMBSYNC_OP_UPSERT);
     script_add(&s, 2, EMBSYNC_OP_UPSERT);
     script_add(&s, 2, EMBSYNC_OP_DELETE);
+    es_run_result res;
     memset(&res, 0, sizeof res);
     assert_int_equal(es_engine_stream(&engine, "col0", play, &s, &res),
                      EMBSYNC_OK);
