@@ -47,16 +47,23 @@ static int drop_once(void *arg)
 
 /* ---- ensure ------------------------------------------------------------- */
 
-/* The store collection matches the embedder, or is rebuilt in place. */
-static int ensure_collection(es_engine *e, const char *collection,
-                             es_run_result *res)
+void es_engine_collection_spec(const es_engine *e,
+                               embsync_collection_spec *spec)
 {
-    embsync_collection_spec spec = {
+    *spec = (embsync_collection_spec){
         .abi = EMBSYNC_ABI_INIT(embsync_collection_spec),
         .dim = e->model.dim,
         .metric = e->model.metric,
         .identity = e->model.identity,
     };
+}
+
+/* The store collection matches the embedder, or is rebuilt in place. */
+static int ensure_collection(es_engine *e, const char *collection,
+                             es_run_result *res)
+{
+    embsync_collection_spec spec;
+    es_engine_collection_spec(e, &spec);
     int result = 0;
     collection_call c = {e, collection, &spec, &result};
     int rc = es_call_retry(e->stop, "ensure collection", ensure_once, &c);

@@ -16,4 +16,9 @@
 int es_engine_list_collections(es_engine *e, char ***names, size_t *n);
 void es_engine_names_free(char **names, size_t n);
 
+/** What es_engine_ensure() asks the store for: the embedder's size,
+ *  metric and model identity (spec->identity points into e). */
+void es_engine_collection_spec(const es_engine *e,
+                               embsync_collection_spec *spec);
+
 #endif

@@ -78,7 +78,8 @@ int es_engine_stream(es_engine *e, const char *collection,
  *  A zeroed struct, or NULL, is es_engine_stream(). */
 typedef struct es_stream_opts {
     /* The store collection upserts and removes go to; NULL = the
-     * collection itself. */
+     * collection itself.  Like the collection, the caller has ensured it
+     * (es_store_ensure() with es_engine_collection_spec()). */
     const char *store_as;
     /* A second store collection the removes also go to (after those of
      * store_as, before the batch counts as stored); NULL = none. */
