@@ -41,17 +41,21 @@ int es_call_retry(es_stop *stop, const char *what, es_call_fn fn, void *arg)
 
 /* ---- the discipline --------------------------------------------------------- */
 
-/* The serialised calls (calls.h says which and why). */
-#define SERIALISED(inst, call)                       \
-    do {                                             \
-        pthread_mutex_lock(&(inst)->call_lock);      \
-        rc = (call);                                 \
-        pthread_mutex_unlock(&(inst)->call_lock);    \
+/* Make a call that the host serialises (calls.h says which and why) and
+ * return its status. */
+#define SERIALISED(inst, call)                          \
+    do {                                                \
+        es_call_begin();                                \
+        pthread_mutex_lock(&(inst)->call_lock);         \
+        int serialised_rc = (call);                     \
+        pthread_mutex_unlock(&(inst)->call_lock);       \
+        return serialised_rc;                           \
     } while (0)
 
 /* An optional operation (ABI 1.2) the plugin does not provide. */
 static int lacks(const es_instance *inst, const char *op)
 {
+    es_call_begin();
     es_call_fail("the %s plugin %s does not provide %s()",
                  es_kind_name(inst->module->desc.kind),
                  inst->module->desc.name, op);
@@ -71,12 +75,11 @@ int es_plugin_check(es_instance *inst)
     case EMBSYNC_KIND_EMBEDDER: check = m->ops.embedder.check; break;
     case EMBSYNC_KIND_STORE: check = m->ops.store.check; break;
     }
-    es_call_begin();
-    if (check == NULL)
+    if (check == NULL) {
+        es_call_begin();
         return EMBSYNC_OK;
-    int rc;
+    }
     SERIALISED(inst, check(inst->state));
-    return rc;
 }
 
 /* ---- source ----------------------------------------------------------------- */
@@ -84,18 +87,12 @@ int es_plugin_check(es_instance *inst)
 int es_source_list_collections(es_instance *src, embsync_collection_cb cb,
                                void *arg)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(src, SOURCE(src)->list_collections(src->state, cb, arg));
-    return rc;
 }
 
 int es_source_begin(es_instance *src, const char *collection)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(src, SOURCE(src)->begin(src->state, collection));
-    return rc;
 }
 
 int es_source_changes(es_instance *src, const char *collection,
@@ -109,9 +106,9 @@ int es_source_fetch(es_instance *src, const char *collection, size_t n,
                     const embsync_change *items, embsync_blob *out,
                     int *item_status, char *reasons, size_t reason_len)
 {
-    es_call_begin();
     if (SOURCE(src)->fetch == NULL)
         return lacks(src, "fetch");
+    es_call_begin();
     es_call_item_errors(reasons, n, reason_len);
     int rc = SOURCE(src)->fetch(src->state, collection, n, items, out,
                                 item_status);
@@ -128,40 +125,31 @@ int es_source_ack(es_instance *src, const char *collection, size_t n,
 
 int es_source_reset(es_instance *src, const char *collection)
 {
-    int rc;
-    es_call_begin();
     if (SOURCE(src)->reset == NULL)
         return lacks(src, "reset");
     SERIALISED(src, SOURCE(src)->reset(src->state, collection));
-    return rc;
 }
 
 int es_source_end(es_instance *src, const char *collection, int run_status)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(src, SOURCE(src)->end(src->state, collection, run_status));
-    return rc;
 }
 
 int es_source_exists(es_instance *src, const char *collection, size_t n,
                      const embsync_change *items, int *present)
 {
-    int rc;
-    es_call_begin();
     if (SOURCE(src)->exists == NULL)
         return lacks(src, "exists");
     SERIALISED(src, SOURCE(src)->exists(src->state, collection, n, items,
                                         present));
-    return rc;
 }
 
 int es_source_items(es_instance *src, const char *collection,
                     embsync_change_sink *sink)
 {
-    es_call_begin();
     if (SOURCE(src)->items == NULL)
         return lacks(src, "items");
+    es_call_begin();
     return SOURCE(src)->items(src->state, collection, sink);
 }
 
@@ -169,10 +157,7 @@ int es_source_items(es_instance *src, const char *collection,
 
 int es_embedder_info(es_instance *emb, embsync_model_info *info)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(emb, EMBEDDER(emb)->info(emb->state, info));
-    return rc;
 }
 
 int es_embedder_embed_images(es_instance *emb, size_t n,
@@ -180,23 +165,21 @@ int es_embedder_embed_images(es_instance *emb, size_t n,
                              int *item_status, char *reasons,
                              size_t reason_len)
 {
-    int rc;
     es_call_begin();
     es_call_item_errors(reasons, n, reason_len);
-    SERIALISED(emb, EMBEDDER(emb)->embed_images(emb->state, n, inputs, vectors,
-                                                item_status));
+    pthread_mutex_lock(&emb->call_lock);
+    int rc = EMBEDDER(emb)->embed_images(emb->state, n, inputs, vectors,
+                                         item_status);
+    pthread_mutex_unlock(&emb->call_lock);
     es_call_item_errors(NULL, 0, 0);
     return rc;
 }
 
 int es_embedder_embed_text(es_instance *emb, const char *text, float *vector)
 {
-    int rc;
-    es_call_begin();
     if (EMBEDDER(emb)->embed_text == NULL)
         return lacks(emb, "embed_text");
     SERIALISED(emb, EMBEDDER(emb)->embed_text(emb->state, text, vector));
-    return rc;
 }
 
 /* ---- store ------------------------------------------------------------------ */
@@ -204,98 +187,68 @@ int es_embedder_embed_text(es_instance *emb, const char *text, float *vector)
 int es_store_ensure(es_instance *st, const char *collection,
                     const embsync_collection_spec *spec, int *result)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(st, STORE(st)->ensure(st->state, collection, spec, result));
-    return rc;
 }
 
 int es_store_upsert(es_instance *st, const char *collection, size_t n,
                     const embsync_point *points)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(st, STORE(st)->upsert(st->state, collection, n, points));
-    return rc;
 }
 
 int es_store_remove(es_instance *st, const char *collection, size_t n,
                     const uint64_t *ids)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(st, STORE(st)->remove(st->state, collection, n, ids));
-    return rc;
 }
 
 int es_store_count(es_instance *st, const char *collection, uint64_t *count)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(st, STORE(st)->count(st->state, collection, count));
-    return rc;
 }
 
 int es_store_search(es_instance *st, const char *collection,
                     const float *vector, size_t k, embsync_hit_cb cb,
                     void *arg)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(st, STORE(st)->search(st->state, collection, vector, k, cb,
                                      arg));
-    return rc;
 }
 
 int es_store_drop(es_instance *st, const char *collection)
 {
-    int rc;
-    es_call_begin();
     SERIALISED(st, STORE(st)->drop(st->state, collection));
-    return rc;
 }
 
 int es_store_list_ids(es_instance *st, const char *collection, uint64_t start,
                       size_t max, uint64_t *ids, size_t *n)
 {
-    int rc;
-    es_call_begin();
     if (STORE(st)->list_ids == NULL)
         return lacks(st, "list_ids");
     SERIALISED(st, STORE(st)->list_ids(st->state, collection, start, max, ids,
                                        n));
-    return rc;
 }
 
 int es_store_contains(es_instance *st, const char *collection, size_t n,
                       const uint64_t *ids, int *present)
 {
-    int rc;
-    es_call_begin();
     if (STORE(st)->contains == NULL)
         return lacks(st, "contains");
     SERIALISED(st, STORE(st)->contains(st->state, collection, n, ids,
                                        present));
-    return rc;
 }
 
 int es_store_alias_get(es_instance *st, const char *name, char *target,
                        size_t target_len)
 {
-    int rc;
-    es_call_begin();
     if (STORE(st)->alias_get == NULL)
         return lacks(st, "alias_get");
     SERIALISED(st, STORE(st)->alias_get(st->state, name, target, target_len));
-    return rc;
 }
 
 int es_store_alias_set(es_instance *st, const char *name, const char *target)
 {
-    int rc;
-    es_call_begin();
     if (STORE(st)->alias_set == NULL)
         return lacks(st, "alias_set");
     SERIALISED(st, STORE(st)->alias_set(st->state, name, target));
-    return rc;
 }

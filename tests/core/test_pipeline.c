@@ -111,6 +111,13 @@ static int play(void *arg, embsync_change_sink *sink)
     return sink->emit(sink, s->changes, s->n);
 }
 
+/* The script streamed for col0 with opts. */
+static int stream(const es_stream_opts *opts, script *s, es_run_result *res)
+{
+    memset(res, 0, sizeof *res);
+    return es_engine_stream_opts(&engine, "col0", opts, play, s, res);
+}
+
 /* What on_stored heard. */
 typedef struct heard {
     size_t calls, items;
@@ -156,10 +163,7 @@ static void stream_options_route_writes(void **unused)
     es_stream_opts opts = {.store_as = "col1", .remove_also = "col2",
                            .on_stored = on_stored, .on_stored_arg = &h};
     es_run_result res;
-    memset(&res, 0, sizeof res);
-    assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play, &s,
-                                           &res),
-                     EMBSYNC_OK);
+    assert_int_equal(stream(&opts, &s, &res), EMBSYNC_OK);
     assert_int_equal(res.embedded, 4);
     assert_int_equal(res.deleted, 1);
 
@@ -197,10 +201,7 @@ static void failed_on_stored_keeps_the_record(void **unused)
     es_stream_opts opts = {.store_as = "col1", .on_stored = on_stored,
                            .on_stored_arg = &h};
     es_run_result res;
-    memset(&res, 0, sizeof res);
-    assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play, &s,
-                                           &res),
-                     EMBSYNC_FAILED);
+    assert_int_equal(stream(&opts, &s, &res), EMBSYNC_FAILED);
     assert_int_equal(h.calls, 1);
     assert_non_null(strstr(res.error, "record stored"));
     assert_int_equal(recorded_in_flight("col0"), 3);
@@ -210,10 +211,7 @@ static void failed_on_stored_keeps_the_record(void **unused)
     /* The next stream resolves it (all still exist: left alone). */
     h.answer = EMBSYNC_OK;
     s.n = 0;
-    memset(&res, 0, sizeof res);
-    assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play, &s,
-                                           &res),
-                     EMBSYNC_OK);
+    assert_int_equal(stream(&opts, &s, &res), EMBSYNC_OK);
     assert_int_equal(recorded_in_flight("col0"), 0);
     assert_true(world.store[1].points[0].present);
     es_engine_destroy(&engine);
@@ -264,65 +262,6 @@ static int slow_count(void *state, const char *collection, uint64_t *count)
     return EMBSYNC_OK;
 }
 
-static int slow_open(const embsync_host *host, embsync_ctx *ctx, void **state)
-{
-    (void)host, (void)ctx;
-    *state = &in_call;
-    return EMBSYNC_OK;
-}
-
-static void slow_close(void *state)
-{
-    (void)state;
-}
-
-static int counts_only(void *state, const char *c,
-                       const embsync_collection_spec *spec, int *result)
-{
-    (void)state, (void)c, (void)spec;
-    *result = EMBSYNC_ENSURE_EXISTS;
-    return EMBSYNC_OK;
-}
-
-static int no_points(void *state, const char *c, size_t n,
-                     const embsync_point *p)
-{
-    (void)state, (void)c, (void)n, (void)p;
-    return EMBSYNC_OK;
-}
-
-static int no_ids(void *state, const char *c, size_t n, const uint64_t *ids)
-{
-    (void)state, (void)c, (void)n, (void)ids;
-    return EMBSYNC_OK;
-}
-
-static int no_hits(void *state, const char *c, const float *v, size_t k,
-                   embsync_hit_cb cb, void *arg)
-{
-    (void)state, (void)c, (void)v, (void)k, (void)cb, (void)arg;
-    return EMBSYNC_OK;
-}
-
-static int no_drop(void *state, const char *c)
-{
-    (void)state, (void)c;
-    return EMBSYNC_OK;
-}
-
-static const embsync_store_ops slow_store_ops = {
-    .abi = EMBSYNC_ABI_INIT(embsync_store_ops),
-    .open = slow_open, .close = slow_close,
-    .ensure = counts_only, .upsert = no_points, .remove = no_ids,
-    .count = slow_count, .search = no_hits, .drop = no_drop,
-};
-
-static const embsync_plugin slow_store_plugin = {
-    .abi = EMBSYNC_ABI_INIT(embsync_plugin),
-    .kind = EMBSYNC_KIND_STORE, .name = "slowstore", .version = "1",
-    .ops = &slow_store_ops,
-};
-
 static void *count_a_few(void *arg)
 {
     for (int i = 0; i < 10; i++) {
@@ -337,11 +276,17 @@ static void *count_a_few(void *arg)
 static void store_calls_never_overlap(void **unused)
 {
     (void)unused;
+    /* The fake store, with a count() that takes its time and sees any
+     * call beside it. */
+    embsync_store_ops ops = *(const embsync_store_ops *)fake_store_plugin.ops;
+    ops.count = slow_count;
+    embsync_plugin slow = fake_store_plugin;
+    slow.name = "slowstore";
+    slow.ops = &ops;
     char err[512];
     es_section sec = {.name = "slow", .plugin = "slowstore"};
-    es_module *m = es_module_from_descriptor(&slow_store_plugin, "test",
-                                             EMBSYNC_KIND_STORE, err,
-                                             sizeof err);
+    es_module *m = es_module_from_descriptor(&slow, "test", EMBSYNC_KIND_STORE,
+                                             err, sizeof err);
     assert_non_null(m);
     es_instance *inst = es_instance_open(m, &cfg, &sec, &stop, err, sizeof err);
     assert_non_null(inst);
