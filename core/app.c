@@ -118,6 +118,7 @@ int es_app_engine_init(es_app *app, es_engine *e)
         return -1;
     }
     e->state_dir = app->cfg.state_dir;
+    e->shard = app->cfg.shard;
     const char *pipeline = getenv("EMBSYNC_PIPELINE");
     e->sequential = pipeline != NULL && strcmp(pipeline, "sequential") == 0;
     if (e->sequential)

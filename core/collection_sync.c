@@ -386,8 +386,12 @@ int es_engine_pass(es_engine *e)
             }
         }
     }
-    int failed = 0, not_started = 0;
+    int failed = 0, not_started = 0, others = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!es_shard_owns(&e->shard, names[i])) {
+            others++;
+            continue;
+        }
         if (es_stop_requested(e->stop)) {
             not_started++;
             continue;
@@ -406,6 +410,10 @@ int es_engine_pass(es_engine *e)
     if (not_started > 0)
         es_info("stop requested: %d collection(s) not started; the next run "
                 "takes them", not_started);
+    if (e->shard.n > 1)
+        es_info("shard %u/%u: ran %zu of the source's %zu collection(s); the "
+                "other %d belong to other shards", e->shard.k, e->shard.n,
+                n - (size_t)others, n, others);
     es_engine_names_free(names, n);
     return failed;
 }

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "shard.h"
+
 #include <embsync/plugin.h>
 
 /** One `key = value` line, after ${ENV} expansion. */
@@ -40,6 +42,7 @@ typedef struct es_config {
                                 degraded; 0 = 3 × interval */
     char *autoupdater_listen;  /* the original Auto-Updater's routes, "" = off */
     int autoupdater_without_token; /* serve them without the control token */
+    es_shard shard;          /* this daemon's collections; n = 0: all */
     es_section source, embedder, store;
 } es_config;
 

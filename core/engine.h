@@ -18,6 +18,7 @@
 
 #include "host.h"
 #include "progress.h"
+#include "shard.h"
 #include "stop.h"
 
 /** How one collection's run ended. */
@@ -41,6 +42,8 @@ typedef struct es_engine {
     /* Where the failed-items ledger, run status and in-flight mark live;
      * NULL keeps none of them (unit tests). */
     const char *state_dir;
+    /* The collections a pass runs: those of this daemon's shard. */
+    es_shard shard;
     /* The run in flight; read it with es_engine_progress(). */
     es_progress progress;
     /* The bookkeeping of the run in flight (run_record.h); NULL between

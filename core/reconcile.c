@@ -632,6 +632,8 @@ int es_reconcile_pass(es_engine *e, const char *only, int dry_run)
     for (size_t i = 0; i < list.n; i++) {
         if (only != NULL && strcmp(list.v[i], only) != 0)
             continue;
+        if (only == NULL && !es_shard_owns(&e->shard, list.v[i]))
+            continue;
         if (es_stop_requested(e->stop))
             break;
         es_reconcile_result res;
