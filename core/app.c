@@ -119,6 +119,7 @@ int es_app_engine_init(es_app *app, es_engine *e)
     }
     e->state_dir = app->cfg.state_dir;
     e->rebuild_in_place = !app->cfg.rebuild_beside;
+    e->shard = app->cfg.shard;
     const char *pipeline = getenv("EMBSYNC_PIPELINE");
     e->sequential = pipeline != NULL && strcmp(pipeline, "sequential") == 0;
     if (e->sequential)

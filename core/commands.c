@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "calls.h"
 #include "clock.h"
 #include "commands.h"
 #include "daemon.h"
@@ -118,9 +119,7 @@ int es_cmd_search(es_app *app, const es_options *opt)
     es_instance *emb = es_app_instance(app, EMBSYNC_KIND_EMBEDDER);
     es_instance *store = es_app_instance(app, EMBSYNC_KIND_STORE);
     embsync_model_info info = {.abi = EMBSYNC_ABI_INIT(embsync_model_info)};
-    es_call_begin();
-    if (emb->module->ops.embedder.info(emb->state, &info) != EMBSYNC_OK ||
-        info.dim == 0) {
+    if (es_embedder_info(emb, &info) != EMBSYNC_OK || info.dim == 0) {
         es_error("embedder %s: cannot describe its model: %s",
                  emb->module->desc.name, es_call_error());
         return ES_EXIT_FAILED;
@@ -129,7 +128,6 @@ int es_cmd_search(es_app *app, const es_options *opt)
     if (vector == NULL)
         return ES_EXIT_FAILED;
     int rc;
-    es_call_begin();
     if (opt->text != NULL) {
         if (!(info.flags & EMBSYNC_MODEL_TEXT) ||
             emb->module->ops.embedder.embed_text == NULL) {
@@ -138,7 +136,7 @@ int es_cmd_search(es_app *app, const es_options *opt)
             free(vector);
             return ES_EXIT_USAGE;
         }
-        rc = emb->module->ops.embedder.embed_text(emb->state, opt->text, vector);
+        rc = es_embedder_embed_text(emb, opt->text, vector);
     } else {
         embsync_blob blob;
         es_blob_init(&blob);
@@ -149,10 +147,8 @@ int es_cmd_search(es_app *app, const es_options *opt)
         }
         int item = EMBSYNC_OK;
         char reason[256];
-        es_call_item_errors(reason, 1, sizeof reason);
-        rc = emb->module->ops.embedder.embed_images(emb->state, 1, &blob,
-                                                    vector, &item);
-        es_call_item_errors(NULL, 0, 0);
+        rc = es_embedder_embed_images(emb, 1, &blob, vector, &item, reason,
+                                      sizeof reason);
         es_blob_release(&blob);
         if (rc == EMBSYNC_OK && item != EMBSYNC_OK) {
             es_error("%s: %s", opt->image, *reason ? reason : "cannot embed");
@@ -165,12 +161,11 @@ int es_cmd_search(es_app *app, const es_options *opt)
         free(vector);
         return ES_EXIT_FAILED;
     }
-    es_call_begin();
     es_search_results hits = {.collection = opt->collection,
                               .query_image = opt->image,
                               .query_text = opt->text};
-    rc = store->module->ops.store.search(store->state, opt->collection, vector,
-                                         (size_t)opt->k, es_search_collect, &hits);
+    rc = es_store_search(store, opt->collection, vector, (size_t)opt->k,
+                         es_search_collect, &hits);
     free(vector);
     if (rc != EMBSYNC_OK || hits.out_of_memory) {
         es_error("search in %s failed: %s", opt->collection,

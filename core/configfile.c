@@ -308,14 +308,14 @@ enum core_key {
     CK_BATCH_SIZE, CK_LOG_LEVEL,
     CK_LOG_FORMAT, CK_LISTEN, CK_CONTROL_TOKEN, CK_CONTROL_TOKEN_FILE,
     CK_STALE_AFTER, CK_AU_LISTEN, CK_AU_WITHOUT_TOKEN,
-    CK_CONTROL_TOKEN_CREDENTIAL, CK_REBUILD_BESIDE, CK_COUNT
+    CK_CONTROL_TOKEN_CREDENTIAL, CK_REBUILD_BESIDE, CK_SHARD, CK_COUNT
 };
 static const char *const core_keys[CK_COUNT] = {
     "interval", "reconcile_interval", "state_dir", "plugin_path",
     "batch_size", "log_level",
     "log_format", "listen", "control_token", "control_token_file",
     "stale_after", "autoupdater_listen", "autoupdater_without_token",
-    "control_token_credential", "rebuild_beside",
+    "control_token_credential", "rebuild_beside", "shard",
 };
 
 static int int_in_range(parser *p, const char *key, const char *value,
@@ -395,6 +395,12 @@ static void core_key(parser *p, const char *key, char *value)
         if (es_parse_bool(value, &c->rebuild_beside) != 0)
             fail(p, "core", key, "expected true or false, got '%s'", value);
         break;
+    case CK_SHARD: {
+        char why[128];
+        if (es_shard_parse(value, &c->shard, why, sizeof why) != 0)
+            fail(p, "core", key, "%s", why);
+        break;
+    }
     case CK_AU_WITHOUT_TOKEN:
         if (es_parse_bool(value, &c->autoupdater_without_token) != 0)
             fail(p, "core", key, "expected true or false, got '%s'", value);

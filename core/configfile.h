@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "shard.h"
+
 #include <embsync/plugin.h>
 
 /** One `key = value` line, after ${ENV} expansion. */
@@ -42,6 +44,7 @@ typedef struct es_config {
     int autoupdater_without_token; /* serve them without the control token */
     int rebuild_beside;      /* a model change rebuilds beside the live
                                 collection when the plugins can */
+    es_shard shard;          /* this daemon's collections; n = 0: all */
     es_section source, embedder, store;
 } es_config;
 

@@ -50,5 +50,12 @@ const embsync_config_key es_core_keys[] = {
      "then), when the store has aliases and the plugins can reconcile; the "
      "store needs room for both collections meanwhile.  false: drop it and "
      "rebuild it in place, searches answering nothing until it is done."},
+    {"shard", EMBSYNC_KEY_STRING, "1/1", 0,
+     "K/N: this daemon runs the collections whose name hashes to K of N "
+     "(XXH3-64 of the name, modulo N, plus 1), so N daemons given 1/N to "
+     "N/N split the source's collections without two ever running the same "
+     "one; a collection keeps its shard while N stays the same.  Each "
+     "daemon needs its own state_dir.  embsync reconcile --collection NAME "
+     "reconciles NAME whatever its shard."},
     {NULL, 0, NULL, 0, NULL},
 };

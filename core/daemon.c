@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "autoupdater_routes.h"
+#include "calls.h"
 #include "clock.h"
 #include "control_routes.h"
 #include "generator.h"
@@ -16,6 +17,7 @@
 #include "notify.h"
 #include "progress_display.h"
 #include "reconcile.h"
+#include "run_record.h"
 #include "signals.h"
 #include "status.h"
 
@@ -74,22 +76,11 @@ static void on_reload(void *arg)
 
 /* ---- backends ----------------------------------------------------------- */
 
-static int check_one(es_instance *inst)
-{
-    const es_module *m = inst->module;
-    int (*check)(void *) = m->desc.kind == EMBSYNC_KIND_SOURCE ? m->ops.source.check
-                           : m->desc.kind == EMBSYNC_KIND_EMBEDDER
-                               ? m->ops.embedder.check
-                               : m->ops.store.check;
-    return check != NULL ? check(inst->state) : EMBSYNC_OK;
-}
-
 /* Caller holds pass_lock, so no plugin call is in flight. */
 static void refresh_backends(es_daemon *d)
 {
     for (int kind = EMBSYNC_KIND_SOURCE; kind <= EMBSYNC_KIND_STORE; kind++) {
-        es_call_begin();
-        int rc = check_one(es_app_instance(d->app, kind));
+        int rc = es_plugin_check(es_app_instance(d->app, kind));
         pthread_mutex_lock(&d->lock);
         d->backend_status[kind - 1] = rc;
         snprintf(d->backend_error[kind - 1], sizeof d->backend_error[0], "%s",
@@ -403,7 +394,7 @@ void es_daemon_request_stop(es_daemon *d, const char *collection, double wait_s,
     /* The engine drops its in-flight record just after the run ends. */
     char inflight[256];
     for (int i = 0; out->ended && i < 100; i++) {
-        if (!es_status_inflight(state_dir, inflight, sizeof inflight) ||
+        if (!es_run_record_interrupted(state_dir, inflight, sizeof inflight) ||
             strcmp(inflight, collection) != 0) {
             out->inflight_cleared = 1;
             break;

@@ -1,9 +1,15 @@
 /* The sync engine, one collection at a time: begin (the source marks it in
  * progress), ensure (the store's collection has the embedder's size, metric
- * and model, else it is rebuilt beside the live one), changes (streamed page
- * by page), the pipeline (fetch, embed and store overlapped in bounded
- * stages; deletions go straight to the store), ack (only after the store
- * confirmed a batch durably) and end (the source records the outcome). */
+ * and model, else it is rebuilt beside the live one (rebuild.h) or, when
+ * the plugins cannot, dropped and made again), changes (streamed page by
+ * page), the pipeline (fetch, embed and store overlapped in bounded stages;
+ * deletions go straight to the store), ack (only after the store confirmed
+ * a batch durably) and end (the source records the outcome).
+ *
+ * Where it lives: core/collection_sync.c is that protocol and the pass over
+ * every collection, core/pipeline.c the stages, core/run_record.c a run's
+ * bookkeeping (ledger, in-progress mark, status, metrics), core/calls.c
+ * the calls into the plugins; this file's functions are theirs. */
 #ifndef ES_ENGINE_H
 #define ES_ENGINE_H
 
@@ -13,6 +19,7 @@
 
 #include "host.h"
 #include "progress.h"
+#include "shard.h"
 #include "stop.h"
 
 /** How one collection's run ended. */
@@ -36,8 +43,13 @@ typedef struct es_engine {
     /* Where the failed-items ledger, run status and in-flight mark live;
      * NULL keeps none of them (unit tests). */
     const char *state_dir;
+    /* The collections a pass runs: those of this daemon's shard. */
+    es_shard shard;
     /* The run in flight; read it with es_engine_progress(). */
     es_progress progress;
+    /* The bookkeeping of the run in flight (run_record.h); NULL between
+     * runs. */
+    struct es_run_record *run;
     /* A collection to rebuild beside the live one even when its model is
      * unchanged (`embsync rebuild`); NULL for none. */
     const char *force_rebuild;
@@ -71,30 +83,38 @@ int es_engine_ensure(es_engine *e, const char *collection, es_run_result *res);
 int es_engine_stream(es_engine *e, const char *collection,
                      es_change_producer produce, void *arg, es_run_result *res);
 
-/** Where a stream's writes go and who hears of them (a rebuild beside the
- *  live collection writes into its shadow and holds the acknowledgements
- *  until the switch). */
+/** Where a stream's writes go and who hears of them, for a stream that is
+ *  not a plain sync (a rebuild filling a collection beside the live one).
+ *  A zeroed struct, or NULL, is es_engine_stream(). */
 typedef struct es_stream_opts {
-    const char *store_as;     /* store collection upserts and removes go to; NULL = the collection */
-    const char *remove_also;  /* a second store collection removes also go to; NULL = none */
-    /* Called instead of the source's ack() once the store confirmed the n
-     * changes; returns EMBSYNC_OK or what fails the run.  NULL = ack at
-     * the source. */
+    /* The store collection upserts and removes go to; NULL = the
+     * collection itself.  Like the collection, the caller has ensured it
+     * (es_store_ensure() with es_engine_collection_spec()). */
+    const char *store_as;
+    /* A second store collection the removes also go to (after those of
+     * store_as, before the batch counts as stored); NULL = none. */
+    const char *remove_also;
+    /* Called on the store stage's thread with each batch's changes once
+     * the store confirmed them durably, instead of the source's ack();
+     * returns an embsync status, retried like ack() on RETRY; anything
+     * but OK fails the stream.  Until it returns OK the batch stays in
+     * the in-flight record, so a crash in between is resolved like one
+     * before ack().  It runs beside the source's changes() and fetch():
+     * it may call the store (whose stage waits for it) and the source's
+     * ack(), no other source call.  NULL = ack at the source. */
     int (*on_stored)(void *arg, size_t n, const embsync_change *changes);
     void *on_stored_arg;
 } es_stream_opts;
 
-/** es_engine_stream() with opts (NULL: as es_engine_stream()). */
+/** es_engine_stream() with options (opts may be NULL): changes come from
+ *  `produce` and content from the source's fetch() of `collection`; the
+ *  failed-items ledger and the in-flight record are those of `collection`,
+ *  and the items an interrupted run left in flight that are gone at
+ *  the source are removed from store_as and remove_also. */
 int es_engine_stream_opts(es_engine *e, const char *collection,
                           const es_stream_opts *opts,
                           es_change_producer produce, void *arg,
                           es_run_result *res);
-
-/** After a plugin call of the engine's returned rc: wait and return 1 when
- *  it deserves another attempt under the retry policy, 0 when rc is final
- *  (`what` names the call in the log). */
-int es_engine_call_again(es_engine *e, int rc, unsigned *attempt,
-                         const char *what);
 
 /** Sync one collection through the six steps. */
 int es_engine_sync(es_engine *e, const char *collection, es_run_result *res);

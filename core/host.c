@@ -65,15 +65,28 @@ static void host_log(embsync_ctx *ctx, int level, const char *fmt, ...)
     va_end(ap);
 }
 
+static void set_call_error(const char *fmt, va_list ap)
+{
+    char raw[ERROR_LEN];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    es_redact(raw, call_error, sizeof call_error);
+}
+
 static void host_set_error(embsync_ctx *ctx, const char *fmt, ...)
 {
     (void)ctx;
-    char raw[ERROR_LEN];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof raw, fmt, ap);
+    set_call_error(fmt, ap);
     va_end(ap);
-    es_redact(raw, call_error, sizeof call_error);
+}
+
+void es_call_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_call_error(fmt, ap);
+    va_end(ap);
 }
 
 static void host_set_item_error(embsync_ctx *ctx, size_t index,

@@ -26,7 +26,8 @@ typedef struct es_instance {
     const es_module *module;
     embsync_ctx ctx;
     void *state;
-    /* Serialises calls where the threading contract says so. */
+    /* Serialises the calls the threading contract says the host
+     * serialises; taken by core/calls.c, which says which and why. */
     pthread_mutex_t call_lock;
 } es_instance;
 
@@ -49,6 +50,10 @@ void es_call_begin(void);
  *  none), and its retry-after. */
 const char *es_call_error(void);
 double es_call_retry_after(void);
+
+/** Report a reason of the host's own for the call in flight on this thread
+ *  (an operation the plugin lacks), as if the plugin had given it. */
+void es_call_fail(const char *fmt, ...) EMBSYNC_PRINTF(1, 2);
 
 /** Per-item reasons: the caller provides `n` slots of `len` bytes each
  *  for the duration of one batch call on this thread (NULL to detach). */

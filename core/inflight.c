@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "calls.h"
 #include "statefile.h"
 
 /* Items asked about and removed per plugin call while resolving. */
@@ -175,15 +176,14 @@ int es_inflight_load(const es_inflight *f, es_inflight_item **items, size_t *n)
     return 0;
 }
 
-/* Ask the source about one chunk and remove from the store what is gone. */
-static int resolve_chunk(const char *collection, es_instance *source,
-                         es_instance *store, es_ledger *ledger,
-                         const es_inflight_item *items, size_t n,
-                         es_inflight_outcome *out)
+/* Ask the source about one chunk and remove what is gone from each store
+ * collection of `stores` (NULL-terminated). */
+static int resolve_chunk(const char *collection, const char *const *stores,
+                         es_instance *source, es_instance *store,
+                         es_ledger *ledger, const es_inflight_item *items,
+                         size_t n, es_inflight_outcome *out)
 {
-    const embsync_source_ops *src = &source->module->ops.source;
-    const embsync_store_ops *st = &store->module->ops.store;
-    embsync_change changes[RESOLVE_CHUNK];
+    embsync_change changes[RESOLVE_CHUNK] = {0};
     int present[RESOLVE_CHUNK];
     uint64_t gone[RESOLVE_CHUNK];
     for (size_t i = 0; i < n; i++) {
@@ -195,8 +195,7 @@ static int resolve_chunk(const char *collection, es_instance *source,
         };
         present[i] = 1;
     }
-    es_call_begin();
-    int rc = src->exists(source->state, collection, n, changes, present);
+    int rc = es_source_exists(source, collection, n, changes, present);
     if (rc != EMBSYNC_OK)
         return rc;
     size_t ngone = 0;
@@ -204,10 +203,10 @@ static int resolve_chunk(const char *collection, es_instance *source,
         if (!present[i])
             gone[ngone++] = items[i].id;
     if (ngone > 0) {
-        es_call_begin();
-        rc = st->remove(store->state, collection, ngone, gone);
-        if (rc != EMBSYNC_OK)
-            return rc;
+        for (size_t k = 0; stores[k] != NULL; k++)
+            if ((rc = es_store_remove(store, stores[k], ngone, gone)) !=
+                EMBSYNC_OK)
+                return rc;
         if (ledger != NULL)
             es_ledger_forget(ledger, ngone, gone);
     }
@@ -250,7 +249,9 @@ int es_inflight_prune_ledger(const char *collection, es_instance *source,
             break;
         next = items[n - 1].id + 1;
         es_inflight_outcome out = {0};
-        rc = resolve_chunk(collection, source, store, ledger, items, n, &out);
+        const char *stores[] = {collection, NULL};
+        rc = resolve_chunk(collection, stores, source, store, ledger, items, n,
+                           &out);
         *forgotten += out.removed;
         for (size_t i = 0; i < n; i++)
             free(items[i].ref);
@@ -263,6 +264,16 @@ int es_inflight_prune_ledger(const char *collection, es_instance *source,
 int es_inflight_resolve(es_inflight *f, const char *collection,
                         es_instance *source, es_instance *store,
                         es_ledger *ledger, es_inflight_outcome *out)
+{
+    const char *stores[] = {collection, NULL};
+    return es_inflight_resolve_in(f, collection, stores, source, store, ledger,
+                                  out);
+}
+
+int es_inflight_resolve_in(es_inflight *f, const char *collection,
+                           const char *const *stores, es_instance *source,
+                           es_instance *store, es_ledger *ledger,
+                           es_inflight_outcome *out)
 {
     memset(out, 0, sizeof *out);
     es_inflight_item *items;
@@ -280,7 +291,8 @@ int es_inflight_resolve(es_inflight *f, const char *collection,
         out->present = n;
     } else {
         for (size_t at = 0; at < n && rc == EMBSYNC_OK; at += RESOLVE_CHUNK)
-            rc = resolve_chunk(collection, source, store, ledger, items + at,
+            rc = resolve_chunk(collection, stores, source, store, ledger,
+                               items + at,
                                n - at < RESOLVE_CHUNK ? n - at : RESOLVE_CHUNK,
                                out);
     }

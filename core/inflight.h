@@ -73,6 +73,13 @@ int es_inflight_resolve(es_inflight *f, const char *collection,
                         es_instance *source, es_instance *store,
                         es_ledger *ledger, es_inflight_outcome *out);
 
+/** es_inflight_resolve() for items that went to other store collections:
+ *  the gone ones are removed from each of `stores` (NULL-terminated). */
+int es_inflight_resolve_in(es_inflight *f, const char *collection,
+                           const char *const *stores, es_instance *source,
+                           es_instance *store, es_ledger *ledger,
+                           es_inflight_outcome *out);
+
 /** Ask the source about every item of the failed-items ledger and forget
  *  (and remove from the store) those that no longer exist, so the ledger
  *  shrinks when bad items are deleted: no change will ever name an item

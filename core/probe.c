@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "calls.h"
 #include "clock.h"
 #include "http.h"
 #include "log.h"
@@ -17,17 +18,6 @@ typedef struct probe_job {
     double seconds;
     es_probe_result *out;
 } probe_job;
-
-static int check_op(const es_module *m, void *state)
-{
-    int (*check)(void *) = NULL;
-    switch (m->desc.kind) {
-    case EMBSYNC_KIND_SOURCE: check = m->ops.source.check; break;
-    case EMBSYNC_KIND_EMBEDDER: check = m->ops.embedder.check; break;
-    case EMBSYNC_KIND_STORE: check = m->ops.store.check; break;
-    }
-    return check != NULL ? check(state) : EMBSYNC_OK;
-}
 
 /* The probe mode and the call error are per thread, so each backend gets
  * its own thread, deadline and error. */
@@ -41,9 +31,7 @@ static void *probe_one(void *arg)
     r->opened = es_app_open(j->app, j->kind, err, sizeof err) == 0;
     r->rc = EMBSYNC_FAILED;
     if (r->opened) {
-        es_call_begin();
-        r->rc = check_op(es_app_module(j->app, j->kind),
-                         es_app_instance(j->app, j->kind)->state);
+        r->rc = es_plugin_check(es_app_instance(j->app, j->kind));
         snprintf(err, sizeof err, "%s",
                  r->rc == EMBSYNC_OK ? ""
                  : *es_call_error() ? es_call_error() : "no reason");

@@ -12,8 +12,10 @@
 
 #include <xxhash.h>
 
+#include "calls.h"
 #include "change_spool.h"
 #include "clock.h"
+#include "collection_sync.h"
 #include "crashpoint.h"
 #include "log.h"
 #include "reconcile.h"
@@ -73,38 +75,68 @@ static int call_error(es_run_result *res, const char *what, int rc)
     return rc;
 }
 
+/* One store or source call, for es_call_retry(). */
+typedef struct call {
+    es_engine *e;
+    const char *name, *target;
+    char *out;
+    size_t len;
+    const embsync_collection_spec *spec;
+    int *result;
+    size_t n;
+    const embsync_change *changes;
+} call;
+
+static int alias_get_once(void *arg)
+{
+    const call *c = arg;
+    c->out[0] = '\0';
+    return es_store_alias_get(c->e->store, c->name, c->out, c->len);
+}
+
+static int alias_set_once(void *arg)
+{
+    const call *c = arg;
+    return es_store_alias_set(c->e->store, c->name, c->target);
+}
+
+static int drop_once(void *arg)
+{
+    const call *c = arg;
+    return es_store_drop(c->e->store, c->name);
+}
+
+static int ensure_once(void *arg)
+{
+    const call *c = arg;
+    return es_store_ensure(c->e->store, c->name, c->spec, c->result);
+}
+
+static int ack_once(void *arg)
+{
+    const call *c = arg;
+    return es_source_ack(c->e->source, c->name, c->n, c->changes);
+}
+
 static int live_target(es_engine *e, const char *collection, char *out,
                        size_t len, es_run_result *res)
 {
-    const embsync_store_ops *st = &e->store->module->ops.store;
-    unsigned attempt = 1;
-    int rc;
-    do {
-        es_call_begin();
-        out[0] = '\0';
-        rc = st->alias_get(e->store->state, collection, out, len);
-    } while (es_engine_call_again(e, rc, &attempt, "alias_get"));
+    call c = {.e = e, .name = collection, .out = out, .len = len};
+    int rc = es_call_retry(e->stop, "alias_get", alias_get_once, &c);
     return rc == EMBSYNC_OK ? rc : call_error(res, "alias_get", rc);
 }
 
 static int drop(es_engine *e, const char *name, es_run_result *res)
 {
-    const embsync_store_ops *st = &e->store->module->ops.store;
-    unsigned attempt = 1;
-    int rc;
-    do {
-        es_call_begin();
-        rc = st->drop(e->store->state, name);
-    } while (es_engine_call_again(e, rc, &attempt, "drop collection"));
+    call c = {.e = e, .name = name};
+    int rc = es_call_retry(e->stop, "drop collection", drop_once, &c);
     return rc == EMBSYNC_OK ? rc : call_error(res, "drop", rc);
 }
 
 static int count(es_engine *e, const char *name, uint64_t *n)
 {
-    const embsync_store_ops *st = &e->store->module->ops.store;
-    es_call_begin();
     *n = 0;
-    return st->count(e->store->state, name, n);
+    return es_store_count(e->store, name, n);
 }
 
 /* The old collection goes once nothing reads it: not the name itself (a
@@ -270,7 +302,6 @@ static void held_free(held *h)
 static int ack_held(es_engine *e, const char *collection, held *h,
                     es_run_result *res)
 {
-    const embsync_source_ops *src = &e->source->module->ops.source;
     embsync_change page[ACK_SLICE];
     if (es_spool_rewind(&h->acks) != 0) {
         snprintf(res->error, sizeof res->error,
@@ -286,12 +317,8 @@ static int ack_held(es_engine *e, const char *collection, held *h,
         }
         if (m == 0)
             return EMBSYNC_OK;
-        unsigned attempt = 1;
-        int rc;
-        do {
-            es_call_begin();
-            rc = src->ack(e->source->state, collection, (size_t)m, page);
-        } while (es_engine_call_again(e, rc, &attempt, "ack"));
+        call c = {.e = e, .name = collection, .n = (size_t)m, .changes = page};
+        int rc = es_call_retry(e->stop, "ack", ack_once, &c);
         es_spool_page_free(page, (size_t)m);
         if (rc != EMBSYNC_OK)
             return call_error(res, "ack", rc);
@@ -374,8 +401,7 @@ static int source_changes(void *arg, embsync_change_sink *sink)
 {
     catch_up *c = arg;
     c->to = sink;
-    return c->e->source->module->ops.source.changes(c->e->source->state,
-                                                    c->collection, &c->pub);
+    return es_source_changes(c->e->source, c->collection, &c->pub);
 }
 
 static void add_counts(es_run_result *res, const es_run_result *part)
@@ -493,7 +519,6 @@ static int fill(es_engine *e, const char *collection, es_rebuild_record *rec,
 int es_rebuild_collection(es_engine *e, const char *collection,
                           es_run_result *res)
 {
-    const embsync_store_ops *st = &e->store->module->ops.store;
     char why[256];
     if (es_rebuild_unsupported(e, why, sizeof why) != NULL) {
         snprintf(res->error, sizeof res->error, "rebuild: %s", why);
@@ -514,18 +539,11 @@ int es_rebuild_collection(es_engine *e, const char *collection,
         EMBSYNC_OK)
         return rc;
 
-    embsync_collection_spec spec = {
-        .abi = EMBSYNC_ABI_INIT(embsync_collection_spec),
-        .dim = e->model.dim,
-        .metric = e->model.metric,
-        .identity = e->model.identity,
-    };
+    embsync_collection_spec spec;
+    es_engine_collection_spec(e, &spec);
     int result = 0;
-    unsigned attempt = 1;
-    do {
-        es_call_begin();
-        rc = st->ensure(e->store->state, rec.shadow, &spec, &result);
-    } while (es_engine_call_again(e, rc, &attempt, "create the shadow"));
+    call ensure = {.e = e, .name = rec.shadow, .spec = &spec, .result = &result};
+    rc = es_call_retry(e->stop, "create the shadow", ensure_once, &ensure);
     if (rc != EMBSYNC_OK)
         return call_error(res, "creating the shadow collection", rc);
     if (result == EMBSYNC_ENSURE_MISMATCH) {
@@ -570,11 +588,8 @@ int es_rebuild_collection(es_engine *e, const char *collection,
     }
     es_crashpoint("rebuild-caught-up");
 
-    attempt = 1;
-    do {
-        es_call_begin();
-        rc = st->alias_set(e->store->state, collection, rec.shadow);
-    } while (es_engine_call_again(e, rc, &attempt, "switch the alias"));
+    call sw = {.e = e, .name = collection, .target = rec.shadow};
+    rc = es_call_retry(e->stop, "switch the alias", alias_set_once, &sw);
     if (rc != EMBSYNC_OK) {
         held_free(&h);
         es_progress_rebuild(&e->progress, NULL, 0, 0);

@@ -12,11 +12,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "calls.h"
 #include "change_spool.h"
 #include "clock.h"
+#include "collection_sync.h"
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
+#include "run_record.h"
 #include "statefile.h"
 #include "status.h"
 
@@ -182,8 +185,7 @@ typedef struct walk {
     const es_stream_opts *opts;
     int dry_run;
     es_reconcile_result *res;
-    es_ledger ledger;
-    int has_ledger;
+    es_ledger *ledger;        /* the run's, may be NULL */
     es_change_spool missing;  /* the items the store lacks */
     uint64_t *ids;            /* PAGE each */
     uint64_t *orphans;        /* gathered, not yet removed */
@@ -212,9 +214,8 @@ static int source_has(walk *w, size_t n, const uint64_t *ids)
     for (size_t i = 0; i < n; i++)
         w->asked[i] = (embsync_change){.abi = EMBSYNC_ABI_INIT(embsync_change),
                                        .id = ids[i], .op = EMBSYNC_OP_UPSERT};
-    es_call_begin();
-    int rc = w->e->source->module->ops.source.exists(
-        w->e->source->state, w->collection, n, w->asked, w->present);
+    int rc = es_source_exists(w->e->source, w->collection, n, w->asked,
+                              w->present);
     if (rc != EMBSYNC_OK)
         set_error(w, "exists", rc);
     return rc;
@@ -229,15 +230,14 @@ static int flush_orphans(walk *w)
         w->n_orphans = 0;
         return EMBSYNC_OK;
     }
-    es_call_begin();
-    int rc = w->e->store->module->ops.store.remove(
-        w->e->store->state, w->store_as, w->n_orphans, w->orphans);
+    int rc = es_store_remove(w->e->store, w->store_as, w->n_orphans,
+                             w->orphans);
     if (rc != EMBSYNC_OK) {
         set_error(w, "remove", rc);
         return rc;
     }
-    for (size_t i = 0; w->has_ledger && i < w->n_orphans; i++)
-        es_ledger_clear(&w->ledger, w->orphans[i]);
+    for (size_t i = 0; w->ledger != NULL && i < w->n_orphans; i++)
+        es_ledger_clear(w->ledger, w->orphans[i]);
     w->n_orphans = 0;
     return EMBSYNC_OK;
 }
@@ -245,15 +245,13 @@ static int flush_orphans(walk *w)
 /* Step 1: store ids the source no longer has. */
 static int remove_orphans(walk *w)
 {
-    const embsync_store_ops *st = &w->e->store->module->ops.store;
     uint64_t start = 0;
     for (;;) {
         if (stopping(w))
             return EMBSYNC_RETRY;
         size_t n = 0;
-        es_call_begin();
-        int rc = st->list_ids(w->e->store->state, w->store_as, start, PAGE,
-                              w->ids, &n);
+        int rc = es_store_list_ids(w->e->store, w->store_as, start, PAGE,
+                                   w->ids, &n);
         if (rc != EMBSYNC_OK) {
             set_error(w, "list_ids", rc);
             return rc;
@@ -296,9 +294,9 @@ static int forget_gone(walk *w)
 {
     es_ledger_entry entry;
     size_t at = 0;
-    while (w->has_ledger) {
+    while (w->ledger != NULL) {
         size_t n = 0;
-        while (n < PAGE && es_ledger_entry_at(&w->ledger, at + n, &entry) == 0)
+        while (n < PAGE && es_ledger_entry_at(w->ledger, at + n, &entry) == 0)
             w->ids[n++] = entry.id;
         if (n == 0)
             break;
@@ -311,7 +309,7 @@ static int forget_gone(walk *w)
                 continue;
             gone++;
             if (!w->dry_run)
-                es_ledger_clear(&w->ledger, w->ids[i]);
+                es_ledger_clear(w->ledger, w->ids[i]);
         }
         w->res->forgotten += gone;
         /* Cleared entries make room: the next page starts earlier. */
@@ -331,7 +329,6 @@ static int missing_emit(embsync_change_sink *pub, const embsync_change *changes,
                         size_t n)
 {
     walk *w = ((missing_sink *)pub)->w;
-    const embsync_store_ops *st = &w->e->store->module->ops.store;
     /* Changes are strided by the plugin's struct size. */
     size_t stride = n > 0 && changes[0].abi.size ? changes[0].abi.size
                                                  : sizeof *changes;
@@ -343,9 +340,8 @@ static int missing_emit(embsync_change_sink *pub, const embsync_change *changes,
         size_t m = n - off < PAGE ? n - off : PAGE;
         for (size_t i = 0; i < m; i++)
             w->ids[i] = CHANGE_AT(off + i)->id;
-        es_call_begin();
-        int rc = st->contains(w->e->store->state, w->store_as, m, w->ids,
-                              w->present);
+        int rc = es_store_contains(w->e->store, w->store_as, m, w->ids,
+                                   w->present);
         if (rc != EMBSYNC_OK) {
             set_error(w, "contains", rc);
             return rc;
@@ -455,8 +451,8 @@ static void log_result(const char *collection, const es_reconcile_result *r)
                 r->forgotten, r->forgotten == 1 ? "y" : "ies", r->seconds);
 }
 
-/* Steps 1-3 of a begun and ensured collection. */
-static int walk_collection(walk *w)
+/* Steps 1-3 of a begun and ensured collection, with the run's record. */
+static int walk_collection(walk *w, es_run_record *rec)
 {
     es_engine *e = w->e;
     es_reconcile_result *res = w->res;
@@ -465,29 +461,18 @@ static int walk_collection(walk *w)
                 .emit = missing_emit},
         .w = w,
     };
-    if (e->state_dir != NULL &&
-        es_ledger_open(&w->ledger, e->state_dir, w->collection) == 0)
-        w->has_ledger = 1;
     int rc = remove_orphans(w);
     if (rc == EMBSYNC_OK)
         rc = forget_gone(w);
-    if (w->has_ledger) {
-        /* Before the pipeline opens the ledger itself. */
-        if (!w->dry_run && es_ledger_save(&w->ledger) != 0)
-            es_warn("collection %s: cannot save the failed-items ledger",
-                    w->collection);
-        es_ledger_close(&w->ledger);
-        w->has_ledger = 0;
-    }
+    if (!w->dry_run)
+        es_run_record_save_ledger(rec);
     if (rc == EMBSYNC_OK && !w->dry_run && es_spool_open(&w->missing) != 0) {
         snprintf(res->error, sizeof res->error,
                  "cannot create a temporary file: %s", strerror(errno));
         rc = EMBSYNC_FAILED;
     }
     if (rc == EMBSYNC_OK) {
-        es_call_begin();
-        rc = e->source->module->ops.source.items(e->source->state,
-                                                 w->collection, &sink.pub);
+        rc = es_source_items(e->source, w->collection, &sink.pub);
         if (rc != EMBSYNC_OK)
             set_error(w, "items", rc);
     }
@@ -529,32 +514,45 @@ static void walk_free(walk *w)
 int es_reconcile_into(es_engine *e, const char *collection,
                       const es_stream_opts *opts, es_reconcile_result *res)
 {
+    /* The run's record when a sync holds one (a rebuild's fill), else one
+     * of its own: the ledger is opened once per run either way. */
+    es_run_record own, *rec = es_run_record_of(e, collection);
+    if (rec == NULL) {
+        rec = &own;
+        es_run_record_open(rec, e, collection);
+    }
     walk w = {.e = e, .collection = collection, .res = res, .opts = opts,
               .store_as = opts != NULL && opts->store_as != NULL
-                              ? opts->store_as : collection};
+                              ? opts->store_as : collection,
+              .ledger = es_run_record_ledger(rec)};
     int rc = walk_init(&w);
     if (rc == EMBSYNC_OK)
-        rc = walk_collection(&w);
+        rc = walk_collection(&w, rec);
     walk_free(&w);
+    if (rec == &own)
+        es_run_record_close(rec);
     return rc;
 }
 
 int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
                             es_reconcile_result *res)
 {
-    const embsync_source_ops *src = &e->source->module->ops.source;
     memset(res, 0, sizeof *res);
     res->dry_run = dry_run;
     double start = es_mono_now();
     int64_t started = (int64_t)time(NULL);
+    /* The ledger is the run's: the pipeline of the missing items uses it
+     * too. */
+    es_run_record rec;
+    es_run_record_open(&rec, e, collection);
     walk w = {.e = e, .collection = collection, .store_as = collection,
-              .dry_run = dry_run, .res = res};
+              .dry_run = dry_run, .res = res,
+              .ledger = es_run_record_ledger(&rec)};
     es_progress_start(&e->progress, collection, ES_STAGE_RECONCILE);
-    int rc = walk_init(&w);
+    int rc = walk_init(&w), end_rc;
     if (rc != EMBSYNC_OK)
         goto done;
-    es_call_begin();
-    rc = src->begin(e->source->state, collection);
+    rc = es_source_begin(e->source, collection);
     if (rc != EMBSYNC_OK) {
         set_error(&w, "begin", rc);
         goto done;
@@ -567,15 +565,15 @@ int es_reconcile_collection(es_engine *e, const char *collection, int dry_run,
                  res->run.error[0] ? res->run.error : why(rc));
         goto end;
     }
-    rc = walk_collection(&w);
+    rc = walk_collection(&w, &rec);
 end:
-    es_call_begin();
-    int end_rc = src->end(e->source->state, collection, rc);
+    end_rc = es_source_end(e->source, collection, rc);
     if (end_rc != EMBSYNC_OK && rc == EMBSYNC_OK) {
         rc = end_rc;
         set_error(&w, "end", end_rc);
     }
 done:
+    es_run_record_close(&rec);
     walk_free(&w);
     res->status = rc;
     res->seconds = es_mono_now() - start;
@@ -592,23 +590,7 @@ done:
 typedef struct names {
     char **v;
     size_t n;
-    int oom;
 } names;
-
-static int add_name(void *arg, const char *name)
-{
-    names *l = arg;
-    char **grown = realloc(l->v, (l->n + 1) * sizeof *grown);
-    if (grown == NULL || (grown[l->n] = strdup(name)) == NULL) {
-        if (grown != NULL)
-            l->v = grown;
-        l->oom = 1;
-        return 1;
-    }
-    l->v = grown;
-    l->n++;
-    return 0;
-}
 
 int es_reconcile_pass(es_engine *e, const char *only, int dry_run)
 {
@@ -618,16 +600,10 @@ int es_reconcile_pass(es_engine *e, const char *only, int dry_run)
         es_error("%s", unsupported);
         return -1;
     }
-    names list = {0};
-    es_call_begin();
-    int rc = e->source->module->ops.source.list_collections(e->source->state,
-                                                            add_name, &list);
+    names list;
+    if (es_engine_list_collections(e, &list.v, &list.n) != 0)
+        return -1;
     int failed = -1;
-    if (rc != EMBSYNC_OK || list.oom) {
-        es_error("cannot list collections: %s",
-                 list.oom ? "out of memory" : why(rc));
-        goto out;
-    }
     int found = only == NULL;
     for (size_t i = 0; !found && i < list.n; i++)
         found = strcmp(list.v[i], only) == 0;
@@ -646,6 +622,8 @@ int es_reconcile_pass(es_engine *e, const char *only, int dry_run)
     for (size_t i = 0; i < list.n; i++) {
         if (only != NULL && strcmp(list.v[i], only) != 0)
             continue;
+        if (only == NULL && !es_shard_owns(&e->shard, list.v[i]))
+            continue;
         if (es_stop_requested(e->stop))
             break;
         es_reconcile_result res;
@@ -656,8 +634,6 @@ int es_reconcile_pass(es_engine *e, const char *only, int dry_run)
             break;
     }
 out:
-    for (size_t i = 0; i < list.n; i++)
-        free(list.v[i]);
-    free(list.v);
+    es_engine_names_free(list.v, list.n);
     return failed;
 }

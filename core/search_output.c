@@ -14,6 +14,7 @@
 #include <stb_image_resize.h>
 #include <stb_image_write.h>
 
+#include "calls.h"
 #include "log.h"
 #include "statefile.h"
 
@@ -279,11 +280,8 @@ static char *item_thumbnail(es_instance *source, const char *collection,
     es_blob_init(&blob);
     int status = EMBSYNC_ITEM_FAILED;
     reason[0] = '\0';
-    es_call_begin();
-    es_call_item_errors(reason, 1, sizeof reason);
-    int rc = source->module->ops.source.fetch(source->state, collection, 1,
-                                              &item, &blob, &status);
-    es_call_item_errors(NULL, 0, 0);
+    int rc = es_source_fetch(source, collection, 1, &item, &blob, &status,
+                             reason, sizeof reason);
     char *uri = NULL;
     if (rc != EMBSYNC_OK || status != EMBSYNC_OK) {
         *why = reason[0] ? reason

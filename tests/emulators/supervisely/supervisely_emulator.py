@@ -68,6 +68,7 @@ class World:
 
     def __init__(self, fixture, base_url, settings):
         self.lock = threading.Lock()
+        self.in_progress_log = []
         self.settings = settings  # the unsettled points' readings (README)
         self.base_url = base_url
         self.teams = {t["id"]: t for t in fixture.get("teams", [])}
@@ -429,7 +430,12 @@ class Handler(BaseHTTPRequestHandler):
         return self.world.project_entity(p, True)
 
     def m_projects_embeddings_in_progress_update(self, body):
-        self.project(body["id"])["embeddingsInProgress"] = bool(body["embeddingsInProgress"])
+        flag = bool(body["embeddingsInProgress"])
+        self.project(body["id"])["embeddingsInProgress"] = flag
+        # In order (the caller holds the world's lock), for counting runs per
+        # project and checking that no two clients ran one at once.
+        self.world.in_progress_log.append(
+            {"project": body["id"], "in_progress": flag, "time": time.time()})
         return {"success": True}
 
     def m_teams_info(self, body):
@@ -607,6 +613,7 @@ class Handler(BaseHTTPRequestHandler):
         w = self.world
         with w.lock:
             out = {"counts": dict(self.counts), "max_stamp_batch": self.max_stamp_batch,
+                   "in_progress_log": list(w.in_progress_log),
                    "projects": {str(p["id"]): dict(w.project_entity(p, True))
                                 for p in w.projects.values()},
                    "images": {str(i["id"]): {"projectId": i["projectId"],
