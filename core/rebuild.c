@@ -479,8 +479,9 @@ static int fill(es_engine *e, const char *collection, es_rebuild_record *rec,
     int rc = es_reconcile_into(e, collection, &opts, rr);
     add_counts(res, &rr->run);
     if (rc != EMBSYNC_OK)
-        snprintf(res->error, sizeof res->error, "rebuild: filling %.100s: %.380s",
-                 rec->shadow, rr->error[0] ? rr->error : "failed");
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: filling %.100s: %.380s", rec->shadow,
+                 rr->error[0] ? rr->error : "failed");
     else if (rr->orphans > 0)
         es_info("collection %s: removed %" PRIu64 " vector(s) of items "
                 "deleted since the rebuild was cut short from %s",
@@ -492,8 +493,8 @@ static int fill(es_engine *e, const char *collection, es_rebuild_record *rec,
     /* The changes that came while it filled: upserts into the shadow,
      * deletions from both. */
     es_run_result part = {0};
-    /* The fill stores each item once: ids do not repeat. */
     h->filling = 0;
+    /* The fill stores each item once: ids do not repeat. */
     if (h->n_upserts > 0)
         qsort(h->upserts, h->n_upserts, sizeof *h->upserts, by_id);
     catch_up c = {
@@ -511,8 +512,9 @@ static int fill(es_engine *e, const char *collection, es_rebuild_record *rec,
                  "already, at the same version, not embedded again",
                  collection, c.skipped);
     if (rc != EMBSYNC_OK)
-        snprintf(res->error, sizeof res->error, "rebuild: catching up %.100s: %.380s",
-                 rec->shadow, part.error[0] ? part.error : "failed");
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: catching up %.100s: %.380s", rec->shadow,
+                 part.error[0] ? part.error : "failed");
     return rc;
 }
 
@@ -542,7 +544,8 @@ int es_rebuild_collection(es_engine *e, const char *collection,
     embsync_collection_spec spec;
     es_engine_collection_spec(e, &spec);
     int result = 0;
-    call ensure = {.e = e, .name = rec.shadow, .spec = &spec, .result = &result};
+    call ensure = {.e = e, .name = rec.shadow, .spec = &spec,
+                   .result = &result};
     rc = es_call_retry(e->stop, "create the shadow", ensure_once, &ensure);
     if (rc != EMBSYNC_OK)
         return call_error(res, "creating the shadow collection", rc);
