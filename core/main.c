@@ -97,7 +97,7 @@ static void usage(FILE *out, const command *only)
     }
     fprintf(out, "usage: embsync COMMAND [-c FILE] [options]\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n");
     print_default_config(out);
     fprintf(out, "\n`embsync COMMAND --help` describes a command's options.\n");

@@ -40,8 +40,15 @@ complete_line() {
         sh "$lib" "$top_srcdir/contrib/embsync.bash-completion" "$1"
 }
 
-[ "$(complete_line 'embsync ' | grep -v '^-' | tr '\n' ' ')" = "check once plugins run search status " ]
-ok $? "the commands" || complete_line 'embsync ' | sed 's/^/# /'
+# Every command `embsync --help` lists, and no other.
+listed=$("$top_builddir/embsync" --help | sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' | sort | tr '\n' ' ')
+[ -n "$listed" ] && [ "$(complete_line 'embsync ' | grep -v '^-' | sort | tr '\n' ' ')" = "$listed" ]
+ok $? "the commands are those embsync --help lists ($listed)"
+complete_line 'embsync reconcile -' | grep -qx -- '--dry-run' &&
+    complete_line 'embsync rebuild -' | grep -qx -- '--collection' &&
+    ! complete_line 'embsync rebuild -' | grep -qx -- '--dry-run' &&
+    [ "$(complete_line 'embsync search --format ' | tr '\n' ' ')" = "html json text " ]
+ok $? "options of reconcile, rebuild and search --format"
 [ "$(complete_line 'embsync s' | tr '\n' ' ')" = "search status " ]
 ok $? "a command's prefix"
 complete_line 'embsync search -' | grep -qx -- '--collection' &&
