@@ -54,7 +54,7 @@ static const char *help_of(const char *name)
         if (strcmp(helps[i].name, name) == 0)
             return helps[i].help;
     if (strncmp(name, "embsync_plugin_", 15) == 0)
-        return "A counter a plugin reports about its own work.";
+        return "A figure a plugin reports about its own work.";
     return "An embsync metric.";
 }
 

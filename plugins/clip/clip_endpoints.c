@@ -30,7 +30,8 @@
 /* Sends of one job that may end without an answer before the call gives
  * up: the policy's number of attempts, plus one per other endpoint. */
 #define JOB_SENDS(c) (4 + (unsigned)(c)->n_eps)
-/* How long a prober's wait grows: the policy's delay for this attempt. */
+/* How long a prober's wait (and a 429's) grows: the policy's delay for
+ * this attempt, 2–4 s. */
 #define PROBE_ATTEMPT_MAX 5
 #define PROBE_TIMEOUT_MS 5000L
 #define READY_RECHECK_S 60.0
@@ -127,6 +128,7 @@ int clip_endpoints_init(clip *c, char *const *bases, size_t n)
     for (size_t i = 0; i < n; i++) {
         endpoint *e = &c->eps[i];
         e->c = c;
+        e->up = 1; /* until the first probe says otherwise */
         pthread_cond_init(&e->work, NULL);
         pthread_cond_init(&e->down, NULL);
         e->base = strdup(bases[i]);
@@ -507,7 +509,11 @@ static sent send_job(clip *c, endpoint *e, call *k, job *j, double *sent_at,
         take_out(c, e, why);
     else if (out == SENT_BUSY)
         c->host->counter_add_labelled(c->ctx, "endpoint_errors", "endpoint", e->label, 1);
-    unsigned busy_streak = out == SENT_BUSY ? ++e->busy_streak : (e->busy_streak = 0);
+    if (out == SENT_BUSY && e->busy_streak < PROBE_ATTEMPT_MAX)
+        e->busy_streak++;
+    else if (out != SENT_BUSY)
+        e->busy_streak = 0;
+    unsigned busy_streak = e->busy_streak;
     if (out == SENT_AGAIN && ++j->attempts >= JOB_SENDS(c)) {
         char text[600];
         snprintf(text, sizeof text, "CLIP service (%zu endpoint%s) gave no answer %u times; last: %s",
