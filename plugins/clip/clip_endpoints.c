@@ -745,8 +745,9 @@ int clip_encode(clip *c, const doc *docs, size_t n, float *vectors,
                 all_down_since = t;
                 c->host->log(c->ctx, EMBSYNC_LOG_INFO,
                              "waiting for the CLIP service to become ready");
-            } else if (t - all_down_since >= c->ready_timeout_s ||
-                       c->host->stop_requested(c->ctx)) {
+            }
+            if (t - all_down_since >= c->ready_timeout_s ||
+                c->host->stop_requested(c->ctx)) {
                 char text[512];
                 snprintf(text, sizeof text, "no CLIP endpoint is ready; %s: %s",
                          c->eps[0].label, c->eps[0].last_error);
