@@ -16,7 +16,10 @@
  *     do not decrease again: one overload costs one halving, as in Reno.
  *
  * The window stays within 1 and the ceiling; a fixed limit is always the
- * ceiling (adaptive = false, for operators who want a fixed number).
+ * ceiling (adaptive = false, for operators who want a fixed number).  The
+ * host's limits start at the ceiling (the operator's number holds until
+ * the server pushes back) and restart at 1 in slow start when a server
+ * that was down comes back.
  * Thread-safe: one limit is shared by every thread talking to its server. */
 #ifndef ES_AIMD_H
 #define ES_AIMD_H

@@ -497,13 +497,15 @@ typedef struct embsync_host {
     double (*clock_now)(void);
 
     /** A limit on the requests in flight to one server, between 1 and
-     *  `ceiling`, that adapts by AIMD: slow start (each answer adds one
-     *  until the first congestion), then additive increase (each answer
-     *  adds 1/window: one more per round trip), and multiplicative
-     *  decrease (halved, once per round trip, on a congestion signal: 429,
-     *  503, a timeout, or an answer far slower than the least latency
-     *  seen).  It starts at 1.  With EMBSYNC_LIMIT_FIXED it is always the
-     *  ceiling.  NULL when out of memory.  Free with limit_free(). */
+     *  `ceiling`, that adapts by AIMD: multiplicative decrease (halved,
+     *  once per round trip, on a congestion signal: 429, 503, a timeout,
+     *  or an answer far slower than three times the least latency seen),
+     *  then additive increase (each answer adds 1/window: one more per
+     *  round trip); after limit_restart(), slow start (each answer adds
+     *  one until the first congestion).  It starts at the ceiling: the
+     *  operator's number holds until the server pushes back.  With
+     *  EMBSYNC_LIMIT_FIXED it is always the ceiling.  NULL when out of
+     *  memory.  Free with limit_free(). */
     embsync_limit *(*limit_new)(embsync_ctx *ctx, unsigned ceiling,
                                 unsigned flags);
 
@@ -517,7 +519,8 @@ typedef struct embsync_host {
      *  reported. */
     void (*limit_sample)(embsync_limit *limit, double sent_at, int outcome);
 
-    /** Start again from 1 (a server that was down came back cold). */
+    /** Start again from 1, in slow start up to the ceiling (a server that
+     *  was down came back cold). */
     void (*limit_restart)(embsync_limit *limit);
 
     /** Free a limit (NULL is fine). */

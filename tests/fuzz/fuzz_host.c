@@ -317,7 +317,7 @@ static embsync_limit *host_limit_new(embsync_ctx *ctx, unsigned ceiling, unsigne
     (void)ctx;
     embsync_limit *l = malloc(sizeof *l);
     if (l != NULL)
-        es_aimd_init(&l->aimd, ceiling, !(flags & EMBSYNC_LIMIT_FIXED), 1);
+        es_aimd_init(&l->aimd, ceiling, !(flags & EMBSYNC_LIMIT_FIXED), ceiling);
     return l;
 }
 
