@@ -27,6 +27,7 @@ typedef struct job {
     struct job *next;
     size_t first, n;
     unsigned attempts;         /* sends that ended without an answer */
+    unsigned depth;            /* its endpoint's in flight with it, when given */
 } job;
 
 /* One CLIP-as-service base URL and what we know of it. */
@@ -44,6 +45,8 @@ typedef struct endpoint {
     pthread_t *threads;        /* workers, then the prober */
     unsigned n_threads;
     double latency;            /* smoothed seconds per answered request */
+    double rate;               /* smoothed requests answered per second, 0 =
+                                  not known yet (Little: depth / latency) */
     double ready_at;           /* last good readiness check (clock_now) */
     unsigned busy_streak;      /* 429s in a row */
     char last_error[256];

@@ -346,8 +346,38 @@ static job *pop(job **head, job **tail)
     return j;
 }
 
-/* Give pending jobs to the endpoints in rotation with the fewest in flight
- * below their window.  Caller holds c->lock. */
+/* Where a job given to e now would stand: behind its in flight, or, when e
+ * is at its window, behind what it must wait for (half a place less than a
+ * free endpoint with as many in flight, so that a tie waits for the full
+ * one instead of queueing deeper elsewhere). */
+static double depth_of(const clip *c, const endpoint *e)
+{
+    unsigned window = c->host->limit_window(e->limit);
+    return e->in_flight < window ? e->in_flight + 1.0 : window + 0.5;
+}
+
+/* Is a better than b for the next job?  Fewest in flight decides, unless
+ * the rates (once every endpoint has one) say a would answer it clearly
+ * sooner, by more than their noise of a few tenths. */
+static int better(const clip *c, const endpoint *a, const endpoint *b, int rates_known)
+{
+    double da = depth_of(c, a), db = depth_of(c, b);
+    if (rates_known) {
+        double fa = da / a->rate, fb = db / b->rate;
+        if (fa < 0.75 * fb)
+            return 1;
+        if (fb < 0.75 * fa)
+            return 0;
+    }
+    return da < db;
+}
+
+/* Give pending jobs to the endpoints in rotation: each to the one with the
+ * fewest requests in flight (or a clearly faster one).  When that one is at
+ * its window the job waits for it rather than queue deeper behind another:
+ * a job given to a server's queue cannot be taken back, and at the end of
+ * a call the longer queue would keep the call waiting while the other
+ * servers idle.  Caller holds c->lock. */
 static void dispatch(clip *c)
 {
     call *k = c->current;
@@ -361,20 +391,24 @@ static void dispatch(clip *c)
         }
         return;
     }
+    int rates_known = 1;
+    for (size_t i = 0; i < c->n_eps; i++)
+        if (c->eps[i].up && !(c->eps[i].rate > 0))
+            rates_known = 0;
     while (k->pending != NULL) {
         endpoint *best = NULL;
         for (size_t i = 0; i < c->n_eps; i++) {
             endpoint *e = &c->eps[(c->next_ep + i) % c->n_eps];
-            if (!e->up || e->in_flight >= c->host->limit_window(e->limit))
-                continue;
-            if (best == NULL || e->in_flight < best->in_flight)
+            if (e->up && (best == NULL || better(c, e, best, rates_known)))
                 best = e;
         }
-        if (best == NULL)
+        if (best == NULL || best->in_flight >= c->host->limit_window(best->limit))
             return;
         c->next_ep = (c->next_ep + 1) % c->n_eps; /* ties take turns */
-        push_back(&best->queue, &best->queue_tail, pop(&k->pending, &k->pending_tail));
+        job *j = pop(&k->pending, &k->pending_tail);
+        push_back(&best->queue, &best->queue_tail, j);
         best->in_flight++;
+        j->depth = best->in_flight;
         show(c, best);
         pthread_cond_signal(&best->work);
     }
@@ -505,6 +539,13 @@ static sent send_job(clip *c, endpoint *e, call *k, job *j, double *sent_at,
     c->host->counter_add_labelled(c->ctx, "endpoint_requests", "endpoint", e->label, 1);
     if (resp.status != 0)
         e->latency = e->latency > 0 ? 0.8 * e->latency + 0.2 * took : took;
+    if (out == SENT_DONE && took > 0) {
+        /* Little's law: what was in flight with it, over its latency. */
+        double rate = j->depth / took;
+        e->rate = e->rate > 0 ? 0.8 * e->rate + 0.2 * rate : rate;
+    } else if (out == SENT_BUSY) {
+        e->rate /= 2; /* it takes less than it did: others come first */
+    }
     if (out == SENT_AGAIN)
         take_out(c, e, why);
     else if (out == SENT_BUSY)

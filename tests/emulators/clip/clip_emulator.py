@@ -304,7 +304,8 @@ class Handler(BaseHTTPRequestHandler):
                         "data": out})
         if error is None:
             self.state.note({"status": 200, "docs": len(docs), "images": images,
-                             "active": self.arrived_with, "t": time.time()})
+                             "active": self.arrived_with, "t": time.time(),
+                             "replica": [t0, t0 + busy]})
 
     def tasks_info(self, raw):
         args = self.state.args
