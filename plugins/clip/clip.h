@@ -49,6 +49,8 @@ typedef struct endpoint {
                                   not known yet (Little: depth / latency) */
     double ready_at;           /* last good readiness check (clock_now) */
     unsigned busy_streak;      /* 429s in a row */
+    unsigned window_min, window_max; /* what the limit went through */
+    unsigned long long requests, errors;
     char last_error[256];
 } endpoint;
 

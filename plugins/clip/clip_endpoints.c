@@ -167,6 +167,16 @@ void clip_endpoints_free(clip *c)
 {
     if (c->eps == NULL)
         return;
+    for (size_t i = 0; c->started && i < c->n_eps; i++) {
+        endpoint *e = &c->eps[i];
+        /* What the adaptive limit did, for the operator (and bench/run). */
+        c->host->log(c->ctx, EMBSYNC_LOG_INFO,
+                     "CLIP endpoint %s: %llu requests, %llu errors, in flight "
+                     "%u to %u (now %u, ceiling %u), %.0f ms per request",
+                     e->label, e->requests, e->errors, e->window_min,
+                     e->window_max, c->host->limit_window(e->limit), c->parallel,
+                     e->latency * 1000);
+    }
     if (c->started) {
         pthread_mutex_lock(&c->lock);
         c->stopping = 1;
@@ -202,10 +212,14 @@ void clip_endpoints_free(clip *c)
 static void show(clip *c, endpoint *e)
 {
     const embsync_host *h = c->host;
+    unsigned w = h->limit_window(e->limit);
+    if (e->window_min == 0 || w < e->window_min)
+        e->window_min = w;
+    if (w > e->window_max)
+        e->window_max = w;
     h->gauge_set(c->ctx, "endpoint_up", "endpoint", e->label, e->up);
     h->gauge_set(c->ctx, "endpoint_in_flight", "endpoint", e->label, e->in_flight);
-    h->gauge_set(c->ctx, "endpoint_window", "endpoint", e->label,
-                 h->limit_window(e->limit));
+    h->gauge_set(c->ctx, "endpoint_window", "endpoint", e->label, w);
     h->gauge_set(c->ctx, "endpoint_latency_seconds", "endpoint", e->label,
                  e->latency);
 }
@@ -217,6 +231,7 @@ static void take_out(clip *c, endpoint *e, const char *why)
         snprintf(e->last_error, sizeof e->last_error, "%s", why);
     c->host->counter_add_labelled(c->ctx, "endpoint_errors", "endpoint",
                                   e->label, 1);
+    e->errors++;
     if (e->up) {
         e->up = 0;
         c->host->log(c->ctx, EMBSYNC_LOG_WARNING,
@@ -537,6 +552,7 @@ static sent send_job(clip *c, endpoint *e, call *k, job *j, double *sent_at,
     }
     pthread_mutex_lock(&c->lock);
     c->host->counter_add_labelled(c->ctx, "endpoint_requests", "endpoint", e->label, 1);
+    e->requests++;
     if (resp.status != 0)
         e->latency = e->latency > 0 ? 0.8 * e->latency + 0.2 * took : took;
     if (out == SENT_DONE && took > 0) {
@@ -548,8 +564,10 @@ static sent send_job(clip *c, endpoint *e, call *k, job *j, double *sent_at,
     }
     if (out == SENT_AGAIN)
         take_out(c, e, why);
-    else if (out == SENT_BUSY)
+    else if (out == SENT_BUSY) {
         c->host->counter_add_labelled(c->ctx, "endpoint_errors", "endpoint", e->label, 1);
+        e->errors++;
+    }
     if (out == SENT_BUSY && e->busy_streak < PROBE_ATTEMPT_MAX)
         e->busy_streak++;
     else if (out != SENT_BUSY)

@@ -185,6 +185,11 @@ static void sly_close(void *state)
     free(s->origin);
     free(s->imgproxy);
     free((char *)s->gen.url);
+    if (s->downloads != NULL && s->downloads_max > 0)
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                     "downloads in flight went from %u to %u (now %u, ceiling %u)",
+                     s->downloads_min, s->downloads_max,
+                     HOST(s)->limit_window(s->downloads), s->concurrency);
     if (s->downloads != NULL)
         HOST(s)->limit_free(s->downloads);
     pthread_mutex_destroy(&s->lock);
@@ -707,9 +712,16 @@ static int sly_fetch(void *state, const char *name, size_t n,
                  ? HOST(s)->http_many_limited(CTX(s), n, reqs, resps, http_status,
                                               s->downloads)
                  : HOST(s)->http_many(CTX(s), n, reqs, resps, http_status, s->concurrency);
-    if (s->downloads != NULL)
-        HOST(s)->gauge_set(CTX(s), "downloads_window", "server", s->origin,
-                           HOST(s)->limit_window(s->downloads));
+    if (s->downloads != NULL) {
+        unsigned w = HOST(s)->limit_window(s->downloads);
+        HOST(s)->gauge_set(CTX(s), "downloads_window", "server", s->origin, w);
+        pthread_mutex_lock(&s->lock);
+        if (s->downloads_min == 0 || w < s->downloads_min)
+            s->downloads_min = w;
+        if (w > s->downloads_max)
+            s->downloads_max = w;
+        pthread_mutex_unlock(&s->lock);
+    }
     for (size_t i = 0; i < n && rc == EMBSYNC_OK; i++) {
         if (http_status[i] == EMBSYNC_OK && resps[i].status < 400 && resps[i].body_len > 0) {
             HOST(s)->blob_set(&out[i], resps[i].body, resps[i].body_len);
