@@ -90,6 +90,19 @@ int clip_parse_answer(const clip *c, const char *body, size_t n,
 
 /* ---- clip_endpoints.c ---- */
 
+/* How long a prober's wait (and a 429's) grows: the retry policy's delay
+ * for this attempt, 2–4 s at most. */
+#define PROBE_ATTEMPT_MAX 5
+
+/** Publish e's gauges.  Caller holds c->lock (so do the next two). */
+void clip_show(clip *c, endpoint *e);
+/** Take e out of rotation for `why` (its prober starts polling). */
+void clip_take_out(clip *c, endpoint *e, const char *why);
+/** Put e back into rotation, its limit in slow start from 1. */
+void clip_bring_back(clip *c, endpoint *e);
+/** The prober thread of one endpoint (arg: the endpoint). */
+void *clip_prober(void *arg);
+
 /** Split `list` (URLs or task ids, comma or blank separated) into a
  *  malloc'd array of malloc'd words; NULL when empty or out of memory. */
 char **clip_split_list(const char *list, size_t *n);
@@ -110,6 +123,12 @@ size_t clip_probe_all(clip *c);
 /** Wait, with the retry policy's delays up to ready_timeout, until at
  *  least one endpoint is ready. */
 int clip_wait_ready(clip *c);
+
+/* ---- clip_pool.c ---- */
+
+/** Give the current call's pending jobs to endpoints.  Caller holds
+ *  c->lock. */
+void clip_dispatch(clip *c);
 
 /** Encode n documents over the endpoints, writing vectors and
  *  item_status; the embedder's result for the call. */
