@@ -2,8 +2,9 @@
 # The clip embedder over several CLIP-as-service emulators: jobs spread by
 # fewest in flight, a not-ready endpoint skipped, one endpoint killed mid-run
 # and started again (every image embedded exactly once, the endpoint back in
-# rotation), an endpoint answering 429 for a while (fewer requests in
-# flight, then more again), and per-endpoint metrics without a token.
+# rotation), an endpoint not ready for a while (skipped, then used again),
+# an endpoint answering 429 for a while (fewer requests in flight, then more
+# again), and per-endpoint metrics without a token.
 set -u
 . "$top_srcdir/tests/integration/tap.sh"
 . "$top_srcdir/tests/emulators/emulator.sh"
@@ -138,6 +139,26 @@ ok $? "the dead endpoint left the rotation and came back" || sed 's/^/# /' "$wor
 ok $? "the restarted endpoint took requests again ($(posts "$work/a.rec") at A)"
 ! grep -q "$tok_a\|$tok_b" "$work/once.log"
 ok $? "no token in the log of the failover"
+
+# An endpoint that goes not ready (dry_run code 1, /post 503) is skipped,
+# polled, and used again once it is ready.
+images "$work/images/later" 6
+curl -s -X POST "$url_b/__emulator/ready" -d '{"ready": false}' >/dev/null
+: >"$work/b.rec"
+( sleep 0.6; curl -s -X POST "$url_b/__emulator/ready" -d '{"ready": true}' >/dev/null ) &
+readier=$!
+write_ini "$url_b, $url_c, $url_a"
+"$embsync" once -c "$work/c.ini" 2>"$work/once.log"
+ok $? "a sync while one endpoint is not ready exits 0" || sed 's/^/# /' "$work/once.log"
+wait "$readier"
+"$embsync" search -c "$work/c.ini" --collection later --text "anything" -k 100000 2>/dev/null |
+    "$PYTHON3" "$top_srcdir/tests/integration/store_matches.py" "$work/images/later"
+ok $? "every image is stored"
+grep -q "CLIP endpoint http://127.0.0.1:$b_port/net/\*\*\* out of rotation: not ready" "$work/once.log" &&
+    grep -q "CLIP endpoint http://127.0.0.1:$b_port/net/\*\*\* back in rotation" "$work/once.log" &&
+    [ "$(posts "$work/b.rec")" -gt 0 ]
+ok $? "the endpoint left the rotation while not ready and took requests once ready ($(posts "$work/b.rec"))" ||
+    grep "CLIP endpoint" "$work/once.log" | sed 's/^/# /'
 
 # 429 for a while: one endpoint, up to 6 in flight.  Its window halves on
 # the 429s (one request at a time), then grows again.
