@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aimd.h"
+#include "clock.h"
 #include "http.h"
 #include "json_floats.h"
 #include "log.h"
@@ -231,6 +233,102 @@ static void host_counter_add(embsync_ctx *ctx, const char *name, double delta)
     es_metric_add(metric, labels, delta);
 }
 
+/* ---- 1.3: adaptive limits (core/aimd.c) and labelled metrics ---------- */
+
+struct embsync_limit {
+    es_aimd aimd;
+};
+
+static embsync_limit *host_limit_new(embsync_ctx *ctx, unsigned ceiling,
+                                     unsigned flags)
+{
+    (void)ctx;
+    embsync_limit *l = malloc(sizeof *l);
+    if (l != NULL)
+        es_aimd_init(&l->aimd, ceiling, !(flags & EMBSYNC_LIMIT_FIXED), ceiling);
+    return l;
+}
+
+static unsigned host_limit_window(embsync_limit *l)
+{
+    return es_aimd_window(&l->aimd);
+}
+
+static void host_limit_sample(embsync_limit *l, double sent_at, int outcome)
+{
+    es_aimd_sample(&l->aimd, sent_at, es_mono_now(),
+                   outcome == EMBSYNC_LIMIT_CONGESTED ? ES_AIMD_CONGESTED
+                                                      : ES_AIMD_OK);
+}
+
+static void host_limit_restart(embsync_limit *l)
+{
+    es_aimd_restart(&l->aimd, 1);
+}
+
+static void host_limit_free(embsync_limit *l)
+{
+    if (l == NULL)
+        return;
+    es_aimd_destroy(&l->aimd);
+    free(l);
+}
+
+static int host_http_many_limited(embsync_ctx *ctx, size_t n,
+                                  const embsync_http_request *reqs,
+                                  embsync_http_response *resps, int *status,
+                                  embsync_limit *limit)
+{
+    return es_http_many_limited(plugin_name(ctx), ctx->stop, n, reqs, resps,
+                                status, 1, limit != NULL ? &limit->aimd : NULL);
+}
+
+static int metric_word(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (const char *c = s; *c != '\0'; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return 0;
+    return 1;
+}
+
+/* The labels of a plugin metric with one label of the plugin's; the value
+ * is redacted too, in case a plugin forgot a secret in it. */
+static int plugin_metric(embsync_ctx *ctx, const char *name, const char *suffix,
+                         const char *label, const char *value, char *metric,
+                         size_t metric_len, char *labels, size_t labels_len)
+{
+    if (!metric_word(name) || !metric_word(label) || value == NULL ||
+        strcmp(label, "plugin") == 0)
+        return -1;
+    char clean[512];
+    es_redact(value, clean, sizeof clean);
+    snprintf(metric, metric_len, "embsync_plugin_%s%s", name, suffix);
+    es_metric_labels(labels, labels_len, "plugin", plugin_name(ctx), label,
+                     clean, NULL);
+    return 0;
+}
+
+static void host_gauge_set(embsync_ctx *ctx, const char *name,
+                           const char *label, const char *value, double v)
+{
+    char metric[160], labels[768];
+    if (plugin_metric(ctx, name, "", label, value, metric, sizeof metric,
+                      labels, sizeof labels) == 0)
+        es_metric_set(metric, labels, v);
+}
+
+static void host_counter_add_labelled(embsync_ctx *ctx, const char *name,
+                                      const char *label, const char *value,
+                                      double delta)
+{
+    char metric[160], labels[768];
+    if (plugin_metric(ctx, name, "_total", label, value, metric, sizeof metric,
+                      labels, sizeof labels) == 0)
+        es_metric_add(metric, labels, delta);
+}
+
 static int host_stop_requested(embsync_ctx *ctx)
 {
     return ctx->stop != NULL && es_stop_requested(ctx->stop);
@@ -334,6 +432,15 @@ const embsync_host es_host_table = {
     .state_read = host_state_read,
     .url_join = es_url_join,
     .url_escape = es_url_escape,
+    .clock_now = es_mono_now,
+    .limit_new = host_limit_new,
+    .limit_window = host_limit_window,
+    .limit_sample = host_limit_sample,
+    .limit_restart = host_limit_restart,
+    .limit_free = host_limit_free,
+    .http_many_limited = host_http_many_limited,
+    .gauge_set = host_gauge_set,
+    .counter_add_labelled = host_counter_add_labelled,
 };
 
 static int (*open_op(const es_module *m))(const embsync_host *, embsync_ctx *,

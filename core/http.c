@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "aimd.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,6 +28,7 @@ typedef struct job {
     int *status;
     job_state state;
     double start_at;               /* monotonic seconds, when WAITING */
+    double sent_at;                /* when the attempt in flight began */
     unsigned attempts;
     unsigned max_attempts;
     CURL *easy;
@@ -271,6 +273,7 @@ static int start_attempt(thread_curl *t, job *j)
     }
     j->attempts++;
     j->state = JOB_RUNNING;
+    j->sent_at = es_mono_now();
     return curl_multi_add_handle(t->multi, j->easy) == CURLM_OK ? 0 : -1;
 }
 
@@ -301,12 +304,20 @@ static void count_request(const char *origin, long code)
 }
 
 /* One attempt of j ended with rc; decide between done and another try. */
-static void finish_attempt(const char *origin, es_stop *stop, job *j,
-                           CURLcode rc)
+static void finish_attempt(const char *origin, es_stop *stop, es_aimd *limit,
+                           job *j, CURLcode rc)
 {
     long code = 0;
     if (rc == CURLE_OK)
         curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (limit != NULL) {
+        /* Overload says 429, 503 or nothing in time; a refused connection
+         * or a 404 says nothing about load. */
+        int congested = code == 429 || code == 503 || rc == CURLE_OPERATION_TIMEDOUT;
+        if (congested || rc == CURLE_OK)
+            es_aimd_sample(limit, j->sent_at, es_mono_now(),
+                           congested ? ES_AIMD_CONGESTED : ES_AIMD_OK);
+    }
     double retry_after = rc == CURLE_OK ? retry_after_of(j->easy) : 0;
     count_request(origin, code);
 
@@ -379,6 +390,15 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
                  const embsync_http_request *reqs, embsync_http_response *resps,
                  int *status, unsigned parallel)
 {
+    return es_http_many_limited(origin, stop, n, reqs, resps, status, parallel,
+                                NULL);
+}
+
+int es_http_many_limited(const char *origin, es_stop *stop, size_t n,
+                         const embsync_http_request *reqs,
+                         embsync_http_response *resps, int *status,
+                         unsigned parallel, es_aimd *limit)
+{
     if (n == 0)
         return EMBSYNC_OK;
     if (reqs == NULL || resps == NULL || status == NULL)
@@ -432,6 +452,8 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
     for (size_t i = 0; i < n; i++)
         done += jobs[i].state == JOB_DONE;
     while (done < n) {
+        if (limit != NULL)
+            parallel = es_aimd_window(limit);
         double now = es_mono_now(), next_start = -1;
         unsigned running = 0;
         for (size_t i = 0; i < n; i++)
@@ -475,7 +497,7 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
             CURLcode rc = msg->data.result;
             curl_multi_remove_handle(multi, j->easy);
-            finish_attempt(origin, stop, j, rc);
+            finish_attempt(origin, stop, limit, j, rc);
             if (j->state == JOB_DONE)
                 done++;
         }
@@ -497,6 +519,8 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
         }
         /* A slot freed up and a request is ready: start it now rather
          * than sleep in poll until an unrelated socket wakes us. */
+        if (limit != NULL)
+            parallel = es_aimd_window(limit);
         if (startable && running < parallel)
             continue;
         int timeout_ms = 1000;

@@ -19,6 +19,17 @@ int es_http_many(const char *origin, es_stop *stop, size_t n,
                  const embsync_http_request *reqs, embsync_http_response *resps,
                  int *status, unsigned parallel);
 
+struct es_aimd;
+
+/** es_http_many() whose parallelism is the limit's window, read again as
+ *  requests end, and which reports each attempt to the limit: answers (by
+ *  their latency), 429, 503 and timeouts (as congestion).  `parallel` is
+ *  used when limit is NULL. */
+int es_http_many_limited(const char *origin, es_stop *stop, size_t n,
+                         const embsync_http_request *reqs,
+                         embsync_http_response *resps, int *status,
+                         unsigned parallel, struct es_aimd *limit);
+
 /** Probe mode, for `embsync check`: until es_http_probe_end(), requests
  *  made on this thread get one attempt each, all within `seconds` from now
  *  (a request once the time is used up fails at once), and the host's

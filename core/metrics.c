@@ -53,8 +53,12 @@ static const char *help_of(const char *name)
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
         if (strcmp(helps[i].name, name) == 0)
             return helps[i].help;
-    if (strncmp(name, "embsync_plugin_", 15) == 0)
-        return "A counter a plugin reports about its own work.";
+    if (strncmp(name, "embsync_plugin_", 15) == 0) {
+        size_t n = strlen(name);
+        return n > 6 && strcmp(name + n - 6, "_total") == 0
+                   ? "A counter a plugin reports about its own work."
+                   : "A gauge a plugin reports about its own work.";
+    }
     return "An embsync metric.";
 }
 

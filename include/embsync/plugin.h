@@ -38,6 +38,12 @@
         mapping of an HTTP answer to an outcome, EMBSYNC_WHOLE_CALL),
         state_write() and state_read() (durable atomic files in the state
         directory), url_join() and url_escape() (URL building).
+ *   1.3  Host: adaptive concurrency limits (limit_new(), limit_window(),
+ *        limit_sample(), limit_restart(), limit_free(); AIMD with slow
+ *        start and a latency signal), http_many_limited() (http_many()
+ *        whose parallelism follows a limit), clock_now(), and metrics with
+ *        one label of the plugin's (gauge_set(), counter_add_labelled()).
+ *        EMBSYNC_LIMIT_*.
  *
  * Ownership, in one sentence: whoever allocates frees; every pointer handed
  * to a call is borrowed for the duration of that call unless its comment says
@@ -57,7 +63,7 @@ extern "C" {
 #endif
 
 #define EMBSYNC_ABI_MAJOR 1
-#define EMBSYNC_ABI_MINOR 2
+#define EMBSYNC_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define EMBSYNC_EXPORT __attribute__((visibility("default")))
@@ -267,6 +273,18 @@ typedef enum embsync_ensure_result {
 /** Opaque per-instance handle the host passes to open(); valid until close. */
 typedef struct embsync_ctx embsync_ctx;
 
+/** (1.3) Opaque adaptive concurrency limit, made by host->limit_new(). */
+typedef struct embsync_limit embsync_limit;
+
+/** (1.3) limit_new() flags and limit_sample() outcomes. */
+enum {
+    EMBSYNC_LIMIT_FIXED = 1u << 0 /**< always the ceiling (adaptive = false) */
+};
+enum {
+    EMBSYNC_LIMIT_OK = 0,       /**< an answer; its latency is judged too */
+    EMBSYNC_LIMIT_CONGESTED = 1 /**< 429, 503 or a timeout: fewer, please */
+};
+
 /** HTTP request flags. */
 enum {
     EMBSYNC_HTTP_NO_RETRY = 1u << 0, /**< one attempt only (non-idempotent) */
@@ -471,6 +489,63 @@ typedef struct embsync_host {
      *  length written, or 0 when out_len is too small or value is empty
      *  (out is then "").  Thread-safe; needs no ctx. */
     size_t (*url_escape)(const char *value, char *out, size_t out_len);
+
+    /* ---- added in 1.3 ---- */
+
+    /** Seconds on a monotonic clock (only differences mean anything): the
+     *  clock limit_sample() measures latency with.  Thread-safe; no ctx. */
+    double (*clock_now)(void);
+
+    /** A limit on the requests in flight to one server, between 1 and
+     *  `ceiling`, that adapts by AIMD: multiplicative decrease (halved,
+     *  once per round trip, on a congestion signal: 429, 503, a timeout,
+     *  or an answer far slower than three times the least latency seen),
+     *  then additive increase (each answer adds 1/window: one more per
+     *  round trip); after limit_restart(), slow start (each answer adds
+     *  one until the first congestion).  It starts at the ceiling: the
+     *  operator's number holds until the server pushes back.  With
+     *  EMBSYNC_LIMIT_FIXED it is always the ceiling.  NULL when out of
+     *  memory.  Free with limit_free(). */
+    embsync_limit *(*limit_new)(embsync_ctx *ctx, unsigned ceiling,
+                                unsigned flags);
+
+    /** Requests that may be in flight now.  Thread-safe, like every limit
+     *  function: one limit serves all threads talking to its server. */
+    unsigned (*limit_window)(embsync_limit *limit);
+
+    /** Report one request sent at `sent_at` (clock_now()) that has just
+     *  ended with `outcome` (EMBSYNC_LIMIT_OK or _CONGESTED).  Failures
+     *  that say nothing about load (connection refused, a 4xx) are not
+     *  reported. */
+    void (*limit_sample)(embsync_limit *limit, double sent_at, int outcome);
+
+    /** Start again from 1, in slow start up to the ceiling (a server that
+     *  was down came back cold). */
+    void (*limit_restart)(embsync_limit *limit);
+
+    /** Free a limit (NULL is fine). */
+    void (*limit_free)(embsync_limit *limit);
+
+    /** http_many() whose parallelism is `limit`'s window, read again as
+     *  each request ends, and whose every attempt is reported to the limit
+     *  (answers, 429/503 and timeouts); other arguments and results as for
+     *  http_many(). */
+    int (*http_many_limited)(embsync_ctx *ctx, size_t n,
+                             const embsync_http_request *reqs,
+                             embsync_http_response *resps, int *status,
+                             embsync_limit *limit);
+
+    /** Set the gauge embsync_plugin_<name>{plugin="…",<label>="<value>"};
+     *  name and label are [a-z0-9_]+ (else nothing happens); the value is
+     *  escaped, and must carry no secret (the plugin redacts it). */
+    void (*gauge_set)(embsync_ctx *ctx, const char *name, const char *label,
+                      const char *label_value, double value);
+
+    /** Add to the counter embsync_plugin_<name>_total{plugin="…",
+     *  <label>="<value>"}; rules as gauge_set(). */
+    void (*counter_add_labelled)(embsync_ctx *ctx, const char *name,
+                                 const char *label, const char *label_value,
+                                 double delta);
 } embsync_host;
 
 /** http_outcome()'s `item` when the answer concerns the whole call. */

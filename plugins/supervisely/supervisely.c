@@ -40,7 +40,10 @@ static const embsync_config_key keys[] = {
      "instance access token for the instance.admin-info bootstrap"},
     {"imgproxy", EMBSYNC_KEY_STRING, NULL, 0, "imgproxy base URL for resized images"},
     {"image_size", EMBSYNC_KEY_INT, "224", 0, "images are fitted into this square"},
-    {"download_concurrency", EMBSYNC_KEY_INT, "8", 0, "parallel image downloads"},
+    {"download_concurrency", EMBSYNC_KEY_INT, "32", 0,
+     "most image downloads in flight (the AIMD ceiling)"},
+    {"download_adaptive", EMBSYNC_KEY_BOOL, "true", 0,
+     "adapt downloads in flight to the server (AIMD); false: always download_concurrency"},
     {"page_size", EMBSYNC_KEY_INT, "1000", 0, "list page size"},
     {"generator_url", EMBSYNC_KEY_STRING, NULL, 0,
      "Embeddings Generator app: asked before touching an in-progress project, "
@@ -182,6 +185,13 @@ static void sly_close(void *state)
     free(s->origin);
     free(s->imgproxy);
     free((char *)s->gen.url);
+    if (s->downloads != NULL && s->downloads_max > 0)
+        HOST(s)->log(CTX(s), EMBSYNC_LOG_INFO,
+                     "downloads in flight went from %u to %u (now %u, ceiling %u)",
+                     s->downloads_min, s->downloads_max,
+                     HOST(s)->limit_window(s->downloads), s->concurrency);
+    if (s->downloads != NULL)
+        HOST(s)->limit_free(s->downloads);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -221,7 +231,7 @@ static int sly_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     const char *imgproxy = host->config_get(ctx, "imgproxy");
     s->imgproxy = imgproxy ? strip_slash(host, imgproxy) : NULL;
     s->image_size = host->config_int(ctx, "image_size", 224);
-    s->concurrency = (unsigned)host->config_int(ctx, "download_concurrency", 8);
+    s->concurrency = (unsigned)host->config_int(ctx, "download_concurrency", 32);
     s->page_size = host->config_int(ctx, "page_size", 1000);
     s->stale_after_h = host->config_double(ctx, "stale_after", 12);
     s->state_dir = host->state_dir(ctx);
@@ -241,6 +251,13 @@ static int sly_open(const embsync_host *host, embsync_ctx *ctx, void **state)
         sly_close(s);
         return EMBSYNC_FATAL;
     }
+    /* Downloads in flight follow the image server: more while answers come
+     * back as fast as the quickest, fewer on 429, 503, timeouts or a
+     * latency far above it.  A 1.2 host has no limits: a fixed number. */
+    if (EMBSYNC_HOST_HAS(host, http_many_limited))
+        s->downloads = host->limit_new(ctx, s->concurrency,
+                                       host->config_bool(ctx, "download_adaptive", 1)
+                                           ? 0 : EMBSYNC_LIMIT_FIXED);
     const char *token = host->config_get(ctx, "token");
     const char *access = host->config_get(ctx, "access_token");
     char *fetched = NULL;
@@ -700,7 +717,20 @@ static int sly_fetch(void *state, const char *name, size_t n,
                                          .flags = s->api.flags, .timeout_ms = 60000};
         resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
     }
-    int rc = HOST(s)->http_many(CTX(s), n, reqs, resps, http_status, s->concurrency);
+    int rc = s->downloads != NULL
+                 ? HOST(s)->http_many_limited(CTX(s), n, reqs, resps, http_status,
+                                              s->downloads)
+                 : HOST(s)->http_many(CTX(s), n, reqs, resps, http_status, s->concurrency);
+    if (s->downloads != NULL) {
+        unsigned w = HOST(s)->limit_window(s->downloads);
+        HOST(s)->gauge_set(CTX(s), "downloads_window", "server", s->origin, w);
+        pthread_mutex_lock(&s->lock);
+        if (s->downloads_min == 0 || w < s->downloads_min)
+            s->downloads_min = w;
+        if (w > s->downloads_max)
+            s->downloads_max = w;
+        pthread_mutex_unlock(&s->lock);
+    }
     for (size_t i = 0; i < n && rc == EMBSYNC_OK; i++) {
         if (http_status[i] == EMBSYNC_OK && resps[i].status < 400 && resps[i].body_len > 0) {
             HOST(s)->blob_set(&out[i], resps[i].body, resps[i].body_len);

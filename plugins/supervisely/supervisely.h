@@ -32,7 +32,9 @@ typedef struct supervisely {
     char *origin;           /* scheme://host[:port] of the storage URLs' server */
     char *imgproxy;
     long image_size;
-    unsigned concurrency;
+    unsigned concurrency;   /* most downloads in flight */
+    embsync_limit *downloads; /* AIMD within it (ABI 1.3 hosts), or NULL */
+    unsigned downloads_min, downloads_max; /* what it went through */
     long page_size;
     double stale_after_h;
     int64_t project_ids[MAX_IDS], team_ids[MAX_IDS];

@@ -82,7 +82,7 @@ LAYOUT_FIELD(embsync_http_response, content_type, 32);
 LAYOUT_FIELD(embsync_http_response, retry_after, 40);
 LAYOUT_FIELD(embsync_http_response, attempts, 48);
 LAYOUT_FIELD(embsync_http_response, error, 56);
-LAYOUT_SIZE(embsync_host, 200); /* 152 in 1.0, 160 in 1.1 */
+LAYOUT_SIZE(embsync_host, 272); /* 152 in 1.0, 160 in 1.1, 200 in 1.2 */
 LAYOUT_FIELD(embsync_host, abi, 0);
 LAYOUT_FIELD(embsync_host, log, 8);
 LAYOUT_FIELD(embsync_host, set_error, 16);
@@ -108,6 +108,15 @@ LAYOUT_FIELD(embsync_host, state_write, 168);
 LAYOUT_FIELD(embsync_host, state_read, 176);
 LAYOUT_FIELD(embsync_host, url_join, 184);
 LAYOUT_FIELD(embsync_host, url_escape, 192);
+LAYOUT_FIELD(embsync_host, clock_now, 200); /* 1.3 */
+LAYOUT_FIELD(embsync_host, limit_new, 208);
+LAYOUT_FIELD(embsync_host, limit_window, 216);
+LAYOUT_FIELD(embsync_host, limit_sample, 224);
+LAYOUT_FIELD(embsync_host, limit_restart, 232);
+LAYOUT_FIELD(embsync_host, limit_free, 240);
+LAYOUT_FIELD(embsync_host, http_many_limited, 248);
+LAYOUT_FIELD(embsync_host, gauge_set, 256);
+LAYOUT_FIELD(embsync_host, counter_add_labelled, 264);
 LAYOUT_SIZE(embsync_change_sink, 32);
 LAYOUT_FIELD(embsync_change_sink, abi, 0);
 LAYOUT_FIELD(embsync_change_sink, emit, 8);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <microhttpd.h>
 
+#include "aimd.h"
 #include "http.h"
 #include "log.h"
 #include "retry.h"
@@ -314,6 +315,46 @@ static void connections_are_reused_across_calls(void **unused)
     assert_true(opened <= 3);
 }
 
+/* http_many_limited(): in flight stays within the limit's window, and
+ * 503s (retried to success) halve it. */
+static void many_limited_follows_and_feeds_the_limit(void **unused)
+{
+    (void)unused;
+    es_aimd limit;
+    es_aimd_init(&limit, 3, 1, 3);
+    char urls[MANY][128];
+    embsync_http_request reqs[MANY];
+    embsync_http_response resps[MANY];
+    int status[MANY];
+    max_in_flight = 0;
+    for (int i = 0; i < 8; i++) {
+        reqs[i] = get("/slow", urls[i]);
+        resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
+    }
+    assert_int_equal(es_http_many_limited("test", NULL, 8, reqs, resps, status, 64, &limit),
+                     EMBSYNC_OK);
+    for (int i = 0; i < 8; i++)
+        es_http_release(&resps[i]);
+    assert_true(max_in_flight >= 2 && max_in_flight <= 3);
+    assert_int_equal(es_aimd_window(&limit), 3);
+
+    flaky_left = 4;
+    for (int i = 0; i < 8; i++) {
+        reqs[i] = get("/flaky", urls[i]);
+        resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
+    }
+    assert_int_equal(es_http_many_limited("test", NULL, 8, reqs, resps, status, 64, &limit),
+                     EMBSYNC_OK);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(status[i], EMBSYNC_OK);
+        es_http_release(&resps[i]);
+    }
+    es_aimd_view v;
+    es_aimd_read(&limit, &v);
+    assert_true(v.decreases >= 1);
+    es_aimd_destroy(&limit);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +367,7 @@ int main(void)
         cmocka_unit_test(many_respects_parallel_limit),
         cmocka_unit_test(many_starts_a_waiting_request_when_a_slot_frees),
         cmocka_unit_test(connections_are_reused_across_calls),
+        cmocka_unit_test(many_limited_follows_and_feeds_the_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,6 +2,7 @@
 #include "fuzz_host.h"
 
 #include <ftw.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "aimd.h"
+#include "clock.h"
 #include "outcome.h"
 #include "statefile.h"
 #include "url.h"
@@ -93,7 +96,21 @@ static void next_part(long *status, const uint8_t **body, size_t *len)
     *len = part - 1;
 }
 
+/* Plugins may make requests from threads of their own (clip's workers):
+ * the input is read by one at a time. */
+static pthread_mutex_t input_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int answer_locked(const embsync_http_request *req, embsync_http_response *resp);
+
 static int answer(const embsync_http_request *req, embsync_http_response *resp)
+{
+    pthread_mutex_lock(&input_lock);
+    int rc = answer_locked(req, resp);
+    pthread_mutex_unlock(&input_lock);
+    return rc;
+}
+
+static int answer_locked(const embsync_http_request *req, embsync_http_response *resp)
 {
     embsync_abi abi = resp->abi;
     memset(resp, 0, sizeof *resp);
@@ -290,6 +307,66 @@ static void host_counter_add(embsync_ctx *ctx, const char *name, double delta)
     (void)ctx, (void)name, (void)delta;
 }
 
+/* 1.3: the host's own AIMD limit (core/aimd.c); metrics go nowhere. */
+struct embsync_limit {
+    es_aimd aimd;
+};
+
+static embsync_limit *host_limit_new(embsync_ctx *ctx, unsigned ceiling, unsigned flags)
+{
+    (void)ctx;
+    embsync_limit *l = malloc(sizeof *l);
+    if (l != NULL)
+        es_aimd_init(&l->aimd, ceiling, !(flags & EMBSYNC_LIMIT_FIXED), ceiling);
+    return l;
+}
+
+static unsigned host_limit_window(embsync_limit *l)
+{
+    return es_aimd_window(&l->aimd);
+}
+
+static void host_limit_sample(embsync_limit *l, double sent_at, int outcome)
+{
+    es_aimd_sample(&l->aimd, sent_at, es_mono_now(),
+                   outcome == EMBSYNC_LIMIT_CONGESTED ? ES_AIMD_CONGESTED : ES_AIMD_OK);
+}
+
+static void host_limit_restart(embsync_limit *l)
+{
+    es_aimd_restart(&l->aimd, 1);
+}
+
+static void host_limit_free(embsync_limit *l)
+{
+    if (l != NULL) {
+        es_aimd_destroy(&l->aimd);
+        free(l);
+    }
+}
+
+static int host_http_many_limited(embsync_ctx *ctx, size_t n,
+                                  const embsync_http_request *reqs,
+                                  embsync_http_response *resps, int *status,
+                                  embsync_limit *limit)
+{
+    return host_http_many(ctx, n, reqs, resps, status,
+                          limit != NULL ? host_limit_window(limit) : 1);
+}
+
+static void host_gauge_set(embsync_ctx *ctx, const char *name, const char *label,
+                           const char *value, double v)
+{
+    (void)ctx, (void)name, (void)label, (void)value, (void)v;
+}
+
+static void host_counter_add_labelled(embsync_ctx *ctx, const char *name,
+                                      const char *label, const char *value,
+                                      double delta)
+{
+    (void)ctx, (void)name, (void)label, (void)value, (void)delta;
+}
+
 static int host_stop_requested(embsync_ctx *ctx)
 {
     (void)ctx;
@@ -387,4 +464,13 @@ const embsync_host fuzz_host = {
     .state_read = host_state_read,
     .url_join = es_url_join,
     .url_escape = es_url_escape,
+    .clock_now = es_mono_now,
+    .limit_new = host_limit_new,
+    .limit_window = host_limit_window,
+    .limit_sample = host_limit_sample,
+    .limit_restart = host_limit_restart,
+    .limit_free = host_limit_free,
+    .http_many_limited = host_http_many_limited,
+    .gauge_set = host_gauge_set,
+    .counter_add_labelled = host_counter_add_labelled,
 };

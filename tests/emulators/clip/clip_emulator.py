@@ -8,8 +8,12 @@ image.  Embeddings are deterministic functions of the decoded pixels (Pillow)
 or of the text, with the configured dimension, not unit length.
 
     clip_emulator.py --port 0 --port-file F [--dim 512] [--prefix /net/TOKEN]
-                     [--not-ready N] [--batch-cost-ms MS] [--auth TOKEN]
-                     [--record FILE] [--task ID --task-token TOKEN]
+                     [--not-ready N] [--batch-cost-ms MS] [--item-cost-ms MS]
+                     [--auth TOKEN] [--record FILE] [--task ID --task-token TOKEN]
+
+Several instances on their own ports stand in for several CLIP servers; one
+killed (SIGKILL, or the `exit` fault) and started again with --port of the
+old one is a server that died and came back.
 
 With --task, it also answers Supervisely's POST /public/api/v3/tasks.info for
 that task id (x-api-key must be TOKEN) with the prefix as the app's baseUrl: a
@@ -76,7 +80,16 @@ class State:
         self.service_seconds = 0.0      # at least one /post being served
         self.active = 0
         self.active_since = 0.0
-        self.record = open(args.record, "a") if args.record else None
+        self.max_active = 0
+        self.ready = True               # switched by POST /__emulator/ready
+        self.record = open(args.record, "a", buffering=1) if args.record else None
+
+    def note(self, entry):
+        """One line per /post answered (or refused by a fault), for tests
+        that count what was embedded where."""
+        if self.record:
+            with self.lock:
+                self.record.write(json.dumps(entry) + "\n")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -127,7 +140,7 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.counts["dry_run"] += 1
                 self.state.probes += 1
-                ready = self.state.probes > self.state.args.not_ready
+                ready = self.state.probes > self.state.args.not_ready and self.state.ready
             if ready:
                 return self.send(200, {"code": 0, "description": "", "exception": None})
             return self.send(200, {"code": 1, "description": "ConnectionError('clip_t is starting')",
@@ -148,6 +161,8 @@ class Handler(BaseHTTPRequestHandler):
             if self.state.active == 0:
                 self.state.active_since = time.time()
             self.state.active += 1
+            self.state.max_active = max(self.state.max_active, self.state.active)
+            self.arrived_with = self.state.active
         try:
             self.handle_post()
         finally:
@@ -186,6 +201,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(422, {"detail": [{"loc": ["body", 0], "msg": f"Expecting value: {e}",
                                                "type": "value_error.jsondecode"}]})
         fault = self.take_fault()
+        if fault and fault.get("exit"):
+            # A server that dies with this request in flight: no answer,
+            # nothing recorded, the port closed until it is started again.
+            os._exit(3)
+        if not self.state.ready:
+            fault = dict(fault or {}, status=503)
         if fault and fault.get("delay_ms"):
             time.sleep(fault["delay_ms"] / 1000.0)
         if fault and fault.get("drop"):
@@ -199,6 +220,15 @@ class Handler(BaseHTTPRequestHandler):
         parameters = body.get("parameters")
         request_id = uuid.uuid4().hex
         if fault and fault.get("status"):
+            self.state.note({"status": fault["status"], "docs": len(docs),
+                             "active": self.arrived_with, "t": time.time()})
+            if fault["status"] == 429:
+                self.send_response(429)
+                self.send_header("Content-Type", "application/json")
+                body = json.dumps({"detail": "Too Many Requests"}).encode()
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                return self.wfile.write(body)
             status = {"code": 1, "description": "ConnectionError('executor unreachable')",
                       "exception": {"name": "ConnectionError", "args": ["unreachable"],
                                     "stacks": ["Traceback ..."], "executor": ""}}
@@ -211,8 +241,11 @@ class Handler(BaseHTTPRequestHandler):
             # Busy time is time holding the one replica, not time queued
             # behind another request for it.
             t0 = time.time()
-            if args.batch_cost_ms:
-                time.sleep(args.batch_cost_ms / 1000.0)
+            # A fixed service time per request and per document, like a
+            # GPU's, then the emulator's own work.
+            cost = args.batch_cost_ms + args.item_cost_ms * len(docs)
+            if cost:
+                time.sleep(cost / 1000.0)
             for doc in docs:
                 d = {k: None for k in DOC_KEYS}
                 d.update({k: v for k, v in doc.items() if k in DOC_KEYS})
@@ -261,12 +294,18 @@ class Handler(BaseHTTPRequestHandler):
             for d in out:
                 d["embedding"] = None
         ended = now_iso()
+        images = [hashlib.sha1(base64.b64decode(d["blob"])).hexdigest()
+                  for d in docs if isinstance(d, dict) and d.get("blob") and not d.get("text")]
         self.send(200, {"header": header, "parameters": parameters,
                         "routes": [{"executor": "gateway", "startTime": started,
                                     "endTime": ended, "status": None},
                                    {"executor": "clip_t", "startTime": started,
                                     "endTime": ended, "status": route_status}],
                         "data": out})
+        if error is None:
+            self.state.note({"status": 200, "docs": len(docs), "images": images,
+                             "active": self.arrived_with, "t": time.time(),
+                             "replica": [t0, t0 + busy]})
 
     def tasks_info(self, raw):
         args = self.state.args
@@ -292,11 +331,18 @@ class Handler(BaseHTTPRequestHandler):
                     f.setdefault("remaining", 1)
                     st.faults.append(f)
             return self.send(200, {"faults": st.faults})
+        if path == "/__emulator/ready" and method == "POST":
+            spec = json.loads(self.raw or b"{}")
+            with st.lock:
+                st.ready = bool(spec.get("ready", True))
+            return self.send(200, {"ready": st.ready})
         if path == "/__emulator/state":
             with st.lock:
                 return self.send(200, {"counts": st.counts,
                                        "busy_seconds": st.busy_seconds,
-                                       "service_seconds": st.service_seconds})
+                                       "service_seconds": st.service_seconds,
+                                       "max_active": st.max_active,
+                                       "ready": st.ready})
         self.send(404, {"detail": "Not Found"})
 
 
@@ -310,6 +356,8 @@ def main():
                     help="dry_run answers code 1 for the first N probes")
     ap.add_argument("--batch-cost-ms", type=float, default=0.0,
                     help="fixed inference time per request (one at a time)")
+    ap.add_argument("--item-cost-ms", type=float, default=0.0,
+                    help="and per document of the request")
     ap.add_argument("--auth", help="require this raw Authorization value")
     ap.add_argument("--task", type=int, help="answer tasks.info for this task id")
     ap.add_argument("--task-token", default="", help="x-api-key tasks.info requires")
