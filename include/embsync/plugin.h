@@ -1,5 +1,6 @@
 /*
- * embsync/plugin.h — the embsync plugin ABI, version 1.
+ * embsync/plugin.h — the embsync plugin ABI, version 1 (minor: see the
+ * changelog below and EMBSYNC_ABI_MINOR).
  *
  * This is the only header a plugin needs.  A plugin is a shared module that
  * exports one function, embsync_plugin_entry(), returning a pointer to a
@@ -35,9 +36,9 @@
  *        contains(), alias_get() and alias_set() (optional), for
  *        reconciliation and for rebuilding a collection beside the live
  *        one.  EMBSYNC_ENSURE_ADOPTED.  Host: http_outcome() (the one
-        mapping of an HTTP answer to an outcome, EMBSYNC_WHOLE_CALL),
-        state_write() and state_read() (durable atomic files in the state
-        directory), url_join() and url_escape() (URL building).
+ *        mapping of an HTTP answer to an outcome, EMBSYNC_WHOLE_CALL),
+ *        state_write() and state_read() (durable atomic files in the state
+ *        directory), url_join() and url_escape() (URL building).
  *   1.3  Host: adaptive concurrency limits (limit_new(), limit_window(),
  *        limit_sample(), limit_restart(), limit_free(); AIMD with slow
  *        start and a latency signal), http_many_limited() (http_many()
