@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "inflight.h"
+#include "fake_instances.h"
 #include "fake_plugins.h"
 #include "log.h"
 #include "ledger.h"
@@ -25,33 +26,19 @@ static es_engine engine;
 static int setup(void **unused)
 {
     (void)unused;
-    char err[1024];
     memset(&cfg, 0, sizeof cfg);
     cfg.path = "test.ini";
     cfg.state_dir = "/tmp";
-    es_section sec = {.name = "x", .plugin = "fake"};
-    const embsync_plugin *descs[3] = {&fake_source_plugin,
-                                      &fake_embedder_plugin, &fake_store_plugin};
-    es_stop_init(&stop);
-    for (int i = 0; i < 3; i++) {
-        modules[i] = es_module_from_descriptor(descs[i], "fake", i + 1, err,
-                                               sizeof err);
-        assert_non_null(modules[i]);
-        instances[i] = es_instance_open(modules[i], &cfg, &sec, &stop, err,
-                                        sizeof err);
-        assert_non_null(instances[i]);
-    }
+    const embsync_plugin *const descs[3] = {
+        &fake_source_plugin, &fake_embedder_plugin, &fake_store_plugin};
+    fake_instances_open(descs, NULL, &cfg, &stop, modules, instances);
     return 0;
 }
 
 static int teardown(void **unused)
 {
     (void)unused;
-    for (int i = 0; i < 3; i++) {
-        es_instance_close(instances[i]);
-        es_module_unload(modules[i]);
-    }
-    es_stop_destroy(&stop);
+    fake_instances_close(modules, instances, &stop);
     return 0;
 }
 

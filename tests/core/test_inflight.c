@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "fake_instances.h"
 #include "fake_plugins.h"
 #include "inflight.h"
 #include "log.h"
@@ -115,32 +116,18 @@ static es_config cfg;
 
 static void open_fakes(void)
 {
-    char err[512];
     cfg = (es_config){.path = "test.ini", .state_dir = state_dir};
-    es_section sec = {.name = "x", .plugin = "fake"};
-    const embsync_plugin *descs[3] = {&fake_source_plugin,
-                                      &fake_source_plugin_no_exists,
-                                      &fake_store_plugin};
+    const embsync_plugin *const descs[3] = {&fake_source_plugin,
+                                            &fake_source_plugin_no_exists,
+                                            &fake_store_plugin};
     const int kinds[3] = {EMBSYNC_KIND_SOURCE, EMBSYNC_KIND_SOURCE,
                           EMBSYNC_KIND_STORE};
-    es_stop_init(&stop);
-    for (int i = 0; i < 3; i++) {
-        modules[i] = es_module_from_descriptor(descs[i], "fake", kinds[i], err,
-                                               sizeof err);
-        assert_non_null(modules[i]);
-        instances[i] = es_instance_open(modules[i], &cfg, &sec, &stop, err,
-                                        sizeof err);
-        assert_non_null(instances[i]);
-    }
+    fake_instances_open(descs, kinds, &cfg, &stop, modules, instances);
 }
 
 static void close_fakes(void)
 {
-    for (int i = 0; i < 3; i++) {
-        es_instance_close(instances[i]);
-        es_module_unload(modules[i]);
-    }
-    es_stop_destroy(&stop);
+    fake_instances_close(modules, instances, &stop);
 }
 
 static void gone_items_leave_store_and_ledger(void **unused)

@@ -14,6 +14,7 @@
 
 #include "calls.h"
 #include "engine.h"
+#include "fake_instances.h"
 #include "fake_plugins.h"
 #include "inflight.h"
 #include "log.h"
@@ -29,35 +30,21 @@ static char state_dir[64];
 static int setup(void **unused)
 {
     (void)unused;
-    char err[1024];
     snprintf(state_dir, sizeof state_dir, "/tmp/embsync-pipeline.XXXXXX");
     assert_non_null(mkdtemp(state_dir));
     memset(&cfg, 0, sizeof cfg);
     cfg.path = "test.ini";
     cfg.state_dir = state_dir;
-    es_section sec = {.name = "x", .plugin = "fake"};
-    const embsync_plugin *descs[3] = {&fake_source_plugin,
-                                      &fake_embedder_plugin, &fake_store_plugin};
-    es_stop_init(&stop);
-    for (int i = 0; i < 3; i++) {
-        modules[i] = es_module_from_descriptor(descs[i], "fake", i + 1, err,
-                                               sizeof err);
-        assert_non_null(modules[i]);
-        instances[i] = es_instance_open(modules[i], &cfg, &sec, &stop, err,
-                                        sizeof err);
-        assert_non_null(instances[i]);
-    }
+    const embsync_plugin *const descs[3] = {
+        &fake_source_plugin, &fake_embedder_plugin, &fake_store_plugin};
+    fake_instances_open(descs, NULL, &cfg, &stop, modules, instances);
     return 0;
 }
 
 static int teardown(void **unused)
 {
     (void)unused;
-    for (int i = 0; i < 3; i++) {
-        es_instance_close(instances[i]);
-        es_module_unload(modules[i]);
-    }
-    es_stop_destroy(&stop);
+    fake_instances_close(modules, instances, &stop);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", state_dir);
     return system(cmd) == 0 ? 0 : -1;

@@ -29,24 +29,8 @@ collection_prefix = w_$scenario"
     else
         store="plugin = faiss-local"
     fi
-    # Written aside and renamed: a reader may be reading it.
-    cat >"$work/$scenario-$1.ini.new" <<INI
-[core]
-state_dir = $work/$scenario
-plugin_path = $top_builddir/plugins
-batch_size = 16
-log_level = info
-[source]
-plugin = dir
-root = $work/$scenario-images
-[embedder]
-plugin = null
-dim = 32
-seed = $1
-[store]
-$store
-INI
-    mv "$work/$scenario-$1.ini.new" "$work/$scenario-$1.ini"
+    null_ini "$work/$scenario-$1.ini" "$work/$scenario" "$work/$scenario-images" \
+        "$1" 32 16 "$store"
     echo "$work/$scenario-$1.ini"
 }
 

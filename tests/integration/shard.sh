@@ -15,19 +15,7 @@ done
 embsync="$top_builddir/embsync"
 ini() { # ini K/N
     k=${1%/*}
-    cat >"$work/shard$k.ini" <<INI
-[core]
-state_dir = $work/state$k
-plugin_path = $top_builddir/plugins
-shard = $1
-[source]
-plugin = dir
-root = $work/images
-[embedder]
-plugin = descriptor
-[store]
-plugin = faiss-local
-INI
+    local_ini "$work/shard$k.ini" "$work/state$k" "$work/images" "shard = $1"
 }
 
 # The collections a pass log says were run, one per line, sorted.

@@ -44,24 +44,8 @@ batch_size = 64"
     else
         store="plugin = faiss-local"
     fi
-    # Written aside and renamed: a reader may be reading it.
-    cat >"$work/$scenario-$2.ini.new" <<INI
-[core]
-state_dir = $work/$scenario
-plugin_path = $top_builddir/plugins
-batch_size = 32
-log_level = info
-[source]
-plugin = dir
-root = $work/images
-[embedder]
-plugin = null
-dim = 64
-seed = $2
-[store]
-$store
-INI
-    mv "$work/$scenario-$2.ini.new" "$work/$scenario-$2.ini"
+    null_ini "$work/$scenario-$2.ini" "$work/$scenario" "$work/images" "$2" 64 32 \
+        "$store"
     echo "$work/$scenario-$2.ini"
 }
 
