@@ -38,6 +38,21 @@ static const embsync_config_key keys[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
+embsync_http_request clip_post(const clip *c, const char *url,
+                               const char **headers, const char *body)
+{
+    return (embsync_http_request){
+        .abi = EMBSYNC_ABI_INIT(embsync_http_request),
+        .method = "POST",
+        .url = url,
+        .headers = headers,
+        .body = body,
+        .body_len = body != NULL ? strlen(body) : 0,
+        .timeout_ms = c->timeout_ms,
+        .flags = c->flags,
+    };
+}
+
 /* ---- task id resolution --------------------------------------------------- */
 
 /* base = supervisely_server + tasks.info(task_id).settings.message.appInfo.baseUrl */
@@ -55,16 +70,7 @@ static char *resolve_task(clip *c, long long task_id)
     snprintf(body, sizeof body, "{\"id\":%lld}", task_id);
     snprintf(key, sizeof key, "x-api-key: %s", token);
     const char *headers[] = {"Content-Type: application/json", key, NULL};
-    embsync_http_request req = {
-        .abi = EMBSYNC_ABI_INIT(embsync_http_request),
-        .method = "POST",
-        .url = url,
-        .headers = headers,
-        .body = body,
-        .body_len = strlen(body),
-        .timeout_ms = c->timeout_ms,
-        .flags = c->flags,
-    };
+    embsync_http_request req = clip_post(c, url, headers, body);
     embsync_http_response resp = {.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
     int rc = c->host->http(c->ctx, &req, &resp);
     char *base = NULL;
@@ -104,16 +110,7 @@ static int probe_dim(clip *c, endpoint *e)
                              "Accept: application/json", c->auth_header, NULL};
     doc probe[2] = {{.text = "a photo"}, {.text = "a drawing"}};
     char *body = clip_encode_body(probe, 2);
-    embsync_http_request req = {
-        .abi = EMBSYNC_ABI_INIT(embsync_http_request),
-        .method = "POST",
-        .url = e->post_url,
-        .headers = headers,
-        .body = body,
-        .body_len = body ? strlen(body) : 0,
-        .timeout_ms = c->timeout_ms,
-        .flags = c->flags,
-    };
+    embsync_http_request req = clip_post(c, e->post_url, headers, body);
     embsync_http_response resp = {.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
     int rc = c->host->http(c->ctx, &req, &resp);
     cJSON *o = rc == EMBSYNC_OK && resp.status == 200 ? cJSON_Parse(resp.body) : NULL;

@@ -81,6 +81,11 @@ struct clip {
 /** The /post body for n documents with ids "0".."n-1"; NULL out of memory. */
 char *clip_encode_body(const doc *docs, size_t n);
 
+/** A POST of the JSON text `body` to `url` with the plugin's timeout and
+ *  TLS flags; headers and body are borrowed for the request's lifetime. */
+embsync_http_request clip_post(const clip *c, const char *url,
+                               const char **headers, const char *body);
+
 enum { ANSWER_OK, ANSWER_EXECUTOR_ERROR, ANSWER_PROTOCOL_ERROR };
 
 /** Parse an answer of n documents into vectors (n × c->dim), paired by id;

@@ -197,21 +197,12 @@ static sent send_job(clip *c, endpoint *e, call *k, job *j, double *sent_at,
         pthread_mutex_unlock(&c->lock);
         return SENT_CALL_FAILS;
     }
-    embsync_http_request req = {
-        .abi = EMBSYNC_ABI_INIT(embsync_http_request),
-        .method = "POST",
-        .url = e->post_url,
-        .headers = headers,
-        .body = body,
-        .body_len = strlen(body),
-        .timeout_ms = c->timeout_ms,
-        .flags = c->flags,
-        /* Two attempts: one more on a fresh connection (the gateway drops
-         * idle keep-alive connections); a second failure moves the job to
-         * another endpoint, and a lone endpoint is probed back with the
-         * policy's delays. */
-        .max_attempts = 2,
-    };
+    embsync_http_request req = clip_post(c, e->post_url, headers, body);
+    /* Two attempts: one more on a fresh connection (the gateway drops idle
+     * keep-alive connections); a second failure moves the job to another
+     * endpoint, and a lone endpoint is probed back with the policy's
+     * delays. */
+    req.max_attempts = 2;
     embsync_http_response resp = {.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
     *sent_at = c->host->clock_now();
     int rc = c->host->http(c->ctx, &req, &resp);
