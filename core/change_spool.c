@@ -4,11 +4,36 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "statefile.h"
 
 int es_spool_open(es_change_spool *s)
 {
     s->n = 0;
     s->fp = tmpfile();
+    return s->fp != NULL ? 0 : -1;
+}
+
+int es_spool_create(es_change_spool *s, const char *path)
+{
+    s->n = 0;
+    s->fp = fopen(path, "w+be");
+    return s->fp != NULL ? 0 : -1;
+}
+
+int es_spool_sync(es_change_spool *s, const char *path)
+{
+    return fflush(s->fp) == 0 && fdatasync(fileno(s->fp)) == 0 &&
+                   es_sync_dir_of(path) == 0
+               ? 0
+               : -1;
+}
+
+int es_spool_open_read(es_change_spool *s, const char *path)
+{
+    s->n = 0;
+    s->fp = fopen(path, "rbe");
     return s->fp != NULL ? 0 : -1;
 }
 

@@ -156,6 +156,39 @@ static int drop_old(es_engine *e, const es_rebuild_record *rec,
 
 /* ---- settling what an interrupted rebuild left -------------------------- */
 
+static int ack_held(es_engine *e, const char *collection,
+                    es_change_spool *acks, es_run_result *res);
+
+/* The acknowledgements a run held past its switch and did not get to
+ * give: given now (acknowledging twice is harmless), then forgotten. */
+static int ack_left(es_engine *e, const char *collection, es_run_result *res)
+{
+    char path[4096];
+    es_change_spool acks;
+    if (es_rebuild_acks_path(e->state_dir, collection, path, sizeof path) != 0)
+        return EMBSYNC_OK;
+    if (es_spool_open_read(&acks, path) != 0) {
+        if (errno == ENOENT)
+            return EMBSYNC_OK;
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: cannot read the acknowledgements held for %s: %s",
+                 collection, strerror(errno));
+        return EMBSYNC_FAILED;
+    }
+    int rc = ack_held(e, collection, &acks, res);
+    es_spool_close(&acks);
+    if (rc == EMBSYNC_OK && unlink(path) != 0 && errno != ENOENT) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: cannot remove the acknowledgements held for %s: "
+                 "%s", collection, strerror(errno));
+        rc = EMBSYNC_FAILED;
+    }
+    if (rc == EMBSYNC_OK)
+        es_info("collection %s: acknowledged what the interrupted rebuild "
+                "held past its switch", collection);
+    return rc;
+}
+
 static int same_model(const es_engine *e, const es_rebuild_record *rec)
 {
     return strcmp(rec->identity, e->model.identity) == 0 &&
@@ -183,13 +216,13 @@ int es_rebuild_settle(es_engine *e, const char *collection,
     if (rc != EMBSYNC_OK)
         return rc;
     if (strcmp(live, rec.shadow) == 0) {
-        /* Cut short after the switch: what is left is the old collection.
-         * The acknowledgements held in memory were lost with the process;
-         * the source lists those items again and they are re-embedded into
-         * the live collection like any change. */
+        /* Cut short after the switch: the acknowledgements it held are on
+         * disk (synced before the switch), then the old collection. */
         es_info("collection %s: finishing the rebuild an interrupted run "
                 "switched to %s", collection, rec.shadow);
-        rc = drop_old(e, &rec, res);
+        rc = ack_left(e, collection, res);
+        if (rc == EMBSYNC_OK)
+            rc = drop_old(e, &rec, res);
     } else if (!same_model(e, &rec) || e->rebuild_in_place) {
         es_warn("collection %s: the interrupted rebuild into %s was for %s, "
                 "the embedder is now %s%s: dropping %s, it belongs to no "
@@ -299,17 +332,17 @@ static void held_free(held *h)
 
 /* After the switch: the source hears of every item now in the collection
  * readers see, in the order they were stored (a later version last). */
-static int ack_held(es_engine *e, const char *collection, held *h,
-                    es_run_result *res)
+static int ack_held(es_engine *e, const char *collection,
+                    es_change_spool *acks, es_run_result *res)
 {
     embsync_change page[ACK_SLICE];
-    if (es_spool_rewind(&h->acks) != 0) {
+    if (es_spool_rewind(acks) != 0) {
         snprintf(res->error, sizeof res->error,
                  "rebuild: cannot read back the held acknowledgements");
         return EMBSYNC_FAILED;
     }
     for (;;) {
-        long m = es_spool_read(&h->acks, page, ACK_SLICE);
+        long m = es_spool_read(acks, page, ACK_SLICE);
         if (m < 0) {
             snprintf(res->error, sizeof res->error,
                      "rebuild: cannot read back the held acknowledgements");
@@ -556,9 +589,15 @@ int es_rebuild_collection(es_engine *e, const char *collection,
     }
     held h = {.e = e, .rec = &rec, .shadow = rec.shadow,
               .saved = es_mono_now(), .filling = 1};
-    if (es_spool_open(&h.acks) != 0) {
+    /* Beside the record, so that acknowledgements held past the switch
+     * survive a crash right after it. */
+    char acks_path[4096];
+    if (es_rebuild_acks_path(e->state_dir, collection, acks_path,
+                             sizeof acks_path) != 0 ||
+        es_spool_create(&h.acks, acks_path) != 0) {
         snprintf(res->error, sizeof res->error,
-                 "rebuild: cannot create a temporary file: %s", strerror(errno));
+                 "rebuild: cannot create the file of held acknowledgements "
+                 "in %s: %s", e->state_dir, strerror(errno));
         return EMBSYNC_FAILED;
     }
     uint64_t old_count = 0;
@@ -590,6 +629,14 @@ int es_rebuild_collection(es_engine *e, const char *collection,
         return rc;
     }
     es_crashpoint("rebuild-caught-up");
+    if (es_spool_sync(&h.acks, acks_path) != 0) {
+        snprintf(res->error, sizeof res->error,
+                 "rebuild: cannot make the held acknowledgements durable "
+                 "(%s); not switching", strerror(errno));
+        held_free(&h);
+        es_progress_rebuild(&e->progress, NULL, 0, 0);
+        return EMBSYNC_FAILED;
+    }
 
     call sw = {.e = e, .name = collection, .target = rec.shadow};
     rc = es_call_retry(e->stop, "switch the alias", alias_set_once, &sw);
@@ -609,10 +656,14 @@ int es_rebuild_collection(es_engine *e, const char *collection,
                 "run finds the switch in the store", collection);
     /* From here on the rebuild has happened: what fails is logged and
      * left to the next run, never the switch undone. */
-    if (ack_held(e, collection, &h, res) != EMBSYNC_OK) {
-        es_warn("collection %s: %s; those items are listed again and "
-                "re-embedded by a later run", collection, res->error);
+    if (ack_held(e, collection, &h.acks, res) != EMBSYNC_OK) {
+        es_warn("collection %s: %s; the next run acknowledges them",
+                collection, res->error);
         res->error[0] = '\0';
+        held_free(&h);
+        es_progress_rebuild(&e->progress, NULL, 0, 0);
+        res->rebuilt = 1;
+        return EMBSYNC_OK;
     }
     held_free(&h);
     es_crashpoint("rebuild-acked");

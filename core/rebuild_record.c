@@ -23,6 +23,16 @@ static int record_path(const char *state_dir, const char *collection,
     return snprintf(out, len, "%s/%s.json", dir, enc) < (int)len ? 0 : -1;
 }
 
+int es_rebuild_acks_path(const char *state_dir, const char *collection,
+                         char *out, size_t len)
+{
+    char json[4096];
+    if (record_path(state_dir, collection, json, sizeof json, 1) != 0)
+        return -1;
+    size_t n = strlen(json) - strlen(".json");
+    return snprintf(out, len, "%.*s.acks", (int)n, json) < (int)len ? 0 : -1;
+}
+
 static double num(const cJSON *o, const char *key)
 {
     return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, key));
@@ -102,8 +112,12 @@ int es_rebuild_record_save(const char *state_dir, const es_rebuild_record *rec)
 
 int es_rebuild_record_remove(const char *state_dir, const char *collection)
 {
-    char path[4096];
+    char path[4096], acks[4096];
     if (record_path(state_dir, collection, path, sizeof path, 0) != 0)
+        return -1;
+    /* The held acknowledgements first: they mean nothing without it. */
+    if (es_rebuild_acks_path(state_dir, collection, acks, sizeof acks) == 0 &&
+        unlink(acks) != 0 && errno != ENOENT)
         return -1;
     return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 }

@@ -5,6 +5,7 @@
 #ifndef ES_REBUILD_RECORD_H
 #define ES_REBUILD_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /** The phases a record can be in. */
@@ -35,7 +36,14 @@ int es_rebuild_record_load(const char *state_dir, const char *collection,
 /** Write rec (replacing the collection's record).  0, or -1 with errno. */
 int es_rebuild_record_save(const char *state_dir, const es_rebuild_record *rec);
 
-/** Remove the record of `collection` (none: fine).  0, or -1 with errno. */
+/** The file beside the record where a rebuild spools the acknowledgements
+ *  it holds until its switch (`<collection>.acks`; the directory is made).
+ *  0, or -1 when it does not fit or cannot be made. */
+int es_rebuild_acks_path(const char *state_dir, const char *collection,
+                         char *out, size_t len);
+
+/** Remove the record of `collection` and its held acknowledgements (none:
+ *  fine).  0, or -1 with errno. */
 int es_rebuild_record_remove(const char *state_dir, const char *collection);
 
 #endif

@@ -88,13 +88,7 @@ int es_write_atomic(const char *path, const void *data, size_t len)
     if (rename(tmp, path) != 0)
         goto fail;
     /* The rename itself is durable only once the directory is synced. */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    es_sync_dir_of(path);
     return 0;
 fail:;
     int saved = errno;
@@ -103,6 +97,23 @@ fail:;
     unlink(tmp);
     errno = saved;
     return -1;
+}
+
+int es_sync_dir_of(const char *path)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    int rc = fsync(dfd);
+    int saved = errno;
+    close(dfd);
+    errno = saved;
+    return rc;
 }
 
 char *es_read_all(const char *path, size_t *len)

@@ -16,6 +16,11 @@ int es_mkdirs(const char *path);
  *  new content, never a mix: temp file, fsync, rename, fsync directory. */
 int es_write_atomic(const char *path, const void *data, size_t len);
 
+/** Make the directory entry of `path` durable (fsync of its directory):
+ *  a file just created, renamed or removed survives a crash only then.
+ *  0, or -1 with errno. */
+int es_sync_dir_of(const char *path);
+
 /** Read a whole file (NUL-terminated); NULL with errno set on failure. */
 char *es_read_all(const char *path, size_t *len);
 

@@ -75,6 +75,12 @@ for i in range(int(sys.argv[2])):
         f.write(b"\xff\xd8\xff\xe0" + i.to_bytes(4, "big") + b"photo")
 PY
         "$embsync" once -c "$(config 0)" 2>"$work/$scenario.first.log" || sed 's/^/# /' "$work/$scenario.first.log"
+        # Two items the rebuild's run is the first to store: their
+        # acknowledgements are held until the switch.
+        if [ $point = rebuild-switched ]; then
+            printf '\377\330\377\340held%s' 1 >"$work/$scenario-images/photos/held1.jpg"
+            printf '\377\330\377\340held%s' 2 >"$work/$scenario-images/photos/held2.jpg"
+        fi
         EMBSYNC_CRASH_AT=$point "$embsync" once -c "$(config 1)" 2>"$work/$scenario.crash.log"
         [ $? -eq 137 ]
         ok $? "$store_kind: killed at $point" || sed 's/^/# /' "$work/$scenario.crash.log"
@@ -90,6 +96,13 @@ PY
         printf '\377\330\377\340new%s' 2 >"$work/$scenario-images/photos/new2.jpg"
         "$embsync" once -c "$(config 1)" 2>"$work/$scenario.next.log"
         ok $? "$store_kind $point: the next run exits 0" || sed 's/^/# /' "$work/$scenario.next.log"
+        if [ $point = rebuild-switched ]; then
+            grep -q "acknowledged what the interrupted rebuild held past its switch" \
+                "$work/$scenario.next.log" &&
+                grep -q "collection photos: 2 embedded" "$work/$scenario.next.log"
+            ok $? "$store_kind $point: the acknowledgements held past the switch are given, so only the 2 items added since are embedded" ||
+                sed 's/^/# /' "$work/$scenario.next.log"
+        fi
         answers_from 1 && dump_matches && [ "$(collections)" -eq 1 ] &&
             [ ! -e "$work/$scenario/core/rebuild/photos.json" ]
         ok $? "$store_kind $point: model 1 answers, the store holds exactly the folder, one collection, no record" ||
