@@ -46,14 +46,22 @@ void es_inflight_close(es_inflight *f)
     f->path = NULL;
 }
 
-static void put_escaped(FILE *fp, const char *s)
+/* s with %, tab, CR and LF as %XX, at out (room for 3 × strlen(s)); the
+ * end of what was written. */
+static char *put_escaped(char *out, const char *s)
 {
+    static const char hex[] = "0123456789ABCDEF";
     for (; *s; s++) {
-        if (*s == '%' || *s == '\t' || *s == '\n' || *s == '\r')
-            fprintf(fp, "%%%02X", (unsigned char)*s);
-        else
-            fputc(*s, fp);
+        unsigned char c = (unsigned char)*s;
+        if (c == '%' || c == '\t' || c == '\n' || c == '\r') {
+            *out++ = '%';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
+        } else {
+            *out++ = (char)c;
+        }
     }
+    return out;
 }
 
 static void unescape(char *s)
@@ -71,25 +79,26 @@ static void unescape(char *s)
     *out = '\0';
 }
 
+/* The batch's lines are built in one buffer, without a stdio call per
+ * character, and written with one write() and one fdatasync(). */
 int es_inflight_record(es_inflight *f, size_t n, const embsync_change *items)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&text, &len);
-    if (fp == NULL)
+    /* "U\t" + 20 digits + "\t" + the escaped ref + "\n" */
+    size_t cap = 1;
+    for (size_t i = 0; i < n; i++)
+        cap += 24 + (items[i].ref != NULL ? 3 * strlen(items[i].ref) : 0) + 1;
+    char *text = malloc(cap);
+    if (text == NULL)
         return -1;
+    char *at = text;
     for (size_t i = 0; i < n; i++) {
-        fprintf(fp, "%c\t%" PRIu64 "\t",
-                items[i].op == EMBSYNC_OP_DELETE ? 'D' : 'U', items[i].id);
+        at += snprintf(at, 24, "%c\t%" PRIu64 "\t",
+                       items[i].op == EMBSYNC_OP_DELETE ? 'D' : 'U', items[i].id);
         if (items[i].ref != NULL)
-            put_escaped(fp, items[i].ref);
-        fputc('\n', fp);
+            at = put_escaped(at, items[i].ref);
+        *at++ = '\n';
     }
-    if (fclose(fp) != 0) {
-        free(text);
-        return -1;
-    }
-    size_t off = 0;
+    size_t len = (size_t)(at - text), off = 0;
     while (off < len) {
         ssize_t w = write(f->fd, text + off, len - off);
         if (w < 0 && errno == EINTR)

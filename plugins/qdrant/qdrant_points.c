@@ -82,48 +82,82 @@ static int answer_records(qdrant *q, const qdrant_reply *r, qdrant_layout layout
     return EMBSYNC_OK;
 }
 
+/* A body being written: text[0..len) of cap bytes. */
+typedef struct body_text {
+    char *text;
+    size_t len, cap;
+} body_text;
+
+/* Room for `more` bytes after the text, or -1 when memory runs out. */
+static int body_reserve(body_text *b, size_t more)
+{
+    if (b->cap - b->len >= more)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < more)
+        cap *= 2;
+    char *grown = realloc(b->text, cap);
+    if (grown == NULL)
+        return -1;
+    b->text = grown;
+    b->cap = cap;
+    return 0;
+}
+
+static void body_put(body_text *b, const char *s, size_t n)
+{
+    memcpy(b->text + b->len, s, n);
+    b->len += n;
+}
+
 /* {"points":[{"id":N,"vector":[...],"payload":{...}}, ...]} with exact ids,
  * floats that round-trip f32, and each payload exactly as the source gave
- * it (after checking it is a JSON object). */
+ * it (after checking it is a JSON object).  Written straight into one
+ * buffer, each vector's text in place: the body is the largest thing the
+ * framework writes, so it is neither printed through stdio nor copied. */
 static char *upsert_body(qdrant *q, size_t n, const embsync_point *points,
                          size_t stride, uint32_t dim, size_t *len)
 {
-    char *text = NULL;
-    size_t vector_cap = EMBSYNC_JSON_FLOAT_ARRAY_MAX(dim);
-    char *vector = malloc(vector_cap);
-    FILE *fp = vector != NULL ? open_memstream(&text, len) : NULL;
-    if (fp == NULL) {
-        free(vector);
+    static const char head[] = "{\"points\":[", tail[] = "]}";
+    size_t vector_max = EMBSYNC_JSON_FLOAT_ARRAY_MAX(dim);
+    body_text b = {0};
+    if (body_reserve(&b, sizeof head) != 0)
         return NULL;
-    }
-    fputs("{\"points\":[", fp);
+    body_put(&b, head, sizeof head - 1);
     for (size_t i = 0; i < n; i++) {
         const embsync_point *p = (const embsync_point *)((const char *)points + i * stride);
         const char *payload = p->payload != NULL ? p->payload : "{}";
-        size_t vector_len = HOST(q)->json_float_array(p->vector, dim, vector, vector_cap);
-        cJSON *parsed = vector_len > 0 ? cJSON_Parse(payload) : NULL;
+        size_t payload_len = strlen(payload);
+        char id[48];
+        int id_len = snprintf(id, sizeof id, "%s{\"id\":%" PRIu64 ",\"vector\":",
+                              i ? "," : "", p->id);
+        static const char payload_key[] = ",\"payload\":";
+        if (body_reserve(&b, (size_t)id_len + vector_max + sizeof payload_key +
+                                 payload_len + 1 + sizeof tail) != 0) {
+            free(b.text);
+            return NULL;
+        }
+        body_put(&b, id, (size_t)id_len);
+        size_t vector_len = HOST(q)->json_float_array(p->vector, dim,
+                                                      b.text + b.len, vector_max);
+        cJSON *parsed = vector_len > 0 ? cJSON_ParseWithLength(payload, payload_len) : NULL;
         int is_object = cJSON_IsObject(parsed);
         cJSON_Delete(parsed);
         if (!is_object) {
             HOST(q)->set_error(CTX(q), "point %" PRIu64 ": %s", p->id,
                                vector_len == 0 ? "vector is not finite"
                                                : "payload is not a JSON object");
-            fclose(fp);
-            free(text);
-            free(vector);
+            free(b.text);
             return NULL;
         }
-        fprintf(fp, "%s{\"id\":%" PRIu64 ",\"vector\":", i ? "," : "", p->id);
-        fwrite(vector, 1, vector_len, fp);
-        fprintf(fp, ",\"payload\":%s}", payload);
+        b.len += vector_len;
+        body_put(&b, payload_key, sizeof payload_key - 1);
+        body_put(&b, payload, payload_len);
+        body_put(&b, "}", 1);
     }
-    fputs("]}", fp);
-    free(vector);
-    if (fclose(fp) != 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
+    body_put(&b, tail, sizeof tail); /* with its NUL */
+    *len = b.len - 1;
+    return b.text;
 }
 
 static int is_oversize(const qdrant_reply *r)
