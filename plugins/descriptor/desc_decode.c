@@ -47,11 +47,41 @@ static void composite(unsigned char *pixels, size_t n)
     }
 }
 
+/* stb_image grows its buffer for a PNG's image data to the length each
+ * IDAT chunk claims before it reads the chunk, so a hundred bytes claiming
+ * a 1.3 GB chunk make it allocate 2 GB.  Returns 0 when a chunk before
+ * IEND runs past the end of the data (the file is cut or damaged), 1
+ * otherwise (also for what is not a PNG: stb_image decides). */
+static int png_chunks_fit(const unsigned char *data, size_t len)
+{
+    static const unsigned char signature[8] = {0x89, 'P',  'N', 'G',
+                                               '\r', '\n', 0x1a, '\n'};
+    if (len < sizeof signature || memcmp(data, signature, sizeof signature))
+        return 1;
+    size_t at = sizeof signature;
+    while (len - at >= 8) {
+        uint64_t n = (uint64_t)data[at] << 24 | (uint64_t)data[at + 1] << 16 |
+                     (uint64_t)data[at + 2] << 8 | data[at + 3];
+        /* length, type, data, CRC */
+        if (n + 12 > len - at)
+            return 0;
+        if (memcmp(data + at + 4, "IEND", 4) == 0)
+            return 1;
+        at += 12 + (size_t)n;
+    }
+    return 1;
+}
+
 static unsigned char *decode_other(const unsigned char *data, int len,
                                    uint64_t max_pixels, int *w, int *h,
                                    const char **why)
 {
     int channels;
+    if (!png_chunks_fit(data, (size_t)len)) {
+        *why = "damaged or truncated PNG: a chunk runs past the end of the "
+               "data";
+        return NULL;
+    }
     if (!stbi_info_from_memory(data, len, w, h, &channels)) {
         /* stb_image refuses a PNG of over 2^30 bytes of pixels before it
          * says its size, and then reports "unknown image type": read the

@@ -141,6 +141,27 @@ static void undecodable_is_refused(void **unused)
     free(e.data);
 }
 
+/* A few bytes claiming a chunk of 1.3 GB (the fuzzer's find): refused
+ * before stb_image reserves room for it. */
+static void png_chunk_past_the_end_is_refused(void **unused)
+{
+    (void)unused;
+    float v[DESC_DIM];
+    uint8_t img[W * H * 3];
+    stripes(img);
+    encoded e = {0};
+    stbi_write_png_to_func(collect, &e, W, H, 3, img, W * 3);
+    /* The first chunk after IHDR claims 0x4e00004e bytes. */
+    assert_true(e.len > 37);
+    const unsigned char claim[4] = {0x4e, 0x00, 0x00, 0x4e};
+    memcpy(e.data + 33, claim, sizeof claim);
+    const char *why = NULL;
+    assert_int_equal(desc_from_image(e.data, e.len, CAP, v, &why), -1);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "runs past the end"));
+    free(e.data);
+}
+
 /* libjpeg would fill a cut-off JPEG with grey and call it a picture: a
  * truncated download must be refused, not embedded as half an image. */
 static void truncated_jpeg_is_refused(void **unused)
@@ -349,6 +370,7 @@ int main(void)
         cmocka_unit_test(huge_png_is_refused_before_decoding),
         cmocka_unit_test(huge_jpeg_is_refused_before_decoding),
         cmocka_unit_test(truncated_png_always_has_a_reason),
+        cmocka_unit_test(png_chunk_past_the_end_is_refused),
         cmocka_unit_test(zero_height_gif_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
