@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aimd.h"
+#include "limit.h"
 #include "clock.h"
 #include "http.h"
 #include "json_floats.h"
@@ -235,52 +235,13 @@ static void host_counter_add(embsync_ctx *ctx, const char *name, double delta)
 
 /* ---- 1.3: adaptive limits (core/aimd.c) and labelled metrics ---------- */
 
-struct embsync_limit {
-    es_aimd aimd;
-};
-
-static embsync_limit *host_limit_new(embsync_ctx *ctx, unsigned ceiling,
-                                     unsigned flags)
-{
-    (void)ctx;
-    embsync_limit *l = malloc(sizeof *l);
-    if (l != NULL)
-        es_aimd_init(&l->aimd, ceiling, !(flags & EMBSYNC_LIMIT_FIXED), ceiling);
-    return l;
-}
-
-static unsigned host_limit_window(embsync_limit *l)
-{
-    return es_aimd_window(&l->aimd);
-}
-
-static void host_limit_sample(embsync_limit *l, double sent_at, int outcome)
-{
-    es_aimd_sample(&l->aimd, sent_at, es_mono_now(),
-                   outcome == EMBSYNC_LIMIT_CONGESTED ? ES_AIMD_CONGESTED
-                                                      : ES_AIMD_OK);
-}
-
-static void host_limit_restart(embsync_limit *l)
-{
-    es_aimd_restart(&l->aimd, 1);
-}
-
-static void host_limit_free(embsync_limit *l)
-{
-    if (l == NULL)
-        return;
-    es_aimd_destroy(&l->aimd);
-    free(l);
-}
-
 static int host_http_many_limited(embsync_ctx *ctx, size_t n,
                                   const embsync_http_request *reqs,
                                   embsync_http_response *resps, int *status,
                                   embsync_limit *limit)
 {
     return es_http_many_limited(plugin_name(ctx), ctx->stop, n, reqs, resps,
-                                status, 1, limit != NULL ? &limit->aimd : NULL);
+                                status, 1, es_limit_aimd(limit));
 }
 
 static int metric_word(const char *s)
@@ -433,11 +394,11 @@ const embsync_host es_host_table = {
     .url_join = es_url_join,
     .url_escape = es_url_escape,
     .clock_now = es_mono_now,
-    .limit_new = host_limit_new,
-    .limit_window = host_limit_window,
-    .limit_sample = host_limit_sample,
-    .limit_restart = host_limit_restart,
-    .limit_free = host_limit_free,
+    .limit_new = es_limit_new,
+    .limit_window = es_limit_window,
+    .limit_sample = es_limit_sample,
+    .limit_restart = es_limit_restart,
+    .limit_free = es_limit_free,
     .http_many_limited = host_http_many_limited,
     .gauge_set = host_gauge_set,
     .counter_add_labelled = host_counter_add_labelled,

@@ -67,13 +67,7 @@ for store_kind in faiss qdrant; do
     for point in rebuild-recorded rebuild-filled rebuild-caught-up rebuild-switched \
         rebuild-acked rebuild-dropped; do
         scenario="$store_kind-$point"
-        mkdir -p "$work/$scenario-images/photos"
-        "$PYTHON3" - "$work/$scenario-images/photos" "$items" <<'PY'
-import os, sys
-for i in range(int(sys.argv[2])):
-    with open(os.path.join(sys.argv[1], f"p{i:05d}.jpg"), "wb") as f:
-        f.write(b"\xff\xd8\xff\xe0" + i.to_bytes(4, "big") + b"photo")
-PY
+        fake_photos "$work/$scenario-images/photos" "$items"
         "$embsync" once -c "$(config 0)" 2>"$work/$scenario.first.log" || sed 's/^/# /' "$work/$scenario.first.log"
         # Two items the rebuild's run is the first to store: their
         # acknowledgements are held until the switch.

@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "aimd.h"
+#include "limit.h"
 #include "clock.h"
 #include "outcome.h"
 #include "statefile.h"
@@ -307,51 +307,13 @@ static void host_counter_add(embsync_ctx *ctx, const char *name, double delta)
     (void)ctx, (void)name, (void)delta;
 }
 
-/* 1.3: the host's own AIMD limit (core/aimd.c); metrics go nowhere. */
-struct embsync_limit {
-    es_aimd aimd;
-};
-
-static embsync_limit *host_limit_new(embsync_ctx *ctx, unsigned ceiling, unsigned flags)
-{
-    (void)ctx;
-    embsync_limit *l = malloc(sizeof *l);
-    if (l != NULL)
-        es_aimd_init(&l->aimd, ceiling, !(flags & EMBSYNC_LIMIT_FIXED), ceiling);
-    return l;
-}
-
-static unsigned host_limit_window(embsync_limit *l)
-{
-    return es_aimd_window(&l->aimd);
-}
-
-static void host_limit_sample(embsync_limit *l, double sent_at, int outcome)
-{
-    es_aimd_sample(&l->aimd, sent_at, es_mono_now(),
-                   outcome == EMBSYNC_LIMIT_CONGESTED ? ES_AIMD_CONGESTED : ES_AIMD_OK);
-}
-
-static void host_limit_restart(embsync_limit *l)
-{
-    es_aimd_restart(&l->aimd, 1);
-}
-
-static void host_limit_free(embsync_limit *l)
-{
-    if (l != NULL) {
-        es_aimd_destroy(&l->aimd);
-        free(l);
-    }
-}
-
 static int host_http_many_limited(embsync_ctx *ctx, size_t n,
                                   const embsync_http_request *reqs,
                                   embsync_http_response *resps, int *status,
                                   embsync_limit *limit)
 {
     return host_http_many(ctx, n, reqs, resps, status,
-                          limit != NULL ? host_limit_window(limit) : 1);
+                          limit != NULL ? es_limit_window(limit) : 1);
 }
 
 static void host_gauge_set(embsync_ctx *ctx, const char *name, const char *label,
@@ -465,11 +427,11 @@ const embsync_host fuzz_host = {
     .url_join = es_url_join,
     .url_escape = es_url_escape,
     .clock_now = es_mono_now,
-    .limit_new = host_limit_new,
-    .limit_window = host_limit_window,
-    .limit_sample = host_limit_sample,
-    .limit_restart = host_limit_restart,
-    .limit_free = host_limit_free,
+    .limit_new = es_limit_new,
+    .limit_window = es_limit_window,
+    .limit_sample = es_limit_sample,
+    .limit_restart = es_limit_restart,
+    .limit_free = es_limit_free,
     .http_many_limited = host_http_many_limited,
     .gauge_set = host_gauge_set,
     .counter_add_labelled = host_counter_add_labelled,

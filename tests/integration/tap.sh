@@ -41,3 +41,15 @@ null_ini() {
     printf '[store]\n%s\n' "$7" >>"$1.new"
     mv "$1.new" "$1"
 }
+
+# fake_photos DIR N: N files p00000.jpg ... in DIR that the null embedder
+# takes (it reads only a JPEG's signature and hashes the bytes).
+fake_photos() {
+    mkdir -p "$1"
+    "$PYTHON3" - "$1" "$2" <<'PY'
+import os, sys
+for i in range(int(sys.argv[2])):
+    with open(os.path.join(sys.argv[1], f"p{i:05d}.jpg"), "wb") as f:
+        f.write(b"\xff\xd8\xff\xe0" + i.to_bytes(4, "big") + b"photo")
+PY
+}

@@ -21,14 +21,7 @@ reader="$top_srcdir/tests/integration/search_reader.py"
 export EMBSYNC_RETRY_SCALE=0.01
 items=3000
 
-mkdir -p "$work/images/photos"
-"$PYTHON3" - "$work/images/photos" "$items" <<'PY'
-import os, sys
-# The null embedder reads only a JPEG's signature and hashes the bytes.
-for i in range(int(sys.argv[2])):
-    with open(os.path.join(sys.argv[1], f"p{i:05d}.jpg"), "wb") as f:
-        f.write(b"\xff\xd8\xff\xe0" + i.to_bytes(4, "big") + b"photo")
-PY
+fake_photos "$work/images/photos" "$items"
 probe="$work/images/photos/p00007.jpg"
 
 start_emulator qd "$top_srcdir/tests/emulators/qdrant/qdrant_emulator.py"

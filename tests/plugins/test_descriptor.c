@@ -68,6 +68,16 @@ static void embed(const uint8_t *img, int jpeg, float *out)
     free(e.data);
 }
 
+/* The stripes as a PNG, the caller's to free (e.data). */
+static encoded striped_png(void)
+{
+    uint8_t img[W * H * 3];
+    stripes(img);
+    encoded e = {0};
+    assert_true(stbi_write_png_to_func(collect, &e, W, H, 3, img, W * 3));
+    return e;
+}
+
 static double dot(const float *a, const float *b)
 {
     double s = 0;
@@ -147,10 +157,7 @@ static void png_chunk_past_the_end_is_refused(void **unused)
 {
     (void)unused;
     float v[DESC_DIM];
-    uint8_t img[W * H * 3];
-    stripes(img);
-    encoded e = {0};
-    stbi_write_png_to_func(collect, &e, W, H, 3, img, W * 3);
+    encoded e = striped_png();
     /* The first chunk after IHDR claims 0x4e00004e bytes. */
     assert_true(e.len > 37);
     const unsigned char claim[4] = {0x4e, 0x00, 0x00, 0x4e};
@@ -311,10 +318,7 @@ static void truncated_png_always_has_a_reason(void **unused)
 {
     (void)unused;
     float v[DESC_DIM];
-    uint8_t img[W * H * 3];
-    stripes(img);
-    encoded e = {0};
-    stbi_write_png_to_func(collect, &e, W, H, 3, img, W * 3);
+    encoded e = striped_png();
     for (int len = 1; len < e.len; len++) {
         const char *why = NULL;
         if (desc_from_image(e.data, len, CAP, v, &why) == 0)
