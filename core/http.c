@@ -587,10 +587,33 @@ static const char *grpc_header(CURL *e, const char *name)
     return NULL;
 }
 
-static CURL *grpc_easy(thread_curl *t, const embsync_http_request *r,
+/* libcurl before 8.0 fails a request that asks for HTTP/2 with prior
+ * knowledge on a connection it reuses ("Error in the HTTP2 framing
+ * layer", curl issue 10634).  So a thread asks for prior knowledge to
+ * open its connection to an http:// origin, and for plain HTTP/2 to reuse
+ * it; an attempt that had to open a new connection that way (the old one
+ * was closed) spoke HTTP/1.1 with an Upgrade no gRPC server takes, reached
+ * no method, and is made again with prior knowledge. */
+static __thread char grpc_warm_origin[512];
+
+/* "http://host:port" of url into out (empty when it does not fit). */
+static void grpc_origin(const char *url, char *out, size_t len)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *path = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+    size_t n = path ? (size_t)(path - url) : strlen(url);
+    if (n >= len)
+        n = 0;
+    memcpy(out, url, n);
+    out[n] = '\0';
+}
+
+static CURL *grpc_easy(const embsync_http_request *r, int reuse,
                        const char *framed, size_t framed_len, job *j)
 {
-    CURL *e = easy_take(t);
+    /* A handle of its own per call rather than a recycled one: the
+     * connection, which is what matters, is the thread's multi handle's. */
+    CURL *e = curl_easy_init();
     if (e == NULL)
         return NULL;
     j->headers = curl_slist_append(NULL, "Expect:");
@@ -604,9 +627,13 @@ static CURL *grpc_easy(thread_curl *t, const embsync_http_request *r,
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, framed);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)framed_len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
-    /* gRPC is HTTP/2 only: prior knowledge for http://, and for https://
-     * h2 is what ALPN offers (an answer in HTTP/1.1 is refused below). */
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    /* gRPC is HTTP/2 only: prior knowledge for http:// (see above), and for
+     * https:// h2 by ALPN (an answer in HTTP/1.1 is refused below). */
+    int tls = strncmp(r->url, "https://", 8) == 0;
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     tls ? (long)CURL_HTTP_VERSION_2TLS
+                     : reuse ? (long)CURL_HTTP_VERSION_2_0
+                             : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      r->timeout_ms > 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS);
@@ -749,10 +776,14 @@ int es_grpc_unary(const char *origin, es_stop *stop,
     if (r.body_len > 0)
         memcpy(framed + GRPC_PREFIX, r.body, r.body_len);
 
+    char origin_of_url[sizeof grpc_warm_origin];
+    grpc_origin(r.url, origin_of_url, sizeof origin_of_url);
     int result = EMBSYNC_RETRY;
     for (unsigned attempt = 1;; attempt++) {
         job j = {0};
-        CURL *e = grpc_easy(t, &r, (const char *)framed, framed_len, &j);
+        int reuse = origin_of_url[0] != '\0' &&
+                    strcmp(grpc_warm_origin, origin_of_url) == 0;
+        CURL *e = grpc_easy(&r, reuse, (const char *)framed, framed_len, &j);
         if (e == NULL) {
             curl_slist_free_all(j.headers);
             resp->error = strdup("cannot start request");
@@ -760,6 +791,22 @@ int es_grpc_unary(const char *origin, es_stop *stop,
             break;
         }
         CURLcode rc = grpc_transfer(t, e);
+        long connects = 0, version = 0;
+        curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+        curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+        if (reuse && connects > 0 && strncmp(r.url, "http://", 7) == 0) {
+            /* Not the connection we meant to reuse: again, cold. */
+            grpc_warm_origin[0] = '\0';
+            curl_easy_cleanup(e);
+            curl_slist_free_all(j.headers);
+            free(j.buf);
+            attempt--;
+            continue;
+        }
+        if (rc == CURLE_OK && version == CURL_HTTP_VERSION_2_0)
+            snprintf(grpc_warm_origin, sizeof grpc_warm_origin, "%s", origin_of_url);
+        else if (rc != CURLE_OK)
+            grpc_warm_origin[0] = '\0';
         long code = 0;
         char why[CURL_ERROR_SIZE + 128] = "";
         char *message = NULL;
@@ -774,7 +821,7 @@ int es_grpc_unary(const char *origin, es_stop *stop,
                      j.curl_error[0] ? j.curl_error : curl_easy_strerror(rc));
         }
         count_request(origin, code);
-        easy_give_back(t, e);
+        curl_easy_cleanup(e);
         curl_slist_free_all(j.headers);
 
         int transient = status >= 0 ? es_grpc_retryable_status(status)
