@@ -577,7 +577,9 @@ void es_http_release(embsync_http_response *resp)
 #define GRPC_PREFIX 5
 
 /* The value of header `name` from the trailers, else the headers, or NULL;
- * valid until the handle's next transfer. */
+ * valid until the handle's next transfer.  The headers also answer for
+ * trailers that this libcurl (7.88) files among them for HTTP/2, as well
+ * as for a trailers-only answer. */
 static const char *grpc_header(CURL *e, const char *name)
 {
     struct curl_header *h;
