@@ -206,6 +206,24 @@ fault '{"add": [{"method": "gRPC", "path": "Upsert", "drop_before": true},
 [ $? -eq 0 ] && has_folder g_
 ok $? "dropped connections mid-call are retried and lose nothing" || sed 's/^/# /' "$work/once.log"
 
+# The server closes the connection after an answer, while the next call is
+# on it: that call is retried on a new connection (opened with prior
+# knowledge again), and nothing is lost.
+n=$(ls "$work/images/c1" | wc -l)
+more_photos $((n + 12))
+sleep 0.5 # the calls the relay cut before are logged once their handlers end
+curl -s -X DELETE "$base/__emulator/log" >/dev/null
+fault '{"add": [{"method": "gRPC", "path": "Upsert", "close_after_answer": true},
+                {"method": "gRPC", "path": "Upsert", "delay_ms": 300}]}'
+"$embsync" once -c "$work/q.ini" 2>"$work/once.log"
+[ $? -eq 0 ] && has_folder g_ && grep -q "Upsert: .*retrying" "$work/once.log" &&
+    grpc_log | "$PYTHON3" -c '
+import json, sys
+s = [r["status"] for r in json.load(sys.stdin)["requests"] if r["method"] == "gRPC"]
+assert len(s) >= 3 and all(x == 0 for x in s), s'
+ok $? "a connection the server closes is replaced, the call it cut retried, nothing lost" ||
+    { sed 's/^/# /' "$work/once.log"; grpc_log | sed 's/^/# /'; echo; }
+
 # Killed in the middle of a (slow) upsert: the next run completes the folder.
 n=$(ls "$work/images/c1" | wc -l)
 more_photos $((n + 12))

@@ -19,7 +19,8 @@ here, with one of
   "status": HTTP code: the gRPC status it stands for (503 UNAVAILABLE, ...);
   "delay_ms": answer late (combine with the others);
   "drop_before": cut the connection without applying;
-  "drop_after_apply": apply, then cut the connection before the answer.
+  "drop_after_apply": apply, then cut the connection before the answer;
+  "close_after_answer": answer, then close the connection while it idles.
 Connections reach the server through a small TCP relay so that a fault can
 cut them: grpcio itself has no way to drop a client's connection.
 """
@@ -219,6 +220,10 @@ def make_servicer(state, pb, pb_grpc, relay):
                 time.sleep(0.2)
                 self.finish(path, grpc.StatusCode.UNAVAILABLE, context, "dropped")
             self.finish(path, grpc.StatusCode.OK, context)
+            if fault and fault.get("close_after_answer"):
+                # The server closes the connection once idle (a restart,
+                # an idle timeout): the client's next call finds it gone.
+                threading.Timer(0.1, relay.cut).start()
             status = pb.Completed if request.wait else pb.Acknowledged
             return pb.PointsOperationResponse(
                 result=pb.UpdateResult(operation_id=op, status=status),
