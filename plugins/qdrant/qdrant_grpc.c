@@ -76,6 +76,20 @@ static int call(qdrant *q, const char *rpc, const ProtobufCMessage *request,
     return rc;
 }
 
+/* Whether no value of v is NaN or infinite (all exponent bits set): the
+ * packed floats would carry them, where REST's JSON text cannot.  Written
+ * as an OR over the bits so that it needs no branch per value. */
+static int all_finite(const float *v, uint32_t n)
+{
+    uint32_t bad = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t bits;
+        memcpy(&bits, &v[k], sizeof bits);
+        bad |= (~bits & 0x7f800000u) == 0;
+    }
+    return !bad;
+}
+
 /* One point of the request: its id, its vector borrowed, its payload. */
 typedef struct point_msg {
     Qdrant__PointStruct point;
@@ -116,9 +130,7 @@ int qdrant_grpc_upsert(qdrant *q, const char *collection, size_t n,
         m->point.id = &m->id;
         m->point.vectors = &m->vectors;
         list[made] = &m->point;
-        int finite = 1;
-        for (uint32_t k = 0; k < dim && finite; k++)
-            finite = p->vector[k] - p->vector[k] == 0;
+        int finite = all_finite(p->vector, dim);
         const char *payload = p->payload != NULL ? p->payload : "{}";
         cJSON *parsed = finite ? cJSON_Parse(payload) : NULL;
         if (!cJSON_IsObject(parsed)) {
