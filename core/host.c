@@ -330,6 +330,33 @@ static int host_http_outcome(embsync_ctx *ctx, int http_rc,
     return outcome;
 }
 
+/* ---- 1.4: gRPC unary calls (core/http.c) and their outcome ----------- */
+
+static int host_grpc_unary(embsync_ctx *ctx, const embsync_http_request *req,
+                           embsync_http_response *resp, int *grpc_status)
+{
+    int ignored;
+    return es_grpc_unary(plugin_name(ctx), ctx != NULL ? ctx->stop : NULL, req, resp,
+                         grpc_status != NULL ? grpc_status : &ignored);
+}
+
+static int host_grpc_outcome(embsync_ctx *ctx, int grpc_rc,
+                             const embsync_http_response *resp, int grpc_status,
+                             const char *what, size_t item)
+{
+    int per_item = item != EMBSYNC_WHOLE_CALL;
+    char text[ERROR_LEN];
+    int outcome = es_grpc_outcome(grpc_rc, resp, grpc_status, what, per_item,
+                                  text, sizeof text);
+    if (outcome == EMBSYNC_OK)
+        return outcome;
+    if (per_item && outcome != EMBSYNC_FATAL)
+        host_set_item_error(ctx, item, "%s", text);
+    else
+        host_set_error(ctx, "%s", text);
+    return outcome;
+}
+
 /* A path inside the state directory: components neither empty nor "." nor
  * "..", no leading '/'. */
 static int state_path(embsync_ctx *ctx, const char *name, char *out,
@@ -402,6 +429,8 @@ const embsync_host es_host_table = {
     .http_many_limited = host_http_many_limited,
     .gauge_set = host_gauge_set,
     .counter_add_labelled = host_counter_add_labelled,
+    .grpc_unary = host_grpc_unary,
+    .grpc_outcome = host_grpc_outcome,
 };
 
 static int (*open_op(const es_module *m))(const embsync_host *, embsync_ctx *,

@@ -565,3 +565,322 @@ void es_http_release(embsync_http_response *resp)
     free((char *)resp->error);
     reset_response(resp);
 }
+
+/* ---- gRPC unary calls (ABI 1.4) ----------------------------------------
+ * A gRPC call is one HTTP/2 POST: the request message behind a 5-byte
+ * prefix (compressed flag, big-endian length), the answer the same way,
+ * and the call's status in the grpc-status trailer (or, for an answer
+ * without a message, in the headers: "trailers-only").  It runs on this
+ * thread's multi handle so that calls reuse one HTTP/2 connection, with
+ * the same options, timeouts and retry policy as http(). */
+
+#define GRPC_PREFIX 5
+
+/* The value of header `name` from the trailers, else the headers, or NULL;
+ * valid until the handle's next transfer.  The headers also answer for
+ * trailers that this libcurl (7.88) files among them for HTTP/2, as well
+ * as for a trailers-only answer. */
+static const char *grpc_header(CURL *e, const char *name)
+{
+    struct curl_header *h;
+    if (curl_easy_header(e, name, 0, CURLH_TRAILER, -1, &h) == CURLHE_OK ||
+        curl_easy_header(e, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+        return h->value;
+    return NULL;
+}
+
+/* libcurl before 8.0 fails a request that asks for HTTP/2 with prior
+ * knowledge on a connection it reuses ("Error in the HTTP2 framing
+ * layer", curl issue 10634).  So a thread asks for prior knowledge to
+ * open its connection to an http:// origin, and for plain HTTP/2 to reuse
+ * it; an attempt that had to open a new connection that way (the old one
+ * was closed) spoke HTTP/1.1 with an Upgrade no gRPC server takes, reached
+ * no method, and is made again with prior knowledge. */
+static __thread char grpc_warm_origin[512];
+
+/* "http://host:port" of url into out (empty when it does not fit). */
+static void grpc_origin(const char *url, char *out, size_t len)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *path = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+    size_t n = path ? (size_t)(path - url) : strlen(url);
+    if (n >= len)
+        n = 0;
+    memcpy(out, url, n);
+    out[n] = '\0';
+}
+
+static CURL *grpc_easy(const embsync_http_request *r, int reuse,
+                       const char *framed, size_t framed_len, job *j)
+{
+    /* A handle of its own per call rather than a recycled one: the
+     * connection, which is what matters, is the thread's multi handle's. */
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return NULL;
+    j->headers = curl_slist_append(NULL, "Expect:");
+    j->headers = curl_slist_append(j->headers, "Content-Type: application/grpc");
+    j->headers = curl_slist_append(j->headers, "TE: trailers");
+    j->headers = curl_slist_append(j->headers, "User-Agent: embsync-grpc/" PACKAGE_VERSION);
+    for (const char *const *h = r->headers; h != NULL && *h != NULL; h++)
+        j->headers = curl_slist_append(j->headers, *h);
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, framed);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)framed_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+    /* gRPC is HTTP/2 only: prior knowledge for http:// (see above), and for
+     * https:// h2 by ALPN (an answer in HTTP/1.1 is refused below). */
+    int tls = strncmp(r->url, "https://", 8) == 0;
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     tls ? (long)CURL_HTTP_VERSION_2TLS
+                     : reuse ? (long)CURL_HTTP_VERSION_2_0
+                             : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     r->timeout_ms > 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    int insecure = (r->flags & EMBSYNC_HTTP_INSECURE) != 0;
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+    if (r->ca_file != NULL && *r->ca_file != '\0')
+        curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->curl_error);
+    if (share != NULL)
+        curl_easy_setopt(e, CURLOPT_SHARE, share);
+    return e;
+}
+
+/* Run one transfer on this thread's multi handle to its end. */
+static CURLcode grpc_transfer(thread_curl *t, CURL *e)
+{
+    if (curl_multi_add_handle(t->multi, e) != CURLM_OK)
+        return CURLE_FAILED_INIT;
+    CURLcode rc = CURLE_FAILED_INIT;
+    for (;;) {
+        int still = 0;
+        if (curl_multi_perform(t->multi, &still) != CURLM_OK)
+            break;
+        CURLMsg *msg;
+        int left, done = 0;
+        while ((msg = curl_multi_info_read(t->multi, &left)) != NULL)
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == e) {
+                rc = msg->data.result;
+                done = 1;
+            }
+        if (done)
+            break;
+        curl_multi_poll(t->multi, NULL, 0, 1000, NULL);
+    }
+    curl_multi_remove_handle(t->multi, e);
+    return rc;
+}
+
+/* What one finished attempt says: *grpc_status (-1: none), and the
+ * message or the reason in resp/error.  Returns 0 for an answer. */
+static int grpc_read_answer(CURL *e, job *j, long code, int *grpc_status,
+                            char *why, size_t why_len, char **message)
+{
+    long version = 0;
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+    if (version != CURL_HTTP_VERSION_2_0) {
+        snprintf(why, why_len, "the server answered without HTTP/2 (HTTP %ld): "
+                 "not a gRPC endpoint", code);
+        *grpc_status = -1;
+        return -1;
+    }
+    const char *status = grpc_header(e, "grpc-status");
+    char *end = NULL;
+    long value = status != NULL ? strtol(status, &end, 10) : -1;
+    if (status == NULL || end == status || *end != '\0' || value < 0 || value > 63)
+        *grpc_status = code == 200 ? ES_GRPC_UNKNOWN : es_grpc_status_of_http(code);
+    else
+        *grpc_status = (int)value;
+    const char *text = grpc_header(e, "grpc-message");
+    if (text != NULL && *text != '\0') {
+        int n = 0;
+        char *decoded = curl_easy_unescape(e, text, 0, &n);
+        *message = decoded != NULL ? strdup(decoded) : NULL;
+        curl_free(decoded);
+    } else if (status == NULL) {
+        char msg[96];
+        snprintf(msg, sizeof msg, code == 200 ? "answer without grpc-status"
+                                              : "HTTP %ld without grpc-status", code);
+        *message = strdup(msg);
+    }
+    if (*grpc_status != 0)
+        return 0;
+    /* Status OK: the body must hold exactly one uncompressed message. */
+    const unsigned char *b = (const unsigned char *)j->buf;
+    size_t len = b != NULL ? j->len : 0;
+    if (len == 0)
+        return 0; /* an empty message is a valid answer */
+    uint32_t mlen = len >= GRPC_PREFIX
+                        ? (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 |
+                              (uint32_t)b[3] << 8 | b[4]
+                        : 0;
+    if (len < GRPC_PREFIX || b[0] != 0 || (size_t)mlen != len - GRPC_PREFIX) {
+        free(*message);
+        *message = strdup(len >= GRPC_PREFIX && b[0] != 0
+                              ? "compressed answer, none was asked for"
+                              : "answer message is not one length-prefixed message");
+        *grpc_status = ES_GRPC_INTERNAL;
+        return 0;
+    }
+    memmove(j->buf, j->buf + GRPC_PREFIX, mlen);
+    j->len = mlen;
+    j->buf[mlen] = '\0';
+    return 0;
+}
+
+int es_grpc_unary(const char *origin, es_stop *stop,
+                  const embsync_http_request *request,
+                  embsync_http_response *resp, int *grpc_status)
+{
+    *grpc_status = -1;
+    if (resp->abi.size == 0)
+        resp->abi.size = sizeof *resp;
+    reset_response(resp);
+    embsync_http_request r = {0};
+    size_t copy = request != NULL && request->abi.size < sizeof r ? request->abi.size
+                                                                  : sizeof r;
+    if (request != NULL)
+        memcpy(&r, request, copy);
+    if (request == NULL || r.url == NULL || (r.body == NULL && r.body_len > 0) ||
+        r.body_len > 0xffffffffu) {
+        resp->error = strdup("gRPC call without URL or with a bad message");
+        return EMBSYNC_FAILED;
+    }
+    unsigned max_attempts = r.max_attempts ? r.max_attempts : ES_RETRY_ATTEMPTS;
+    if (probe_deadline > 0 && fit_into_probe(&r, &max_attempts) != 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "no answer within the probe's %g s", probe_seconds);
+        resp->error = strdup(msg);
+        return EMBSYNC_RETRY;
+    }
+    thread_curl *t = this_thread();
+    size_t framed_len = GRPC_PREFIX + r.body_len;
+    unsigned char *framed = malloc(framed_len);
+    if (t == NULL || framed == NULL) {
+        free(framed);
+        resp->error = strdup("out of memory");
+        return EMBSYNC_FAILED;
+    }
+    framed[0] = 0;
+    framed[1] = (unsigned char)(r.body_len >> 24);
+    framed[2] = (unsigned char)(r.body_len >> 16);
+    framed[3] = (unsigned char)(r.body_len >> 8);
+    framed[4] = (unsigned char)r.body_len;
+    if (r.body_len > 0)
+        memcpy(framed + GRPC_PREFIX, r.body, r.body_len);
+
+    char origin_of_url[sizeof grpc_warm_origin];
+    grpc_origin(r.url, origin_of_url, sizeof origin_of_url);
+    int result = EMBSYNC_RETRY;
+    for (unsigned attempt = 1;; attempt++) {
+        job j = {0};
+        int reuse = origin_of_url[0] != '\0' &&
+                    strcmp(grpc_warm_origin, origin_of_url) == 0;
+        CURL *e = grpc_easy(&r, reuse, (const char *)framed, framed_len, &j);
+        if (e == NULL) {
+            curl_slist_free_all(j.headers);
+            resp->error = strdup("cannot start request");
+            result = EMBSYNC_FAILED;
+            break;
+        }
+        CURLcode rc = grpc_transfer(t, e);
+        long connects = 0, version = 0;
+        curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+        curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+        if (reuse && connects > 0 && strncmp(r.url, "http://", 7) == 0) {
+            /* Not the connection we meant to reuse: again, cold. */
+            grpc_warm_origin[0] = '\0';
+            curl_easy_cleanup(e);
+            curl_slist_free_all(j.headers);
+            free(j.buf);
+            attempt--;
+            continue;
+        }
+        if (rc == CURLE_OK && version == CURL_HTTP_VERSION_2_0)
+            snprintf(grpc_warm_origin, sizeof grpc_warm_origin, "%s", origin_of_url);
+        else if (rc != CURLE_OK)
+            grpc_warm_origin[0] = '\0';
+        long code = 0;
+        char why[CURL_ERROR_SIZE + 128] = "";
+        char *message = NULL;
+        int status = -1;
+        if (rc == CURLE_OK) {
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+            grpc_read_answer(e, &j, code, &status, why, sizeof why, &message);
+        } else {
+            snprintf(why, sizeof why, "%s%s",
+                     probe_deadline > 0 && rc == CURLE_OPERATION_TIMEDOUT
+                         ? "no answer within the probe's deadline: " : "",
+                     j.curl_error[0] ? j.curl_error : curl_easy_strerror(rc));
+        }
+        count_request(origin, code);
+        curl_easy_cleanup(e);
+        curl_slist_free_all(j.headers);
+
+        int transient = status >= 0 ? es_grpc_retryable_status(status)
+                                    : rc != CURLE_OK && retryable_curl(rc);
+        int may_retry = !(r.flags & EMBSYNC_HTTP_NO_RETRY) && attempt < max_attempts &&
+                        !(stop != NULL && es_stop_requested(stop));
+        if (transient && may_retry) {
+            double delay = es_retry_delay(attempt + 1, 0);
+            char label[256];
+            es_metric_labels(label, sizeof label, "plugin", origin, NULL);
+            es_metric_add("embsync_http_retries_total", label, 1);
+            if (status >= 0)
+                es_log(EMBSYNC_LOG_WARNING, origin,
+                       "gRPC %s: %s%s%s, retrying in %.1f s (attempt %u of %u)",
+                       r.url, es_grpc_status_name(status), message ? ": " : "",
+                       message ? message : "", delay, attempt + 1, max_attempts);
+            else
+                es_log(EMBSYNC_LOG_WARNING, origin,
+                       "gRPC %s: %s, retrying in %.1f s (attempt %u of %u)", r.url,
+                       why, delay, attempt + 1, max_attempts);
+            free(message);
+            free(j.buf);
+            int stopped = 0;
+            if (stop != NULL) {
+                stopped = es_stop_wait(stop, delay);
+            } else {
+                struct timespec ts = {(time_t)delay,
+                                      (long)((delay - (double)(time_t)delay) * 1e9)};
+                nanosleep(&ts, NULL);
+            }
+            if (stopped) {
+                resp->error = strdup("stopped while waiting to retry");
+                result = EMBSYNC_RETRY;
+                break;
+            }
+            continue;
+        }
+        resp->status = code;
+        resp->attempts = attempt;
+        *grpc_status = status;
+        if (status >= 0) {
+            resp->body = j.buf != NULL ? j.buf : strdup("");
+            resp->body_len = j.buf != NULL ? j.len : 0;
+            resp->content_type = strdup("application/grpc");
+            resp->error = message;
+            result = transient ? EMBSYNC_RETRY : EMBSYNC_OK;
+            es_log(EMBSYNC_LOG_DEBUG, origin, "gRPC %s -> %s (%zu bytes)", r.url,
+                   es_grpc_status_name(status), resp->body_len);
+        } else {
+            free(j.buf);
+            free(message);
+            resp->error = strdup(why);
+            result = transient ? EMBSYNC_RETRY : EMBSYNC_FAILED;
+            es_log(EMBSYNC_LOG_DEBUG, origin, "gRPC %s failed: %s", r.url, why);
+        }
+        break;
+    }
+    free(framed);
+    return result;
+}

@@ -41,6 +41,13 @@ void es_http_probe_end(void);
 int es_http_probing(void);
 
 
+/** One gRPC unary call with the policy of es_http_many (see
+ *  embsync_host.grpc_unary for what req and resp hold); `origin` and `stop`
+ *  as for es_http_many.  Release resp with es_http_release(). */
+int es_grpc_unary(const char *origin, es_stop *stop,
+                  const embsync_http_request *req, embsync_http_response *resp,
+                  int *grpc_status);
+
 /** Free what es_http_many attached to resp. */
 void es_http_release(embsync_http_response *resp);
 

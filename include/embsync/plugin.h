@@ -45,6 +45,8 @@
  *        whose parallelism follows a limit), clock_now(), and metrics with
  *        one label of the plugin's (gauge_set(), counter_add_labelled()).
  *        EMBSYNC_LIMIT_*.
+ *   1.4  Host: grpc_unary() and grpc_outcome() (gRPC unary calls through
+ *        the one HTTP helper, and the one reading of a gRPC status).
  *
  * Ownership, in one sentence: whoever allocates frees; every pointer handed
  * to a call is borrowed for the duration of that call unless its comment says
@@ -64,7 +66,7 @@ extern "C" {
 #endif
 
 #define EMBSYNC_ABI_MAJOR 1
-#define EMBSYNC_ABI_MINOR 3
+#define EMBSYNC_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define EMBSYNC_EXPORT __attribute__((visibility("default")))
@@ -547,6 +549,48 @@ typedef struct embsync_host {
     void (*counter_add_labelled)(embsync_ctx *ctx, const char *name,
                                  const char *label, const char *label_value,
                                  double delta);
+
+    /* ---- added in 1.4 ---- */
+
+    /** One gRPC unary call (HTTP/2 POST, content-type application/grpc,
+     *  te: trailers), through the same helper and policy as http():
+     *  timeouts, TLS verification unless EMBSYNC_HTTP_INSECURE (https://
+     *  URLs negotiate h2 by ALPN; http:// ones speak h2 with prior
+     *  knowledge), secrets redacted from logs, retries with the core's
+     *  backoff on connection errors and on the retryable gRPC statuses
+     *  grpc_outcome() names (unless EMBSYNC_HTTP_NO_RETRY).
+     *  req->url is the server's base joined with the method's path
+     *  ("http://host:6334/qdrant.Points/Upsert"); req->method is ignored;
+     *  req->headers are the call's metadata ("api-key: …"); req->body and
+     *  body_len are the serialized request message, without the 5-byte
+     *  length prefix, which the host adds.  All of req is borrowed.
+     *  On return resp->status is the HTTP status (0 without an answer),
+     *  resp->body and body_len the serialized response message, its prefix
+     *  removed (empty when the server sent none), resp->error the decoded
+     *  grpc-message of a non-zero status or the transport error, and
+     *  *grpc_status the status from the trailers (or from the headers of a
+     *  trailers-only answer; an HTTP error status without one is mapped as
+     *  the gRPC spec says), -1 when no status was had.  resp is host-owned
+     *  memory like http()'s: release it with http_release(), also after a
+     *  failure.  Returns EMBSYNC_OK when a status arrived (any: check
+     *  *grpc_status), EMBSYNC_RETRY when none could be had or retryable
+     *  statuses persisted, EMBSYNC_FAILED for a malformed request. */
+    int (*grpc_unary)(embsync_ctx *ctx, const embsync_http_request *req,
+                      embsync_http_response *resp, int *grpc_status);
+
+    /** Map what grpc_unary() gave to an outcome, as http_outcome() does for
+     *  HTTP: status 0 (OK) is EMBSYNC_OK; no status, UNAVAILABLE (14),
+     *  RESOURCE_EXHAUSTED (8), DEADLINE_EXCEEDED (4), ABORTED (10) and
+     *  INTERNAL (13, Qdrant's service error, REST's 500) are EMBSYNC_RETRY;
+     *  UNAUTHENTICATED (16) and PERMISSION_DENIED (7) are EMBSYNC_FATAL,
+     *  like 401 and 403; every other status (INVALID_ARGUMENT, NOT_FOUND,
+     *  …) is EMBSYNC_FAILED, or EMBSYNC_ITEM_FAILED when `item` names an
+     *  item of the current batch call.  A non-OK outcome sets the error
+     *  text "WHAT: gRPC NOT_FOUND (5): MESSAGE" (or "WHAT: <transport
+     *  error>") as http_outcome() does; resp and what are borrowed. */
+    int (*grpc_outcome)(embsync_ctx *ctx, int grpc_rc,
+                        const embsync_http_response *resp, int grpc_status,
+                        const char *what, size_t item);
 } embsync_host;
 
 /** http_outcome()'s `item` when the answer concerns the whole call. */

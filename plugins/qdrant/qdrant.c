@@ -6,7 +6,9 @@
  * the record is kept in the plugin's state directory instead).  Writes use
  * wait=true: an OK from upsert or remove means Qdrant applied it.  Points
  * carry exactly the payload the source gives (see qdrant_records.h for how
- * ids above 2^53 stay exact without help from the payload). */
+ * ids above 2^53 stay exact without help from the payload).  With grpc_url
+ * set, point upserts and deletes go over Qdrant's gRPC API instead
+ * (qdrant_grpc.c); collections, aliases, reads and metadata stay on REST. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,10 @@
 static const embsync_config_key keys[] = {
     {"url", EMBSYNC_KEY_STRING, NULL, EMBSYNC_KEY_REQUIRED,
      "Qdrant REST address, http(s)://host:6333"},
+    {"grpc_url", EMBSYNC_KEY_STRING, "", 0,
+     "Qdrant gRPC address, http(s)://host:6334: point upserts and deletes go "
+     "over gRPC (vectors as packed float32), everything else over url "
+     "(empty: REST only)"},
     {"api_key", EMBSYNC_KEY_STRING, NULL, EMBSYNC_KEY_SECRET,
      "API key, sent as the api-key header (or api_key_file = PATH)"},
     {"collection_prefix", EMBSYNC_KEY_STRING, "", 0,
@@ -120,6 +126,25 @@ static int qd_open(const embsync_host *host, embsync_ctx *ctx, void **state)
             host->log(ctx, EMBSYNC_LOG_WARNING,
                       "the API key goes over plain http; use https");
     }
+    const char *grpc_url = host->config_get(ctx, "grpc_url");
+    if (grpc_url != NULL && *grpc_url != '\0') {
+        if (strncmp(grpc_url, "http://", 7) != 0 && strncmp(grpc_url, "https://", 8) != 0) {
+            host->set_error(ctx, "grpc_url must start with http:// or https://: %s",
+                            grpc_url);
+            goto fatal;
+        }
+        if (!EMBSYNC_HOST_HAS(host, grpc_outcome)) {
+            host->set_error(ctx, "grpc_url needs a host with gRPC calls (ABI 1.4); "
+                            "leave grpc_url empty to write over REST");
+            goto fatal;
+        }
+        q->grpc_base = strdup(grpc_url);
+        if (q->grpc_base != NULL)
+            host->url_join(grpc_url, "", q->grpc_base, strlen(grpc_url) + 1);
+        if (q->client.key_header != NULL && strncmp(grpc_url, "http://", 7) == 0)
+            host->log(ctx, EMBSYNC_LOG_WARNING,
+                      "the API key goes over plain http to grpc_url; use https");
+    }
     q->client.ca_file = host->config_get(ctx, "ca_file");
     q->client.timeout_ms = host->config_int(ctx, "timeout", 60) * 1000;
     if (!host->config_bool(ctx, "verify_tls", 1))
@@ -151,6 +176,7 @@ static int qd_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     *state = q;
     return EMBSYNC_OK;
 fatal:
+    free(q->grpc_base);
     free(q->client.base);
     free(q->client.key_header);
     free(q);
@@ -162,6 +188,7 @@ static void qd_close(void *state)
     qdrant *q = state;
     if (q == NULL)
         return;
+    free(q->grpc_base);
     free(q->client.base);
     free(q->client.key_header);
     free(q);
@@ -205,7 +232,7 @@ static const embsync_plugin descriptor = {
     .kind = EMBSYNC_KIND_STORE,
     .name = "qdrant",
     .version = QDRANT_PLUGIN_VERSION,
-    .description = "Qdrant over REST (1.10+; model record in collection metadata on 1.16+)",
+    .description = "Qdrant over REST, point writes optionally over gRPC (1.10+; model record in collection metadata on 1.16+)",
     .config_keys = keys,
     .config_key_size = sizeof keys[0],
     .flags = EMBSYNC_PLUGIN_PERSISTENT,

@@ -9,6 +9,15 @@
 
 #include "qdrant_store.h"
 
+int qdrant_full_name(qdrant *q, const char *name, char *out, size_t len)
+{
+    if (snprintf(out, len, "%s%s", q->prefix, name) >= (int)len) {
+        HOST(q)->set_error(CTX(q), "collection name too long: %s", name);
+        return -1;
+    }
+    return 0;
+}
+
 int qdrant_collection_path(qdrant *q, const char *name, const char *suffix,
                            char *out, size_t len)
 {

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "qdrant_grpc.h"
 #include "qdrant_records.h"
 #include "qdrant_store.h"
 
@@ -209,8 +210,17 @@ int qdrant_upsert(void *state, const char *name, size_t n, const embsync_point *
     if (rc != EMBSYNC_OK)
         return rc;
     size_t stride = points[0].abi.size ? points[0].abi.size : sizeof *points;
+    char full[1024];
+    if (q->grpc_base != NULL && qdrant_full_name(q, name, full, sizeof full) != 0)
+        return EMBSYNC_FAILED;
     for (size_t at = 0; at < n && rc == EMBSYNC_OK; at += (size_t)q->batch_size) {
         size_t chunk = n - at < (size_t)q->batch_size ? n - at : (size_t)q->batch_size;
+        if (q->grpc_base != NULL) {
+            rc = qdrant_grpc_upsert(q, full, chunk,
+                                    (const embsync_point *)((const char *)points + at * stride),
+                                    stride, dim);
+            continue;
+        }
         rc = upsert_chunk(q, path,
                           chunk, (const embsync_point *)((const char *)points + at * stride),
                           stride, dim);
@@ -247,8 +257,15 @@ int qdrant_remove(void *state, const char *name, size_t n, const uint64_t *ids)
         return EMBSYNC_FAILED;
     int rc = EMBSYNC_OK;
     size_t per = (size_t)q->batch_size * 8;
+    char full[1024];
+    if (q->grpc_base != NULL && qdrant_full_name(q, name, full, sizeof full) != 0)
+        return EMBSYNC_FAILED;
     for (size_t at = 0; at < n && rc == EMBSYNC_OK; at += per) {
         size_t chunk = n - at < per ? n - at : per;
+        if (q->grpc_base != NULL) {
+            rc = qdrant_grpc_delete(q, full, chunk, ids + at);
+            continue;
+        }
         size_t len;
         char *body = id_list_body("{\"points\":[", ids + at, chunk, "]}", &len);
         if (body == NULL)

@@ -1,7 +1,7 @@
 /* The qdrant store's instance and the operations its files share:
  * qdrant.c (keys, open, check, the descriptor), qdrant_collections.c
- * (ensure, adoption, drop, the model record) and qdrant_points.c (writes,
- * search, id listing). */
+ * (ensure, adoption, drop, the model record), qdrant_points.c (writes,
+ * search, id listing) and qdrant_grpc.c (writes over gRPC). */
 #ifndef QDRANT_STORE_H
 #define QDRANT_STORE_H
 
@@ -30,6 +30,8 @@ typedef struct qdrant_options {
 
 typedef struct qdrant {
     qdrant_client client;
+    char *grpc_base;          /* grpc_url without trailing slashes, or NULL:
+                                 point writes over gRPC (qdrant_grpc.c) */
     const char *prefix;
     const char *distance;     /* Cosine, Dot, Euclid, Manhattan */
     long batch_size;
@@ -47,6 +49,10 @@ typedef struct qdrant {
 
 #define HOST(q) ((q)->client.host)
 #define CTX(q) ((q)->client.ctx)
+
+/** "<prefix+name>" (unescaped, as gRPC names a collection) into out; -1
+ *  (error set) when it does not fit. */
+int qdrant_full_name(qdrant *q, const char *name, char *out, size_t len);
 
 /** "/collections/<prefix+name, escaped><suffix>" into out; -1 (error set)
  *  when it does not fit. */

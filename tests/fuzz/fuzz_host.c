@@ -379,6 +379,42 @@ static int host_http_outcome(embsync_ctx *ctx, int http_rc,
     return outcome;
 }
 
+/* A gRPC call (1.4) is answered from the input like an HTTP request: a 200
+ * part is status OK with the part's bytes as the answer message (so the
+ * plugin's decoder reads fuzzed messages), other statuses stand for the
+ * gRPC status the spec maps them to. */
+static int host_grpc_unary(embsync_ctx *ctx, const embsync_http_request *req,
+                           embsync_http_response *resp, int *grpc_status)
+{
+    (void)ctx;
+    *grpc_status = -1;
+    if (req == NULL || req->url == NULL) {
+        embsync_abi abi = resp->abi;
+        memset(resp, 0, sizeof *resp);
+        resp->abi = abi;
+        resp->error = strdup("gRPC call without URL");
+        return EMBSYNC_FAILED;
+    }
+    embsync_http_request post = *req;
+    post.method = "POST";
+    int rc = answer(&post, resp);
+    if (rc == EMBSYNC_OK && resp->status != 0)
+        *grpc_status = resp->status == 200 ? 0 : es_grpc_status_of_http(resp->status);
+    return rc;
+}
+
+static int host_grpc_outcome(embsync_ctx *ctx, int grpc_rc,
+                             const embsync_http_response *resp, int grpc_status,
+                             const char *what, size_t item)
+{
+    char text[512];
+    int outcome = es_grpc_outcome(grpc_rc, resp, grpc_status, what,
+                                  item != EMBSYNC_WHOLE_CALL, text, sizeof text);
+    if (outcome != EMBSYNC_OK)
+        host_set_error(ctx, "%s", text);
+    return outcome;
+}
+
 static int host_state_write(embsync_ctx *ctx, const char *name,
                             const void *data, size_t len)
 {
@@ -435,4 +471,6 @@ const embsync_host fuzz_host = {
     .http_many_limited = host_http_many_limited,
     .gauge_set = host_gauge_set,
     .counter_add_labelled = host_counter_add_labelled,
+    .grpc_unary = host_grpc_unary,
+    .grpc_outcome = host_grpc_outcome,
 };

@@ -10,6 +10,10 @@ silent.
     qdrant_emulator.py --port 0 --port-file F [--api-key K] [--read-only-key K]
                        [--max-body BYTES] [--record FILE] [--version V]
                        [--absent-fields omit|null] [--scroll-cap N]
+                       [--grpc-port N] [--grpc-port-file F] [--grpc-tls CERT KEY]
+
+With --grpc-port, qdrant_grpc_emulator.py also serves Qdrant's gRPC point
+writes (qdrant.Points Upsert and Delete) on the same point store.
 """
 import argparse
 import json
@@ -182,6 +186,31 @@ def match_filter(flt, pid, payload):
     if any(match_condition(c, pid, payload) for c in conds("must_not")):
         return False
     return True
+
+
+def apply_upsert(c, entries):
+    """Write (id, vector, payload) entries into collection c, all or none:
+    everything is checked before anything is written.  REST and gRPC
+    upserts both end here, so both write the same point store."""
+    prepared = []
+    for pid, vector, payload in entries:
+        pid = parse_id(pid)
+        if isinstance(vector, dict):
+            raise ApiError(400, "Wrong input: Not existing vector name error: "
+                           + next(iter(vector), ""))
+        if not isinstance(vector, list) or not vector:
+            raise ApiError(422, "Validation error in JSON body: "
+                           "[points[0].vector: must not be empty]")
+        if len(vector) != c.size:
+            raise ApiError(400, "Wrong input: Vector dimension error: "
+                           f"expected dim: {c.size}, got {len(vector)}")
+        if payload is not None and not isinstance(payload, dict):
+            raise ApiError(400, "Format error in JSON body: payload must be an object")
+        stored = normalise(vector) if c.distance == "Cosine" else [f32(v) for v in vector]
+        prepared.append((pid, stored, payload or {}))
+    for pid, stored, payload in prepared:
+        c.version += 1
+        c.points[pid] = (stored, payload, c.version)
 
 
 class State:
@@ -702,27 +731,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "Format error in JSON body: data did not match any "
                            "variant of untagged enum PointInsertOperations")
         with self.state.lock:
-            c = self.collection(name)
-            prepared = []
-            # Everything is checked before anything is written.
-            for pid, vector, payload in entries:
-                pid = parse_id(pid)
-                if isinstance(vector, dict):
-                    raise ApiError(400, "Wrong input: Not existing vector name error: "
-                                   + next(iter(vector), ""))
-                if not isinstance(vector, list) or not vector:
-                    raise ApiError(422, "Validation error in JSON body: "
-                                   "[points[0].vector: must not be empty]")
-                if len(vector) != c.size:
-                    raise ApiError(400, "Wrong input: Vector dimension error: "
-                                   f"expected dim: {c.size}, got {len(vector)}")
-                if payload is not None and not isinstance(payload, dict):
-                    raise ApiError(400, "Format error in JSON body: payload must be an object")
-                stored = normalise(vector) if c.distance == "Cosine" else [f32(v) for v in vector]
-                prepared.append((pid, stored, payload or {}))
-            for pid, stored, payload in prepared:
-                c.version += 1
-                c.points[pid] = (stored, payload, c.version)
+            apply_upsert(self.collection(name), entries)
         return self.write_result(query)
 
     def delete_points(self, name, query, raw):
@@ -947,6 +956,11 @@ def main():
                     help="records read without payload/vector: keys omitted or null")
     ap.add_argument("--scroll-cap", type=int, default=0,
                     help="answer at most N points per scroll, whatever the limit")
+    ap.add_argument("--grpc-port", type=int, default=None,
+                    help="also serve qdrant.Points Upsert/Delete over gRPC on PORT (0: any)")
+    ap.add_argument("--grpc-port-file", help="write the gRPC port to FILE")
+    ap.add_argument("--grpc-tls", nargs=2, metavar=("CERT", "KEY"),
+                    help="serve gRPC over TLS with this certificate and key")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     args.version_tuple = tuple(int(x) for x in args.version.split(".")[:2])
@@ -956,6 +970,10 @@ def main():
     ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
+    if args.grpc_port is not None or args.grpc_port_file:
+        import qdrant_grpc_emulator
+        qdrant_grpc_emulator.serve(Handler.state, args.grpc_port or 0,
+                                   args.grpc_port_file, args.grpc_tls)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(
         target=server.shutdown).start())
     if args.port_file:
