@@ -33,6 +33,7 @@ typedef struct job {
     unsigned max_attempts;
     CURL *easy;
     int changed_tls;               /* easy's TLS options are not the defaults */
+    int compressed;                /* easy asks for compressed answers */
     struct curl_slist *headers;
     char *buf;                     /* body of the attempt in flight */
     size_t len, cap;
@@ -49,9 +50,14 @@ typedef struct job {
  * freeing one per request was a fifth of a download's CPU. */
 #define IDLE_EASY_MAX 64
 
+typedef struct kept_easy {
+    CURL *e;
+    int compressed;                /* Accept-Encoding is on */
+} kept_easy;
+
 typedef struct thread_curl {
     CURLM *multi;
-    CURL *idle[IDLE_EASY_MAX];
+    kept_easy idle[IDLE_EASY_MAX];
     size_t n_idle;
 } thread_curl;
 
@@ -78,7 +84,7 @@ static void thread_curl_free(void *arg)
 {
     thread_curl *t = arg;
     for (size_t i = 0; i < t->n_idle; i++)
-        curl_easy_cleanup(t->idle[i]);
+        curl_easy_cleanup(t->idle[i].e);
     curl_multi_cleanup(t->multi);
     free(t);
 }
@@ -112,7 +118,7 @@ static void easy_defaults(CURL *e)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  /* every encoding built in */
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -120,11 +126,16 @@ static void easy_defaults(CURL *e)
         curl_easy_setopt(e, CURLOPT_SHARE, share);
 }
 
-/* An easy handle with easy_defaults(): a kept one, or a new one. */
-static CURL *easy_take(thread_curl *t)
+/* An easy handle with easy_defaults(): a kept one, or a new one;
+ * *compressed says whether it asks for compressed answers. */
+static CURL *easy_take(thread_curl *t, int *compressed)
 {
-    if (t->n_idle > 0)
-        return t->idle[--t->n_idle];
+    *compressed = 1;
+    if (t->n_idle > 0) {
+        t->n_idle--;
+        *compressed = t->idle[t->n_idle].compressed;
+        return t->idle[t->n_idle].e;
+    }
     CURL *e = curl_easy_init();
     if (e != NULL)
         easy_defaults(e);
@@ -136,7 +147,8 @@ static CURL *easy_take(thread_curl *t)
  * leaves a handle that is reset to the defaults, never passed on as it is;
  * the others leave only what every request sets again, and no pointer into
  * the job that is about to be freed. */
-static void easy_give_back(thread_curl *t, CURL *e, int changed_tls)
+static void easy_give_back(thread_curl *t, CURL *e, int changed_tls,
+                           int compressed)
 {
     if (t->n_idle >= IDLE_EASY_MAX) {
         curl_easy_cleanup(e);
@@ -145,6 +157,7 @@ static void easy_give_back(thread_curl *t, CURL *e, int changed_tls)
     if (changed_tls) {
         curl_easy_reset(e);
         easy_defaults(e);
+        compressed = 1;
     } else {
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
@@ -152,7 +165,7 @@ static void easy_give_back(thread_curl *t, CURL *e, int changed_tls)
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
         curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
     }
-    t->idle[t->n_idle++] = e;
+    t->idle[t->n_idle++] = (kept_easy){e, compressed};
 }
 
 int es_http_global_init(void)
@@ -270,7 +283,7 @@ static int start_attempt(thread_curl *t, job *j)
         j->buf[0] = '\0';
     j->curl_error[0] = '\0';
     if (j->easy == NULL) {
-        j->easy = easy_take(t);
+        j->easy = easy_take(t, &j->compressed);
         if (j->easy == NULL)
             return -1;
         const embsync_http_request *r = &j->req;
@@ -300,6 +313,14 @@ static int start_attempt(thread_curl *t, job *j)
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                          r->timeout_ms > 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS);
+        /* Asking for compression costs libcurl a tenth of a small
+         * download's instructions, on every request: not for answers it
+         * cannot shrink.  Kept handles remember which way they are set. */
+        int compress = !(r->flags & EMBSYNC_HTTP_NO_COMPRESSION);
+        if (compress != j->compressed) {
+            curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, compress ? "" : NULL);
+            j->compressed = compress;
+        }
         if (r->flags & EMBSYNC_HTTP_INSECURE) {
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -589,7 +610,8 @@ int es_http_many_limited(const char *origin, es_stop *stop, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].easy != NULL) {
             curl_multi_remove_handle(multi, jobs[i].easy);
-            easy_give_back(t, jobs[i].easy, jobs[i].changed_tls);
+            easy_give_back(t, jobs[i].easy, jobs[i].changed_tls,
+                           jobs[i].compressed);
         }
         curl_slist_free_all(jobs[i].headers);
         free(jobs[i].buf);

@@ -45,6 +45,8 @@
  *        whose parallelism follows a limit), clock_now(), and metrics with
  *        one label of the plugin's (gauge_set(), counter_add_labelled()).
  *        EMBSYNC_LIMIT_*.
+ *   1.4  EMBSYNC_HTTP_NO_COMPRESSION (an answer HTTP compression cannot
+ *        shrink: no Accept-Encoding is sent).
  *
  * Ownership, in one sentence: whoever allocates frees; every pointer handed
  * to a call is borrowed for the duration of that call unless its comment says
@@ -64,7 +66,7 @@ extern "C" {
 #endif
 
 #define EMBSYNC_ABI_MAJOR 1
-#define EMBSYNC_ABI_MINOR 3
+#define EMBSYNC_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define EMBSYNC_EXPORT __attribute__((visibility("default")))
@@ -289,8 +291,15 @@ enum {
 /** HTTP request flags. */
 enum {
     EMBSYNC_HTTP_NO_RETRY = 1u << 0, /**< one attempt only (non-idempotent) */
-    EMBSYNC_HTTP_INSECURE = 1u << 1  /**< do not verify the TLS peer
+    EMBSYNC_HTTP_INSECURE = 1u << 1, /**< do not verify the TLS peer
                                           (verify_tls = false) */
+    /* ---- added in 1.4 ---- */
+    EMBSYNC_HTTP_NO_COMPRESSION = 1u << 2 /**< ask for the answer as it is
+                                               (no Accept-Encoding): for media
+                                               already compressed, such as
+                                               JPEG downloads, where asking
+                                               costs CPU and saves nothing;
+                                               an older host ignores it */
 };
 
 /** An HTTP request; everything is borrowed for the call. */

@@ -53,6 +53,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
         *upload_size = 0;
         return MHD_YES;
     }
+    if (strcmp(url, "/encoding") == 0) {
+        const char *asked = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                        "Accept-Encoding");
+        return reply(c, 200, asked ? asked : "-", NULL);
+    }
     if (strcmp(url, "/echo") == 0) {
         char said[64];
         snprintf(said, sizeof said, "%s %zu", method,
@@ -392,6 +397,27 @@ static void kept_handles_send_each_request_as_asked(void **unused)
     }
 }
 
+/* EMBSYNC_HTTP_NO_COMPRESSION: no Accept-Encoding on that request, and
+ * the kept handle asks for compression again on the next one. */
+static void no_compression_flag(void **unused)
+{
+    (void)unused;
+    char url[64];
+    const unsigned flags[] = {0, EMBSYNC_HTTP_NO_COMPRESSION,
+                              EMBSYNC_HTTP_NO_COMPRESSION, 0};
+    for (size_t i = 0; i < 4; i++) {
+        embsync_http_request req = get("/encoding", url);
+        req.flags = flags[i];
+        embsync_http_response resp;
+        assert_int_equal(one(&req, &resp), EMBSYNC_OK);
+        if (flags[i] & EMBSYNC_HTTP_NO_COMPRESSION)
+            assert_string_equal(resp.body, "-");
+        else
+            assert_non_null(strstr(resp.body, "gzip"));
+        es_http_release(&resp);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +431,7 @@ int main(void)
         cmocka_unit_test(many_starts_a_waiting_request_when_a_slot_frees),
         cmocka_unit_test(connections_are_reused_across_calls),
         cmocka_unit_test(kept_handles_send_each_request_as_asked),
+        cmocka_unit_test(no_compression_flag),
         cmocka_unit_test(many_limited_follows_and_feeds_the_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
