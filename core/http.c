@@ -287,8 +287,11 @@ static int start_attempt(thread_curl *t, job *j)
         if (j->easy == NULL)
             return -1;
         const embsync_http_request *r = &j->req;
-        /* An empty Expect: stops curl from waiting for 100-continue. */
-        j->headers = curl_slist_append(NULL, "Expect:");
+        /* An empty Expect: stops curl from waiting for 100-continue, which
+         * it only asks for before a body: a request without one sends no
+         * header list at all unless it has its own (each custom header
+         * costs libcurl a scan per header it considers adding). */
+        j->headers = r->body != NULL ? curl_slist_append(NULL, "Expect:") : NULL;
         for (const char *const *h = r->headers; h != NULL && *h != NULL; h++)
             j->headers = curl_slist_append(j->headers, *h);
         CURL *e = j->easy;
