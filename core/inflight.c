@@ -10,17 +10,124 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "calls.h"
 #include "statefile.h"
 
 /* Items asked about and removed per plugin call while resolving. */
 #define RESOLVE_CHUNK 256
 
+/* The record is rewritten in place instead of appended to and truncated:
+ * truncating freed the file's blocks and the next batch allocated them
+ * again, so every batch paid a truncation and an fdatasync that also wrote
+ * the inode (size and blocks changed).  Overwriting blocks already there
+ * leaves fdatasync only the data to write.
+ *
+ * The file is a sequence of records, each "R<TAB>LEN<TAB>XXH3<LF>" (decimal
+ * byte length and 16 hex digits of the XXH3-64 of the LEN bytes of lines
+ * that follow), ended by a "-<LF>" line; what lies past the end marker is
+ * an older, longer record's leftovers.  A record whose length or hash does
+ * not match was torn by a crash before its fdatasync returned, so the
+ * store never saw that batch: reading stops there.  A file of bare lines
+ * is a record written by embsync 1.3 and before, read as it was then. */
+#define END_MARK "-\n"
+
+typedef int (*line_fn)(void *arg, char *line);
+
+/* Each complete line of [at, end) to `line` (may be NULL), up to a torn
+ * one; *stop is where they ended.  0, or -1 when `line` failed. */
+static int each_line(char *at, char *end, char **stop, line_fn line, void *arg)
+{
+    while (at < end) {
+        char *nl = memchr(at, '\n', (size_t)(end - at));
+        if (nl == NULL)
+            break; /* torn: the store never saw that batch */
+        *nl = '\0';
+        int rc = line != NULL ? line(arg, at) : 0;
+        *nl = '\n';
+        if (rc != 0)
+            return -1;
+        at = nl + 1;
+    }
+    *stop = at;
+    return 0;
+}
+
+/* The records from the start of buf (size bytes), each complete line of
+ * them to `line` (may be NULL); *next is where the next record goes (the
+ * end mark, or where reading stopped).  0, or -1 when `line` failed. */
+static int scan(char *buf, size_t size, size_t *next, line_fn line, void *arg)
+{
+    size_t at = 0;
+    *next = 0;
+    if (size > 0 && (buf[0] == 'U' || buf[0] == 'D')) {
+        /* The 1.3 format: complete lines up to a torn one. */
+        char *stop;
+        int rc = each_line(buf, buf + size, &stop, line, arg);
+        *next = (size_t)(stop - buf);
+        return rc;
+    }
+    while (at < size && buf[at] == 'R') {
+        char *nl = memchr(buf + at, '\n', size - at);
+        unsigned long long len, hash;
+        int used = 0;
+        if (nl == NULL || nl - (buf + at) > 64)
+            break;
+        *nl = '\0';
+        if (sscanf(buf + at, "R\t%llu\t%16llx%n", &len, &hash, &used) != 2 ||
+            buf + at + used != nl) {
+            *nl = '\n';
+            break;
+        }
+        *nl = '\n';
+        size_t body = (size_t)(nl + 1 - buf);
+        char *stop;
+        if (len > size - body || XXH3_64bits(buf + body, (size_t)len) != hash)
+            break;
+        if (each_line(buf + body, buf + body + len, &stop, line, arg) != 0)
+            return -1;
+        at = body + (size_t)len;
+        *next = at;
+    }
+    return 0;
+}
+
+/* The whole file, NUL-terminated; *size its length.  NULL on failure. */
+static char *read_all(int fd, size_t *size)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (len + 1 >= cap) {
+            char *grown = realloc(buf, cap * 2);
+            if (grown == NULL)
+                break;
+            buf = grown;
+            cap *= 2;
+        }
+        ssize_t r = pread(fd, buf + len, cap - len - 1, (off_t)len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        if (r == 0) {
+            buf[len] = '\0';
+            *size = len;
+            return buf;
+        }
+        len += (size_t)r;
+    }
+    free(buf);
+    return NULL;
+}
+
 int es_inflight_open(es_inflight *f, const char *state_dir,
                      const char *collection)
 {
     f->path = NULL;
     f->fd = -1;
+    f->end = 0;
     char name[768], dir[4096], path[4096];
     if (es_path_component(collection, name, sizeof name) != 0)
         return -1;
@@ -29,11 +136,21 @@ int es_inflight_open(es_inflight *f, const char *state_dir,
         return -1;
     if (snprintf(path, sizeof path, "%s/%s.log", dir, name) >= (int)sizeof path)
         return -1;
-    f->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (f->fd < 0 || (f->path = strdup(path)) == NULL) {
         es_inflight_close(f);
         return -1;
     }
+    /* A record left by the last run is kept until it is resolved: later
+     * batches go after it. */
+    size_t size;
+    char *buf = read_all(f->fd, &size);
+    if (buf == NULL || scan(buf, size, &f->end, NULL, NULL) != 0) {
+        free(buf);
+        es_inflight_close(f);
+        return -1;
+    }
+    free(buf);
     return 0;
 }
 
@@ -79,18 +196,34 @@ static void unescape(char *s)
     *out = '\0';
 }
 
-/* The batch's lines are built in one buffer, without a stdio call per
- * character, and written with one write() and one fdatasync(). */
+static int put_all(int fd, const char *text, size_t len, off_t at)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = pwrite(fd, text + off, len - off, at + (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+/* The batch's record is built in one buffer, without a stdio call per
+ * character, and written with one pwrite() and one fdatasync(). */
+#define HEAD_MAX 48 /* "R\t" + 20 digits + "\t" + 16 hex digits + "\n" */
+
 int es_inflight_record(es_inflight *f, size_t n, const embsync_change *items)
 {
     /* "U\t" + 20 digits + "\t" + the escaped ref + "\n" */
-    size_t cap = 1;
+    size_t cap = HEAD_MAX + sizeof END_MARK;
     for (size_t i = 0; i < n; i++)
         cap += 24 + (items[i].ref != NULL ? 3 * strlen(items[i].ref) : 0) + 1;
     char *text = malloc(cap);
     if (text == NULL)
         return -1;
-    char *at = text;
+    char *body = text + HEAD_MAX, *at = body;
     for (size_t i = 0; i < n; i++) {
         at += snprintf(at, 24, "%c\t%" PRIu64 "\t",
                        items[i].op == EMBSYNC_OP_DELETE ? 'D' : 'U', items[i].id);
@@ -98,24 +231,30 @@ int es_inflight_record(es_inflight *f, size_t n, const embsync_change *items)
             at = put_escaped(at, items[i].ref);
         *at++ = '\n';
     }
-    size_t len = (size_t)(at - text), off = 0;
-    while (off < len) {
-        ssize_t w = write(f->fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            free(text);
-            return -1;
-        }
-        off += (size_t)w;
-    }
+    size_t len = (size_t)(at - body);
+    char head[HEAD_MAX + 1];
+    int hlen = snprintf(head, sizeof head, "R\t%zu\t%016llx\n", len,
+                        (unsigned long long)XXH3_64bits(body, len));
+    char *start = body - hlen;
+    memcpy(start, head, (size_t)hlen);
+    memcpy(at, END_MARK, sizeof END_MARK - 1);
+    size_t total = (size_t)hlen + len + sizeof END_MARK - 1;
+    int rc = put_all(f->fd, start, total, (off_t)f->end);
     free(text);
-    return fdatasync(f->fd);
+    if (rc != 0 || fdatasync(f->fd) != 0)
+        return -1;
+    f->end += total - (sizeof END_MARK - 1); /* the next record replaces the mark */
+    return 0;
 }
 
+/* No fsync: a clear lost in a crash only makes the next run resolve items
+ * that were acknowledged (inflight.h). */
 int es_inflight_clear(es_inflight *f)
 {
-    return ftruncate(f->fd, 0);
+    if (put_all(f->fd, END_MARK, sizeof END_MARK - 1, 0) != 0)
+        return -1;
+    f->end = 0;
+    return 0;
 }
 
 void es_inflight_items_free(es_inflight_item *items, size_t n)
@@ -125,63 +264,58 @@ void es_inflight_items_free(es_inflight_item *items, size_t n)
     free(items);
 }
 
+typedef struct loading {
+    es_inflight_item *list;
+    size_t count, cap;
+} loading;
+
+static int load_line(void *arg, char *line)
+{
+    loading *l = arg;
+    char op;
+    uint64_t id;
+    int at = 0;
+    if (sscanf(line, "%c\t%" SCNu64 "\t%n", &op, &id, &at) != 2 || at == 0 ||
+        (op != 'U' && op != 'D'))
+        return 0;
+    unescape(line + at);
+    size_t k = 0;
+    while (k < l->count && l->list[k].id != id)
+        k++;
+    if (k == l->count) {
+        if (l->count == l->cap) {
+            size_t grown_cap = l->cap ? l->cap * 2 : 64;
+            es_inflight_item *grown = realloc(l->list, grown_cap * sizeof *grown);
+            if (grown == NULL)
+                return -1;
+            l->list = grown;
+            l->cap = grown_cap;
+        }
+        l->list[l->count++] = (es_inflight_item){.id = id};
+    }
+    free(l->list[k].ref);
+    l->list[k].op = op == 'D' ? EMBSYNC_OP_DELETE : EMBSYNC_OP_UPSERT;
+    l->list[k].ref = line[at] != '\0' ? strdup(line + at) : NULL;
+    return 0;
+}
+
 int es_inflight_load(const es_inflight *f, es_inflight_item **items, size_t *n)
 {
     *items = NULL;
     *n = 0;
-    int fd = dup(f->fd);
-    FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
-    if (fp == NULL) {
-        if (fd >= 0)
-            close(fd);
+    size_t size, next;
+    char *buf = read_all(f->fd, &size);
+    if (buf == NULL)
         return -1;
-    }
-    rewind(fp);
-    es_inflight_item *list = NULL;
-    size_t count = 0, cap = 0;
-    char *line = NULL;
-    size_t line_cap = 0;
-    ssize_t len;
-    int rc = 0;
-    while ((len = getline(&line, &line_cap, fp)) > 0) {
-        if (line[len - 1] != '\n')
-            break; /* torn: the store never saw that batch */
-        line[len - 1] = '\0';
-        char op;
-        uint64_t id;
-        int at = 0;
-        if (sscanf(line, "%c\t%" SCNu64 "\t%n", &op, &id, &at) != 2 || at == 0 ||
-            (op != 'U' && op != 'D'))
-            continue;
-        unescape(line + at);
-        size_t k = 0;
-        while (k < count && list[k].id != id)
-            k++;
-        if (k == count) {
-            if (count == cap) {
-                size_t grown_cap = cap ? cap * 2 : 64;
-                es_inflight_item *grown = realloc(list, grown_cap * sizeof *grown);
-                if (grown == NULL) {
-                    rc = -1;
-                    break;
-                }
-                list = grown;
-                cap = grown_cap;
-            }
-            list[count++] = (es_inflight_item){.id = id};
-        }
-        free(list[k].ref);
-        list[k].op = op == 'D' ? EMBSYNC_OP_DELETE : EMBSYNC_OP_UPSERT;
-        list[k].ref = line[at] != '\0' ? strdup(line + at) : NULL;
-    }
-    free(line);
-    fclose(fp);
+    loading l = {0};
+    int rc = scan(buf, size, &next, load_line, &l);
+    free(buf);
     if (rc != 0) {
-        es_inflight_items_free(list, count);
+        es_inflight_items_free(l.list, l.count);
         return -1;
     }
-    *items = list;
-    *n = count;
+    *items = l.list;
+    *n = l.count;
     return 0;
 }
 

@@ -10,10 +10,12 @@
  *
  * On disk: `<state_dir>/core/pending/<collection>.log`, one line per item,
  * "U|D<TAB>ID<TAB>REF" with REF escaped like the dir ledger's paths (%XX
- * for %, TAB, LF, CR; empty for none).  One write and one fdatasync per
- * batch; clearing is a truncation without fsync: a clear lost in a crash
- * only makes the next run resolve items that were acknowledged, which
- * finds them existing (left alone) or gone (removed: right anyway). */
+ * for %, TAB, LF, CR; empty for none), each batch's lines under a header
+ * with their length and hash, rewritten in place (inflight.c).  One write
+ * and one fdatasync per batch; clearing is an end mark written at the
+ * start without fsync: a clear lost in a crash only makes the next run
+ * resolve items that were acknowledged, which finds them existing (left
+ * alone) or gone (removed: right anyway). */
 #ifndef ES_INFLIGHT_H
 #define ES_INFLIGHT_H
 
@@ -28,6 +30,7 @@
 typedef struct es_inflight {
     char *path;
     int fd;
+    size_t end;    /* where the next batch's record goes */
 } es_inflight;
 
 /** One recorded item. */

@@ -47,6 +47,8 @@
  *        EMBSYNC_LIMIT_*.
  *   1.4  Host: grpc_unary() and grpc_outcome() (gRPC unary calls through
  *        the one HTTP helper, and the one reading of a gRPC status).
+ *        EMBSYNC_HTTP_NO_COMPRESSION (an answer HTTP compression cannot
+ *        shrink: no Accept-Encoding is sent).
  *
  * Ownership, in one sentence: whoever allocates frees; every pointer handed
  * to a call is borrowed for the duration of that call unless its comment says
@@ -291,8 +293,15 @@ enum {
 /** HTTP request flags. */
 enum {
     EMBSYNC_HTTP_NO_RETRY = 1u << 0, /**< one attempt only (non-idempotent) */
-    EMBSYNC_HTTP_INSECURE = 1u << 1  /**< do not verify the TLS peer
+    EMBSYNC_HTTP_INSECURE = 1u << 1, /**< do not verify the TLS peer
                                           (verify_tls = false) */
+    /* ---- added in 1.4 ---- */
+    EMBSYNC_HTTP_NO_COMPRESSION = 1u << 2 /**< ask for the answer as it is
+                                               (no Accept-Encoding): for media
+                                               already compressed, such as
+                                               JPEG downloads, where asking
+                                               costs CPU and saves nothing;
+                                               an older host ignores it */
 };
 
 /** An HTTP request; everything is borrowed for the call. */

@@ -711,10 +711,12 @@ static int sly_fetch(void *state, const char *name, size_t n,
         return EMBSYNC_FAILED;
     }
     for (size_t i = 0; i < n; i++) {
-        /* The preview route takes no credentials: none are sent. */
+        /* The preview route takes no credentials: none are sent.  A JPEG
+         * does not shrink under HTTP compression: none is asked for. */
         reqs[i] = (embsync_http_request){.abi = EMBSYNC_ABI_INIT(embsync_http_request),
                                          .method = "GET", .url = items[i].ref,
-                                         .flags = s->api.flags, .timeout_ms = 60000};
+                                         .flags = s->api.flags | EMBSYNC_HTTP_NO_COMPRESSION,
+                                         .timeout_ms = 60000};
         resps[i] = (embsync_http_response){.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
     }
     int rc = s->downloads != NULL

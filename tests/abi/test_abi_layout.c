@@ -184,6 +184,9 @@ _Static_assert(EMBSYNC_KIND_SOURCE == 1 && EMBSYNC_KIND_EMBEDDER == 2 &&
 _Static_assert(EMBSYNC_ENSURE_EXISTS == 1 && EMBSYNC_ENSURE_CREATED == 2 &&
                    EMBSYNC_ENSURE_MISMATCH == 3 && EMBSYNC_ENSURE_ADOPTED == 4,
                "ensure results are part of the ABI");
+_Static_assert(EMBSYNC_HTTP_NO_RETRY == 1 && EMBSYNC_HTTP_INSECURE == 2 &&
+                   EMBSYNC_HTTP_NO_COMPRESSION == 4,
+               "HTTP request flags are part of the ABI");
 
 int main(void)
 {

@@ -20,6 +20,7 @@ static struct MHD_Daemon *server;
 static unsigned port;
 static int flaky_left;          /* 503s still to serve on /flaky */
 static int hits_flaky, hits_bad, hits_post;
+static size_t echo_bytes;     /* request body bytes /echo received */
 static int in_flight, max_in_flight;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -41,14 +42,27 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                                const char *version, const char *upload,
                                size_t *upload_size, void **state)
 {
-    (void)cls, (void)method, (void)version, (void)upload;
+    (void)cls, (void)version, (void)upload;
     if (*state == NULL) {
         *state = (void *)1;
         return MHD_YES;
     }
     if (*upload_size != 0) {
+        if (strcmp(url, "/echo") == 0)
+            __atomic_add_fetch(&echo_bytes, *upload_size, __ATOMIC_SEQ_CST);
         *upload_size = 0;
         return MHD_YES;
+    }
+    if (strcmp(url, "/encoding") == 0) {
+        const char *asked = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                        "Accept-Encoding");
+        return reply(c, 200, asked ? asked : "-", NULL);
+    }
+    if (strcmp(url, "/echo") == 0) {
+        char said[64];
+        snprintf(said, sizeof said, "%s %zu", method,
+                 __atomic_exchange_n(&echo_bytes, 0, __ATOMIC_SEQ_CST));
+        return reply(c, 200, said, NULL);
     }
     if (strcmp(url, "/flaky") == 0) {
         pthread_mutex_lock(&lock);
@@ -355,6 +369,55 @@ static void many_limited_follows_and_feeds_the_limit(void **unused)
     es_aimd_destroy(&limit);
 }
 
+/* Easy handles are kept between requests without a reset: each request
+ * on a kept handle goes out as asked, whatever the one before it set. */
+static void kept_handles_send_each_request_as_asked(void **unused)
+{
+    (void)unused;
+    static const struct {
+        const char *method, *body, *answer;
+        long status;
+    } seq[] = {
+        {"POST", "hello", "POST 5", 200}, {"GET", NULL, "GET 0", 200},
+        {"HEAD", NULL, "", 200},          {"GET", NULL, "GET 0", 200},
+        {"DELETE", NULL, "DELETE 0", 200}, {"PUT", "abc", "PUT 3", 200},
+        {"POST", NULL, "POST 0", 200},    {"GET", NULL, "GET 0", 200},
+    };
+    char url[64];
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        embsync_http_request req = get("/echo", url);
+        req.method = seq[i].method;
+        req.body = seq[i].body;
+        req.body_len = seq[i].body ? strlen(seq[i].body) : 0;
+        embsync_http_response resp;
+        assert_int_equal(one(&req, &resp), EMBSYNC_OK);
+        assert_int_equal(resp.status, seq[i].status);
+        assert_string_equal(resp.body, seq[i].answer);
+        es_http_release(&resp);
+    }
+}
+
+/* EMBSYNC_HTTP_NO_COMPRESSION: no Accept-Encoding on that request, and
+ * the kept handle asks for compression again on the next one. */
+static void no_compression_flag(void **unused)
+{
+    (void)unused;
+    char url[64];
+    const unsigned flags[] = {0, EMBSYNC_HTTP_NO_COMPRESSION,
+                              EMBSYNC_HTTP_NO_COMPRESSION, 0};
+    for (size_t i = 0; i < 4; i++) {
+        embsync_http_request req = get("/encoding", url);
+        req.flags = flags[i];
+        embsync_http_response resp;
+        assert_int_equal(one(&req, &resp), EMBSYNC_OK);
+        if (flags[i] & EMBSYNC_HTTP_NO_COMPRESSION)
+            assert_string_equal(resp.body, "-");
+        else
+            assert_non_null(strstr(resp.body, "gzip"));
+        es_http_release(&resp);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +430,8 @@ int main(void)
         cmocka_unit_test(many_respects_parallel_limit),
         cmocka_unit_test(many_starts_a_waiting_request_when_a_slot_frees),
         cmocka_unit_test(connections_are_reused_across_calls),
+        cmocka_unit_test(kept_handles_send_each_request_as_asked),
+        cmocka_unit_test(no_compression_flag),
         cmocka_unit_test(many_limited_follows_and_feeds_the_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

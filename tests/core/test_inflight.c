@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -104,6 +105,129 @@ static void torn_tail_is_ignored_and_ids_counted_once(void **unused)
     assert_int_equal(items[0].id, 5);
     assert_int_equal(items[0].op, EMBSYNC_OP_DELETE); /* the latest */
     es_inflight_items_free(items, n);
+    es_inflight_close(&f);
+}
+
+static off_t file_size(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/core/pending/%s.log", state_dir, name);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+static size_t loaded(es_inflight *f)
+{
+    es_inflight_item *items;
+    size_t n;
+    assert_int_equal(es_inflight_load(f, &items, &n), 0);
+    es_inflight_items_free(items, n);
+    return n;
+}
+
+/* Rewritten in place (no truncation, whose block freeing and reallocation
+ * cost more than the batch's own write): a short batch after a long one
+ * reads as the short one alone, then and after reopening. */
+static void shorter_record_in_place_reads_alone(void **unused)
+{
+    (void)unused;
+    es_inflight f;
+    assert_int_equal(es_inflight_open(&f, state_dir, "inplace"), 0);
+    embsync_change lots[40];
+    char refs[40][64];
+    for (int i = 0; i < 40; i++) {
+        snprintf(refs[i], sizeof refs[i], "dataset/a-rather-long-name-%02d.png", i);
+        lots[i] = change(100 + (uint64_t)i, EMBSYNC_OP_UPSERT, refs[i]);
+    }
+    assert_int_equal(es_inflight_record(&f, 40, lots), 0);
+    off_t big = file_size("inplace");
+    assert_int_equal(es_inflight_clear(&f), 0);
+    assert_int_equal(loaded(&f), 0);
+    embsync_change one = change(7, EMBSYNC_OP_DELETE, "x.png");
+    assert_int_equal(es_inflight_record(&f, 1, &one), 0);
+    assert_true(file_size("inplace") == big);
+    es_inflight_close(&f);
+
+    assert_int_equal(es_inflight_open(&f, state_dir, "inplace"), 0);
+    es_inflight_item *items;
+    size_t n;
+    assert_int_equal(es_inflight_load(&f, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].id, 7);
+    assert_int_equal(items[0].op, EMBSYNC_OP_DELETE);
+    es_inflight_items_free(items, n);
+    /* Reopened with a record not yet resolved: the next batch joins it. */
+    assert_int_equal(es_inflight_record(&f, 2, lots), 0);
+    assert_int_equal(loaded(&f), 3);
+    es_inflight_close(&f);
+}
+
+/* A record whose bytes do not match its hash was cut short by a crash
+ * before its fdatasync returned: that batch never reached the store, and
+ * the records before it still count. */
+static void torn_record_is_ignored(void **unused)
+{
+    (void)unused;
+    es_inflight f;
+    assert_int_equal(es_inflight_open(&f, state_dir, "tornrec"), 0);
+    embsync_change a = change(1, EMBSYNC_OP_UPSERT, "a.png");
+    embsync_change b = change(2, EMBSYNC_OP_UPSERT, "b.png");
+    assert_int_equal(es_inflight_record(&f, 1, &a), 0);
+    off_t first = file_size("tornrec") - 2; /* up to the end mark */
+    assert_int_equal(es_inflight_record(&f, 1, &b), 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/core/pending/tornrec.log", state_dir);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    /* The second record's id digit, as a torn write may leave it. */
+    char c;
+    off_t at = file_size("tornrec") - 2 - (off_t)strlen("U\t2\tb.png\n") + 2;
+    assert_true(at > first);
+    assert_int_equal(pread(fd, &c, 1, at), 1);
+    assert_int_equal(c, '2');
+    assert_int_equal(pwrite(fd, "3", 1, at), 1);
+    close(fd);
+    es_inflight_item *items;
+    size_t n;
+    assert_int_equal(es_inflight_load(&f, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].id, 1);
+    es_inflight_items_free(items, n);
+    es_inflight_close(&f);
+}
+
+/* A record left by embsync 1.3 (bare lines, appended) is still read, and
+ * the batches recorded before it is resolved go after it. */
+static void record_of_1_3_is_read(void **unused)
+{
+    (void)unused;
+    char dir[128], path[256];
+    snprintf(dir, sizeof dir, "%s/core/pending", state_dir);
+    snprintf(path, sizeof path, "%s/old.log", dir);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    assert_int_equal(system(cmd), 0);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("U\t7\tsome%09name.png\nD\t8\t\nU\t9\thal", fp);
+    fclose(fp);
+    es_inflight f;
+    assert_int_equal(es_inflight_open(&f, state_dir, "old"), 0);
+    es_inflight_item *items;
+    size_t n;
+    assert_int_equal(es_inflight_load(&f, &items, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(items[0].id, 7);
+    assert_string_equal(items[0].ref, "some\tname.png");
+    assert_int_equal(items[1].op, EMBSYNC_OP_DELETE);
+    assert_null(items[1].ref);
+    es_inflight_items_free(items, n);
+    embsync_change c = change(10, EMBSYNC_OP_UPSERT, "c.png");
+    assert_int_equal(es_inflight_record(&f, 1, &c), 0);
+    assert_int_equal(loaded(&f), 3);
+    assert_int_equal(es_inflight_clear(&f), 0);
+    assert_int_equal(loaded(&f), 0);
     es_inflight_close(&f);
 }
 
@@ -243,6 +367,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(records_survive_reopening),
         cmocka_unit_test(torn_tail_is_ignored_and_ids_counted_once),
+        cmocka_unit_test(shorter_record_in_place_reads_alone),
+        cmocka_unit_test(torn_record_is_ignored),
+        cmocka_unit_test(record_of_1_3_is_read),
         cmocka_unit_test(gone_items_leave_store_and_ledger),
         cmocka_unit_test(ledger_is_pruned_in_chunks),
         cmocka_unit_test(source_without_exists_removes_nothing),

@@ -72,6 +72,25 @@ ok $? "window 1: the next run exits 0" || sed 's/^/# /' "$work/w1.log"
 matches w1
 ok $? "window 1: the deleted items left no orphan vector behind"
 
+# Window 1b: as window 1, at the third batch: its in-flight record was
+# written in place over the two before it, which were acknowledged and
+# cleared (core/inflight.c), and it alone must be resolved.
+setup w1b
+EMBSYNC_CRASH_AT=after-store:3 "$embsync" once -c "$work/w1b.ini" 2>"$work/w1b.crash.log"
+killed $?
+ok $? "window 1b: killed after the store confirmed the third batch"
+dump w1b shapes | cut -f4 | "$PYTHON3" -c '
+import json, sys
+for line in sys.stdin:
+    print(json.loads(line)["path"])' >"$work/w1b.stored"
+[ "$(wc -l <"$work/w1b.stored")" -gt 8 ]
+ok $? "window 1b: three batches are in the store ($(wc -l <"$work/w1b.stored") points)"
+while read -r path; do rm -f "$work/w1b-images/shapes/$path"; done <"$work/w1b.stored"
+"$embsync" once -c "$work/w1b.ini" 2>"$work/w1b.log"
+ok $? "window 1b: the next run exits 0" || sed 's/^/# /' "$work/w1b.log"
+matches w1b
+ok $? "window 1b: the deleted items left no orphan vector behind"
+
 # Window 2a: a model change rebuilds the collection in place
 # (rebuild_beside = false; tests/crash/rebuild_windows.sh has the windows of
 # a rebuild beside the live one); killed between its two steps (forgetting
