@@ -390,7 +390,8 @@ static int store_call(run *r, es_call_fn fn, const char *what,
 /* The upserts go in one call, then the removes in another: that is the
  * source's order because a batch never holds two changes of one id (the
  * sink starts a new batch instead), and batches reach the store one after
- * the other in the order they were emitted. */
+ * the other in the order they were emitted (stage_hand_on: also when
+ * several embed calls are in flight). */
 static void store_batch(run *r, batch *b)
 {
     es_engine *e = r->e;
