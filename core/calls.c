@@ -46,9 +46,9 @@ int es_call_retry(es_stop *stop, const char *what, es_call_fn fn, void *arg)
 #define SERIALISED(inst, call)                          \
     do {                                                \
         es_call_begin();                                \
-        pthread_mutex_lock(&(inst)->call_lock);         \
+        pthread_rwlock_wrlock(&(inst)->call_lock);      \
         int serialised_rc = (call);                     \
-        pthread_mutex_unlock(&(inst)->call_lock);       \
+        pthread_rwlock_unlock(&(inst)->call_lock);      \
         return serialised_rc;                           \
     } while (0)
 
@@ -157,7 +157,18 @@ int es_source_items(es_instance *src, const char *collection,
 
 int es_embedder_info(es_instance *emb, embsync_model_info *info)
 {
-    SERIALISED(emb, EMBEDDER(emb)->info(emb->state, info));
+    es_call_begin();
+    pthread_rwlock_wrlock(&emb->call_lock);
+    info->concurrent_calls = 0;
+    int rc = EMBEDDER(emb)->info(emb->state, info);
+    /* A plugin built before 1.4 never meant anything by the member. */
+    if (emb->module->desc.abi.minor < 4)
+        info->concurrent_calls = 0;
+    __atomic_store_n(&emb->concurrent_calls,
+                     rc == EMBSYNC_OK ? info->concurrent_calls : 0,
+                     __ATOMIC_RELAXED);
+    pthread_rwlock_unlock(&emb->call_lock);
+    return rc;
 }
 
 int es_embedder_embed_images(es_instance *emb, size_t n,
@@ -167,10 +178,15 @@ int es_embedder_embed_images(es_instance *emb, size_t n,
 {
     es_call_begin();
     es_call_item_errors(reasons, n, reason_len);
-    pthread_mutex_lock(&emb->call_lock);
+    /* Shared among embed_images() calls when the plugin takes several at
+     * once: then only the other calls exclude them. */
+    if (__atomic_load_n(&emb->concurrent_calls, __ATOMIC_RELAXED) > 1)
+        pthread_rwlock_rdlock(&emb->call_lock);
+    else
+        pthread_rwlock_wrlock(&emb->call_lock);
     int rc = EMBEDDER(emb)->embed_images(emb->state, n, inputs, vectors,
                                          item_status);
-    pthread_mutex_unlock(&emb->call_lock);
+    pthread_rwlock_unlock(&emb->call_lock);
     es_call_item_errors(NULL, 0, 0);
     return rc;
 }

@@ -14,6 +14,14 @@
  * calls apart, so the lock is never contended and costs one uncontended
  * mutex per batch call; it makes a new caller (a search from the control
  * port, a rebuild beside a sync) safe without a second look.
+ * An embedder that says concurrent_calls > 1 (ABI 1.4) is the one
+ * exception: its embed_images() calls take call_lock shared, so they
+ * overlap one another (the pipeline's embed workers make at most
+ * concurrent_calls of them, pipeline.c) while info(), check() and
+ * embed_text() still take it exclusive and so never run beside one; the
+ * lock prefers writers, so a search waits for the calls in flight, not for
+ * the end of the pass.  The plugin's answer is read from info() only for
+ * plugins built against 1.4 or later.
  * changes(), items(), fetch() and ack() take no lock: the contract lets
  * them overlap each other, and the pipeline is what keeps each of them from
  * overlapping itself (one producer, one fetch stage, one store stage) and

@@ -1,3 +1,5 @@
+/* For pthread_rwlockattr_setkind_np() (es_instance_open). */
+#define _GNU_SOURCE
 #include <config.h>
 
 #include "host.h"
@@ -464,7 +466,16 @@ es_instance *es_instance_open(const es_module *m, const es_config *cfg,
     inst->module = m;
     inst->ctx.module = m;
     inst->ctx.stop = stop;
-    pthread_mutex_init(&inst->call_lock, NULL);
+    /* Writers first: a check() or info() waits for the embed_images()
+     * calls in flight, not for every one the pipeline can start. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#ifdef __GLIBC__
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(&inst->call_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&inst->ctx.state_dir_lock, NULL);
     inst->ctx.state_root = strdup(cfg->state_dir);
     if (es_plugin_config_build(cfg, sec, m->desc.config_keys,
@@ -496,6 +507,6 @@ void es_instance_close(es_instance *inst)
     free(inst->ctx.state_root);
     free(inst->ctx.state_dir);
     pthread_mutex_destroy(&inst->ctx.state_dir_lock);
-    pthread_mutex_destroy(&inst->call_lock);
+    pthread_rwlock_destroy(&inst->call_lock);
     free(inst);
 }

@@ -27,8 +27,14 @@ typedef struct es_instance {
     embsync_ctx ctx;
     void *state;
     /* Serialises the calls the threading contract says the host
-     * serialises; taken by core/calls.c, which says which and why. */
-    pthread_mutex_t call_lock;
+     * serialises; taken by core/calls.c, which says which and why.
+     * Exclusive for those calls; shared by an embedder's embed_images()
+     * calls when it accepts several at once. */
+    pthread_rwlock_t call_lock;
+    /* An embedder's model_info.concurrent_calls (ABI 1.4), as its last
+     * info() said; 0 for a plugin built against an older minor.  Atomic:
+     * embed_images() reads it to choose its side of call_lock. */
+    unsigned concurrent_calls;
 } es_instance;
 
 /** The host table handed to every plugin. */

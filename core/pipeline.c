@@ -17,6 +17,7 @@
 
 #define REASON_LEN 256
 #define DEFAULT_QUEUE_DEPTH 2
+#define ES_EMBED_WORKERS_MAX 16
 
 /* One batch of changes travelling through the pipeline; the host's copies
  * of what the source emitted.  No two of its changes name the same id
@@ -389,7 +390,8 @@ static int store_call(run *r, es_call_fn fn, const char *what,
 /* The upserts go in one call, then the removes in another: that is the
  * source's order because a batch never holds two changes of one id (the
  * sink starts a new batch instead), and batches reach the store one after
- * the other in the order they were emitted. */
+ * the other in the order they were emitted (stage_hand_on: also when
+ * several embed calls are in flight). */
 static void store_batch(run *r, batch *b)
 {
     es_engine *e = r->e;
@@ -512,7 +514,62 @@ typedef struct stage {
     es_queue *in, *out;        /* out is NULL for the last stage */
     const char *out_name;      /* for the queue-depth gauge */
     run *r;
+    /* Threads sharing the stage (the embed stage, when the embedder takes
+     * several calls at once) finish out of order but hand on in order:
+     * the store stage relies on it (store_batch).  A batch's turn is the
+     * order it was taken in. */
+    unsigned workers, live;
+    pthread_mutex_t take_lock; /* taking a batch and its turn is one step */
+    pthread_mutex_t turn_lock;
+    pthread_cond_t turn;       /* `handed` moved on */
+    uint64_t taken, handed;
 } stage;
+
+static void stage_init(stage *s, const char *name, void (*work)(run *, batch *),
+                       es_queue *in, es_queue *out, const char *out_name,
+                       run *r, unsigned workers)
+{
+    *s = (stage){.name = name, .work = work, .in = in, .out = out,
+                 .out_name = out_name, .r = r, .workers = workers,
+                 .live = workers};
+    pthread_mutex_init(&s->take_lock, NULL);
+    pthread_mutex_init(&s->turn_lock, NULL);
+    pthread_cond_init(&s->turn, NULL);
+}
+
+static void stage_destroy(stage *s)
+{
+    pthread_cond_destroy(&s->turn);
+    pthread_mutex_destroy(&s->turn_lock);
+    pthread_mutex_destroy(&s->take_lock);
+}
+
+static batch *stage_take(stage *s, uint64_t *turn)
+{
+    pthread_mutex_lock(&s->take_lock);
+    batch *b = es_queue_pop(s->in);
+    *turn = s->taken++;
+    pthread_mutex_unlock(&s->take_lock);
+    return b;
+}
+
+/* Hand b on (or let it go) once every batch taken before it was; the
+ * earlier ones are on other threads of the stage, which never wait for a
+ * later one, so the wait ends. */
+static void stage_hand_on(stage *s, batch *b, uint64_t turn, int discard)
+{
+    run *r = s->r;
+    pthread_mutex_lock(&s->turn_lock);
+    while (s->handed != turn)
+        pthread_cond_wait(&s->turn, &s->turn_lock);
+    pthread_mutex_unlock(&s->turn_lock);
+    if (s->out == NULL || discard || es_queue_push(s->out, b) != 0)
+        batch_finished(r, b);
+    pthread_mutex_lock(&s->turn_lock);
+    s->handed++;
+    pthread_cond_broadcast(&s->turn);
+    pthread_mutex_unlock(&s->turn_lock);
+}
 
 /* Every stage: take a batch, work on it, hand it on.  Once the run failed
  * every batch is discarded; on a stop request fetch and embed discard
@@ -520,10 +577,11 @@ typedef struct stage {
  * work is acknowledged. */
 static void *stage_thread(void *arg)
 {
-    const stage *s = arg;
+    stage *s = arg;
     run *r = s->r;
     batch *b;
-    while ((b = es_queue_pop(s->in)) != NULL) {
+    uint64_t turn;
+    while ((b = stage_take(s, &turn)) != NULL) {
         int discard = run_failed(r) || (s->out != NULL && stopping(r));
         if (!discard) {
             double t = es_mono_now();
@@ -532,15 +590,46 @@ static void *stage_thread(void *arg)
             snprintf(labels, sizeof labels, "stage=\"%s\"", s->name);
             es_metric_observe("embsync_batch_duration_seconds", labels,
                               es_mono_now() - t);
-            if (s->out != NULL)
-                queue_gauge(s->out_name, s->out);
         }
-        if (s->out == NULL || discard || es_queue_push(s->out, b) != 0)
-            batch_finished(r, b);
+        stage_hand_on(s, b, turn, discard);
+        if (!discard && s->out != NULL)
+            queue_gauge(s->out_name, s->out);
     }
-    if (s->out != NULL)
+    pthread_mutex_lock(&s->turn_lock);
+    int last = --s->live == 0;
+    pthread_mutex_unlock(&s->turn_lock);
+    if (last && s->out != NULL)
         es_queue_close(s->out);
     return NULL;
+}
+
+/* Embed calls in flight at once: what the embedder takes (1 unless it said
+ * more, ABI 1.4), at most the queue depth, so that the batches held in
+ * calls are no more than the ones the queue already lets wait for them;
+ * one at a time in the sequential comparison. */
+static unsigned embed_workers(const es_engine *e, unsigned depth)
+{
+    unsigned n = e->model.concurrent_calls;
+    if (e->sequential || n < 1)
+        return 1;
+    if (n > depth)
+        n = depth;
+    return n < ES_EMBED_WORKERS_MAX ? n : ES_EMBED_WORKERS_MAX;
+}
+
+/* A thread of s could not be started.  Without any, the run fails and
+ * the stage's queues close, so that no other stage waits for it. */
+static void stage_gone(stage *s)
+{
+    pthread_mutex_lock(&s->turn_lock);
+    int none = --s->live == 0;
+    pthread_mutex_unlock(&s->turn_lock);
+    if (!none)
+        return;
+    run_fail(s->r, EMBSYNC_FAILED, s->name, "cannot start a thread");
+    es_queue_close(s->in);
+    if (s->out != NULL)
+        es_queue_close(s->out);
 }
 
 /* ---- the sink the producer streams into ---------------------------------- */
@@ -646,14 +735,23 @@ int es_pipeline_run(es_engine *e, const char *collection,
     es_queue_init(&r.to_embed, depth);
     es_queue_init(&r.to_store, depth);
 
-    stage stages[3] = {
-        {"fetch", fetch_batch, &r.to_fetch, &r.to_embed, "to_embed", &r},
-        {"embed", embed_batch, &r.to_embed, &r.to_store, "to_store", &r},
-        {"store", store_batch, &r.to_store, NULL, NULL, &r},
-    };
-    pthread_t threads[3];
+    unsigned workers[3] = {1, embed_workers(e, depth), 1};
+    stage stages[3];
+    stage_init(&stages[0], "fetch", fetch_batch, &r.to_fetch, &r.to_embed,
+               "to_embed", &r, workers[0]);
+    stage_init(&stages[1], "embed", embed_batch, &r.to_embed, &r.to_store,
+               "to_store", &r, workers[1]);
+    stage_init(&stages[2], "store", store_batch, &r.to_store, NULL, NULL, &r,
+               workers[2]);
+    pthread_t threads[3 + ES_EMBED_WORKERS_MAX];
+    size_t n_threads = 0;
     for (int i = 0; i < 3; i++)
-        pthread_create(&threads[i], NULL, stage_thread, &stages[i]);
+        for (unsigned w = 0; w < workers[i]; w++)
+            if (pthread_create(&threads[n_threads], NULL, stage_thread,
+                               &stages[i]) == 0)
+                n_threads++;
+            else
+                stage_gone(&stages[i]);
 
     sink s = {
         .pub = {.abi = EMBSYNC_ABI_INIT(embsync_change_sink),
@@ -670,8 +768,15 @@ int es_pipeline_run(es_engine *e, const char *collection,
     else
         batch_free(r.filling);
     es_queue_close(&r.to_fetch);
-    for (int i = 0; i < 3; i++)
+    for (size_t i = 0; i < n_threads; i++)
         pthread_join(threads[i], NULL);
+    /* Left only when a stage had no thread (stage_gone). */
+    es_queue *queues[3] = {&r.to_fetch, &r.to_embed, &r.to_store};
+    for (int i = 0; i < 3; i++) {
+        batch *left;
+        while ((left = es_queue_pop(queues[i])) != NULL)
+            batch_finished(&r, left);
+    }
     /* The queues are drained: the gauges must not keep the last sample. */
     queue_gauge("to_embed", &r.to_embed);
     queue_gauge("to_store", &r.to_store);
@@ -696,6 +801,8 @@ int es_pipeline_run(es_engine *e, const char *collection,
     }
     if (r.failed_status == 0 && stopped)
         res->stopped = 1;
+    for (int i = 0; i < 3; i++)
+        stage_destroy(&stages[i]);
     es_queue_destroy(&r.to_fetch);
     es_queue_destroy(&r.to_embed);
     es_queue_destroy(&r.to_store);

@@ -49,6 +49,8 @@
  *        the one HTTP helper, and the one reading of a gRPC status).
  *        EMBSYNC_HTTP_NO_COMPRESSION (an answer HTTP compression cannot
  *        shrink: no Accept-Encoding is sent).
+ *        Embedder: embsync_model_info.concurrent_calls (embed_images()
+ *        calls the host may make at once; 0 or 1: serialised as before).
  *
  * Ownership, in one sentence: whoever allocates frees; every pointer handed
  * to a call is borrowed for the duration of that call unless its comment says
@@ -239,6 +241,18 @@ typedef struct embsync_model_info {
     char identity[128];  /**< model identity, e.g. "clip:ViT-B-32::openai:512";
                               a different identity forces a rebuild */
     unsigned flags;      /**< EMBSYNC_MODEL_* */
+
+    /* ---- added in 1.4 ---- */
+
+    /** How many embed_images() calls the host may have in flight at once,
+     *  on different threads (see the embedder's threading contract).  0 or
+     *  1: they are serialised, as for a plugin built against 1.3 (whose
+     *  answer the host never reads here).  The host makes at most this
+     *  many, and may make fewer.  Like the rest of the answer it must not
+     *  change while the instance lives.  A plugin that spreads one call
+     *  over several servers says enough to keep all of them busy while
+     *  one call waits for its slowest request. */
+    unsigned concurrent_calls;
 } embsync_model_info;
 
 enum {
@@ -735,8 +749,25 @@ typedef struct embsync_source_ops {
 /**
  * Embedder: turns content into vectors.
  *
- * Threading contract: all calls on one instance are serialised by the host.
- * A plugin that wants parallelism does it inside a call (e.g. http_many()).
+ * Threading contract: all calls on one instance are serialised by the host,
+ * except that embed_images() calls may overlap one another when info() said
+ * concurrent_calls > 1 (ABI 1.4):
+ *   - up to concurrent_calls embed_images() calls then run at once, each on
+ *     a host thread of its own, each with its own inputs, vectors and
+ *     item_status arrays (host-owned, borrowed for that call only, never
+ *     shared between two calls in flight); a call may return before one
+ *     that started earlier (the host keeps its own order of results);
+ *   - check(), info() and embed_text() stay serialised with everything:
+ *     none of them starts while an embed_images() call is in flight, and
+ *     no embed_images() call starts while one of them runs;
+ *   - set_error(), set_item_error() and set_retry_after() report on the
+ *     calling thread, for the call that thread is making: a plugin that
+ *     does a call's work on threads of its own reports from the thread
+ *     that made the call, before it returns (item indexes are the call's);
+ *   - open() and close() never overlap anything, as before.
+ * The plugin guards its own state shared between concurrent calls.  Without
+ * concurrent_calls, a plugin that wants parallelism does it inside a call
+ * (e.g. http_many()).
  */
 typedef struct embsync_embedder_ops {
     embsync_abi abi;

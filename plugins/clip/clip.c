@@ -288,6 +288,10 @@ static int clip_info(void *state, embsync_model_info *info)
     snprintf(info->identity, sizeof info->identity, "clip:%s:%u", c->model, c->dim);
     info->flags = EMBSYNC_MODEL_TEXT | EMBSYNC_MODEL_IMAGE |
                   (c->normalize ? EMBSYNC_MODEL_NORMALIZED : 0);
+    /* One call's jobs cannot keep every request place busy at its end, the
+     * next call's fill them (clip_pool.c); as many calls as there are
+     * places keeps them all busy even when each call is one request. */
+    info->concurrent_calls = (unsigned)c->n_eps * c->parallel;
     return EMBSYNC_OK;
 }
 
@@ -335,7 +339,7 @@ static const embsync_plugin descriptor = {
     .abi = EMBSYNC_ABI_INIT(embsync_plugin),
     .kind = EMBSYNC_KIND_EMBEDDER,
     .name = "clip",
-    .version = "1.1",
+    .version = "1.2",
     .description = "CLIP-as-service over HTTP (images and texts), at one or several endpoints",
     .config_keys = keys,
     .config_key_size = sizeof keys[0],

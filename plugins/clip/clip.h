@@ -22,9 +22,10 @@ typedef struct doc {
 typedef struct clip clip;
 typedef struct call call;
 
-/* A slice of the current call's documents, sent as one request. */
+/* A slice of one call's documents, sent as one request. */
 typedef struct job {
     struct job *next;
+    call *k;                   /* the call it is a slice of */
     size_t first, n;
     unsigned attempts;         /* sends that ended without an answer */
     unsigned depth;            /* its endpoint's in flight with it, when given */
@@ -72,7 +73,7 @@ struct clip {
     size_t next_ep;            /* where the least-in-flight search starts */
     pthread_mutex_t lock;      /* everything below, and endpoints' state */
     pthread_cond_t changed;    /* a job settled or an endpoint came back */
-    call *current;             /* the embed call in progress, or NULL */
+    call *calls, *calls_tail;  /* the calls in progress, oldest first */
     int started, stopping;
 };
 
@@ -131,8 +132,8 @@ int clip_wait_ready(clip *c);
 
 /* ---- clip_pool.c ---- */
 
-/** Give the current call's pending jobs to endpoints.  Caller holds
- *  c->lock. */
+/** Give the calls' pending jobs to endpoints, the oldest call's first.
+ *  Caller holds c->lock. */
 void clip_dispatch(clip *c);
 
 /** Encode n documents over the endpoints, writing vectors and

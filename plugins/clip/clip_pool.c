@@ -18,6 +18,13 @@
  * rotation with a smaller window; the worker that got it waits the policy's
  * delay (or Retry-After) before it takes more.
  *
+ * Several calls may be in progress at once, each on its host thread (the
+ * plugin says so in info(): ABI 1.4 concurrent_calls).  Their jobs are
+ * given out oldest call first, so a newer call's jobs fill only the places
+ * the older one leaves free: while the last jobs of one call are answered,
+ * the next call's keep the other endpoints busy instead of the call's end
+ * leaving them idle.
+ *
  * Workers run on threads of their own and never report through
  * set_error() (that is the calling thread's): what a call must say is kept
  * in it and said by the thread that made the call. */
@@ -33,6 +40,7 @@
 #define READY_RECHECK_S 60.0
 
 struct call {
+    call *next;                /* the next newer call in progress */
     const doc *docs;
     size_t n;
     float *vectors;
@@ -111,37 +119,39 @@ static int better(const clip *c, const endpoint *a, const endpoint *b, int rates
  * servers idle.  Caller holds c->lock. */
 void clip_dispatch(clip *c)
 {
-    call *k = c->current;
-    if (k == NULL)
-        return;
-    if (k->rc != EMBSYNC_OK) {
+    /* A failed call sends nothing more. */
+    for (call *k = c->calls; k != NULL; k = k->next) {
         job *j;
-        while ((j = pop(&k->pending, &k->pending_tail)) != NULL) {
+        while (k->rc != EMBSYNC_OK &&
+               (j = pop(&k->pending, &k->pending_tail)) != NULL) {
             free(j);
             k->open--;
         }
-        return;
     }
     int rates_known = 1;
     for (size_t i = 0; i < c->n_eps; i++)
         if (c->eps[i].up && !(c->eps[i].rate > 0))
             rates_known = 0;
-    while (k->pending != NULL) {
-        endpoint *best = NULL;
-        for (size_t i = 0; i < c->n_eps; i++) {
-            endpoint *e = &c->eps[(c->next_ep + i) % c->n_eps];
-            if (e->up && (best == NULL || better(c, e, best, rates_known)))
-                best = e;
+    for (call *k = c->calls; k != NULL; k = k->next) {
+        while (k->pending != NULL) {
+            endpoint *best = NULL;
+            for (size_t i = 0; i < c->n_eps; i++) {
+                endpoint *e = &c->eps[(c->next_ep + i) % c->n_eps];
+                if (e->up && (best == NULL || better(c, e, best, rates_known)))
+                    best = e;
+            }
+            /* The best is full: a newer call's job waits too, behind it. */
+            if (best == NULL ||
+                best->in_flight >= c->host->limit_window(best->limit))
+                return;
+            c->next_ep = (c->next_ep + 1) % c->n_eps; /* ties take turns */
+            job *j = pop(&k->pending, &k->pending_tail);
+            push_back(&best->queue, &best->queue_tail, j);
+            best->in_flight++;
+            j->depth = best->in_flight;
+            clip_show(c, best);
+            pthread_cond_signal(&best->work);
         }
-        if (best == NULL || best->in_flight >= c->host->limit_window(best->limit))
-            return;
-        c->next_ep = (c->next_ep + 1) % c->n_eps; /* ties take turns */
-        job *j = pop(&k->pending, &k->pending_tail);
-        push_back(&best->queue, &best->queue_tail, j);
-        best->in_flight++;
-        j->depth = best->in_flight;
-        clip_show(c, best);
-        pthread_cond_signal(&best->work);
     }
 }
 
@@ -311,6 +321,7 @@ static void settle(clip *c, call *k, job *j, sent out)
             k->open--;
             break;
         }
+        half->k = k;
         half->first = j->first + j->n / 2;
         half->n = j->n - j->n / 2;
         j->n /= 2;
@@ -341,7 +352,7 @@ static void *worker(void *arg)
         if (c->stopping)
             break;
         job *j = pop(&e->queue, &e->queue_tail);
-        call *k = c->current;
+        call *k = j->k;
         int live = k->rc == EMBSYNC_OK;
         pthread_mutex_unlock(&c->lock);
         double sent_at = 0;
@@ -458,12 +469,17 @@ int clip_encode(clip *c, const doc *docs, size_t n, float *vectors,
             call_fails(&k, EMBSYNC_FAILED, EMBSYNC_OK, NULL, "out of memory");
             break;
         }
+        j->k = &k;
         j->first = first;
         j->n = n - first < (size_t)c->batch_size ? n - first : (size_t)c->batch_size;
         push_back(&k.pending, &k.pending_tail, j);
         k.open++;
     }
-    c->current = &k;
+    if (c->calls_tail != NULL)
+        c->calls_tail->next = &k;
+    else
+        c->calls = &k;
+    c->calls_tail = &k;
     clip_dispatch(c);
     double all_down_since = 0;
     while (k.open > 0) {
@@ -497,7 +513,14 @@ int clip_encode(clip *c, const doc *docs, size_t n, float *vectors,
         }
         pthread_cond_timedwait(&c->changed, &c->lock, &ts);
     }
-    c->current = NULL;
+    call **at = &c->calls, *prev = NULL;
+    while (*at != &k) {
+        prev = *at;
+        at = &(*at)->next;
+    }
+    *at = k.next;
+    if (c->calls_tail == &k)
+        c->calls_tail = prev;
     pthread_mutex_unlock(&c->lock);
 
     int rc = report(c, &k);

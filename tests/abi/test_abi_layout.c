@@ -51,12 +51,13 @@ LAYOUT_FIELD(embsync_hit, abi, 0);
 LAYOUT_FIELD(embsync_hit, id, 8);
 LAYOUT_FIELD(embsync_hit, score, 16);
 LAYOUT_FIELD(embsync_hit, payload, 24);
-LAYOUT_SIZE(embsync_model_info, 148);
+LAYOUT_SIZE(embsync_model_info, 152);
 LAYOUT_FIELD(embsync_model_info, abi, 0);
 LAYOUT_FIELD(embsync_model_info, dim, 8);
 LAYOUT_FIELD(embsync_model_info, metric, 12);
 LAYOUT_FIELD(embsync_model_info, identity, 16);
 LAYOUT_FIELD(embsync_model_info, flags, 144);
+LAYOUT_FIELD(embsync_model_info, concurrent_calls, 148); /* 1.4 */
 LAYOUT_SIZE(embsync_collection_spec, 24);
 LAYOUT_FIELD(embsync_collection_spec, abi, 0);
 LAYOUT_FIELD(embsync_collection_spec, dim, 8);

@@ -4,7 +4,8 @@
 # and started again (every image embedded exactly once, the endpoint back in
 # rotation), an endpoint not ready for a while (skipped, then used again),
 # an endpoint answering 429 for a while (fewer requests in flight, then more
-# again), and per-endpoint metrics without a token.
+# again), per-endpoint metrics without a token, and embed calls of the core
+# in flight at once (ABI 1.4 concurrent_calls) over two endpoints.
 set -u
 . "$top_srcdir/tests/integration/tap.sh"
 . "$top_srcdir/tests/emulators/emulator.sh"
@@ -59,7 +60,7 @@ root = $work/images
 plugin = clip
 url = $1
 dim = 32
-batch_size = 2
+batch_size = ${clip_batch:-2}
 parallel_requests = ${parallel:-4}
 ${2:-}
 [store]
@@ -206,5 +207,29 @@ grep -q "embsync_plugin_endpoint_up{plugin=\"clip\",endpoint=\"http://127.0.0.1:
 ok $? "metrics show each endpoint, up or not, with its window" || grep endpoint "$work/metrics" | sed 's/^/# /'
 ! grep -q "$tok_b\|$tok_c" "$work/metrics" "$work/run.log"
 ok $? "no token in the metrics or the daemon's log"
+
+# Two embed calls at once: every call is one request (core batch = clip
+# batch) and each endpoint takes one at a time, so only calls in flight
+# together can keep both replicas busy at the same moment.
+start_emulator d "$emu" --dim 32 --batch-cost-ms 150 --record "$work/d.rec"
+start_emulator e "$emu" --dim 32 --batch-cost-ms 150 --record "$work/e.rec"
+images "$work/images/pairs" 1
+rm -rf "$work/images/set" "$work/images/more" "$work/images/later" "$work/images/busy"
+n_pairs=$(find "$work/images/pairs" -type f | wc -l)
+parallel=1 core_batch=4 clip_batch=4 write_ini "http://127.0.0.1:$d_port, http://127.0.0.1:$e_port"
+"$embsync" once -c "$work/c.ini" 2>"$work/once.log"
+ok $? "a sync of one call per request over two endpoints exits 0" || sed 's/^/# /' "$work/once.log"
+[ "$(embedded "$work/d.rec" "$work/e.rec" | wc -l)" -eq "$n_pairs" ] &&
+    [ -z "$(embedded "$work/d.rec" "$work/e.rec" | awk '$2 != 1')" ]
+ok $? "each of the $n_pairs images was embedded exactly once"
+"$PYTHON3" - "$work/d.rec" "$work/e.rec" <<'PY'
+import json, sys
+spans = [[json.loads(l)["replica"] for l in open(f) if '"replica"' in l] for f in sys.argv[1:]]
+both = sum(min(a[1], b[1]) - max(a[0], b[0]) for a in spans[0] for b in spans[1]
+           if min(a[1], b[1]) > max(a[0], b[0]))
+print(f"# {len(spans[0])} and {len(spans[1])} requests; both replicas busy for {both:.2f} s")
+sys.exit(0 if both > 0.3 else 1)
+PY
+ok $? "two calls were in flight at once: both replicas worked at the same time"
 
 done_testing

@@ -83,6 +83,9 @@ class State:
         self.max_active = 0
         self.ready = True               # switched by POST /__emulator/ready
         self.record = open(args.record, "a", buffering=1) if args.record else None
+        # Held while an answer is sent and recorded: a fault's exit waits
+        # for it, so an answer the client got is always in the record.
+        self.answering = threading.Lock()
 
     def note(self, entry):
         """One line per /post answered (or refused by a fault), for tests
@@ -204,7 +207,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault and fault.get("exit"):
             # A server that dies with this request in flight: no answer,
             # nothing recorded, the port closed until it is started again.
-            os._exit(3)
+            with self.state.answering:
+                os._exit(3)
         if not self.state.ready:
             fault = dict(fault or {}, status=503)
         if fault and fault.get("delay_ms"):
@@ -296,16 +300,17 @@ class Handler(BaseHTTPRequestHandler):
         ended = now_iso()
         images = [hashlib.sha1(base64.b64decode(d["blob"])).hexdigest()
                   for d in docs if isinstance(d, dict) and d.get("blob") and not d.get("text")]
-        self.send(200, {"header": header, "parameters": parameters,
-                        "routes": [{"executor": "gateway", "startTime": started,
-                                    "endTime": ended, "status": None},
-                                   {"executor": "clip_t", "startTime": started,
-                                    "endTime": ended, "status": route_status}],
-                        "data": out})
-        if error is None:
-            self.state.note({"status": 200, "docs": len(docs), "images": images,
-                             "active": self.arrived_with, "t": time.time(),
-                             "replica": [t0, t0 + busy]})
+        with self.state.answering:
+            self.send(200, {"header": header, "parameters": parameters,
+                            "routes": [{"executor": "gateway", "startTime": started,
+                                        "endTime": ended, "status": None},
+                                       {"executor": "clip_t", "startTime": started,
+                                        "endTime": ended, "status": route_status}],
+                            "data": out})
+            if error is None:
+                self.state.note({"status": 200, "docs": len(docs), "images": images,
+                                 "active": self.arrived_with, "t": time.time(),
+                                 "replica": [t0, t0 + busy]})
 
     def tasks_info(self, raw):
         args = self.state.args
