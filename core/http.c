@@ -62,6 +62,19 @@ typedef struct thread_curl {
 } thread_curl;
 
 static CURLSH *share;
+
+/* One retry announced, for HTTP and gRPC alike: the retries metric and the
+ * warning "VERB URL: WHY, retrying in D s (attempt N of M)". */
+static void announce_retry(const char *origin, const char *verb, const char *url,
+                           const char *why, double delay, unsigned attempt,
+                           unsigned max_attempts)
+{
+    char label[256];
+    es_metric_labels(label, sizeof label, "plugin", origin, NULL);
+    es_metric_add("embsync_http_retries_total", label, 1);
+    es_log(EMBSYNC_LOG_WARNING, origin, "%s %s: %s, retrying in %.1f s (attempt %u of %u)",
+           verb, url, why, delay, attempt, max_attempts);
+}
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg);
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 static pthread_key_t thread_key;
@@ -393,20 +406,12 @@ static void finish_attempt(const char *origin, es_stop *stop, es_aimd *limit,
     int transient = rc == CURLE_OK ? es_http_retryable_status(code) : retryable_curl(rc);
     if (transient && may_retry) {
         double delay = es_retry_delay(j->attempts + 1, retry_after);
-        char label[256];
-        es_metric_labels(label, sizeof label, "plugin", origin, NULL);
-        es_metric_add("embsync_http_retries_total", label, 1);
-        if (rc == CURLE_OK)
-            es_log(EMBSYNC_LOG_WARNING, origin,
-                   "%s %s: HTTP %ld, retrying in %.1f s (attempt %u of %u)",
-                   j->req.method, j->req.url, code, delay, j->attempts + 1,
-                   j->max_attempts);
-        else
-            es_log(EMBSYNC_LOG_WARNING, origin,
-                   "%s %s: %s, retrying in %.1f s (attempt %u of %u)",
-                   j->req.method, j->req.url,
-                   j->curl_error[0] ? j->curl_error : curl_easy_strerror(rc),
-                   delay, j->attempts + 1, j->max_attempts);
+        char status[32];
+        snprintf(status, sizeof status, "HTTP %ld", code);
+        announce_retry(origin, j->req.method, j->req.url,
+                       rc == CURLE_OK ? status
+                       : j->curl_error[0] ? j->curl_error : curl_easy_strerror(rc),
+                       delay, j->attempts + 1, j->max_attempts);
         j->state = JOB_WAITING;
         j->start_at = es_mono_now() + delay;
         return;
@@ -899,18 +904,12 @@ int es_grpc_unary(const char *origin, es_stop *stop,
                         !(stop != NULL && es_stop_requested(stop));
         if (transient && may_retry) {
             double delay = es_retry_delay(attempt + 1, 0);
-            char label[256];
-            es_metric_labels(label, sizeof label, "plugin", origin, NULL);
-            es_metric_add("embsync_http_retries_total", label, 1);
+            char said[1024];
             if (status >= 0)
-                es_log(EMBSYNC_LOG_WARNING, origin,
-                       "gRPC %s: %s%s%s, retrying in %.1f s (attempt %u of %u)",
-                       r.url, es_grpc_status_name(status), message ? ": " : "",
-                       message ? message : "", delay, attempt + 1, max_attempts);
-            else
-                es_log(EMBSYNC_LOG_WARNING, origin,
-                       "gRPC %s: %s, retrying in %.1f s (attempt %u of %u)", r.url,
-                       why, delay, attempt + 1, max_attempts);
+                snprintf(said, sizeof said, "%s%s%s", es_grpc_status_name(status),
+                         message ? ": " : "", message ? message : "");
+            announce_retry(origin, "gRPC", r.url, status >= 0 ? said : why, delay,
+                           attempt + 1, max_attempts);
             free(message);
             free(j.buf);
             int stopped = 0;
