@@ -74,7 +74,7 @@ struct clip {
     pthread_mutex_t lock;      /* everything below, and endpoints' state */
     pthread_cond_t changed;    /* a job settled or an endpoint came back */
     call *calls, *calls_tail;  /* the calls in progress, oldest first */
-    int started, stopping;
+    int started, start_failed, stopping;
 };
 
 /* ---- clip_codec.c ---- */

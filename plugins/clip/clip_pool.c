@@ -388,6 +388,22 @@ static int start_threads(clip *c)
     return 0;
 }
 
+/* The threads start with the first call rather than at open, so that
+ * check and info start none.  Calls may arrive together (concurrent_calls),
+ * so the start is decided once, under the lock; the new threads wait for
+ * the lock before they look at anything. */
+static int ensure_threads(clip *c)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!c->started) {
+        c->started = 1;
+        c->start_failed = start_threads(c) != 0;
+    }
+    int failed = c->start_failed;
+    pthread_mutex_unlock(&c->lock);
+    return failed ? -1 : 0;
+}
+
 /* ---- a call ----------------------------------------------------------- */
 
 /* Say why a call failed, on the calling thread. */
@@ -446,12 +462,9 @@ int clip_encode(clip *c, const doc *docs, size_t n, float *vectors,
     pthread_mutex_unlock(&c->lock);
     if (up == 0 && clip_wait_ready(c) != EMBSYNC_OK)
         return EMBSYNC_RETRY; /* the error names the last endpoint's reason */
-    if (!c->started) {
-        c->started = 1;
-        if (start_threads(c) != 0) {
-            c->host->set_error(c->ctx, "cannot start the request threads");
-            return EMBSYNC_FAILED;
-        }
+    if (ensure_threads(c) != 0) {
+        c->host->set_error(c->ctx, "cannot start the request threads");
+        return EMBSYNC_FAILED;
     }
 
     call k = {.docs = docs, .n = n, .vectors = vectors, .item_status = item_status,
