@@ -272,15 +272,22 @@ out:
 
 /* ---- stage 2: embed ----------------------------------------------------- */
 
+/* A vector is finite exactly when the sum of its squares in double is:
+ * a float squared cannot overflow a double, and NaN or an infinity carries
+ * through the sum.  Four partial sums let the additions overlap (this check
+ * runs on every vector); their rounding differs from one sum's by far less
+ * than the unit-length tolerance. */
 static int vector_ok(const float *v, uint32_t dim, int normalized)
 {
-    double norm = 0;
-    for (uint32_t d = 0; d < dim; d++) {
-        if (!isfinite(v[d]))
-            return 0;
-        norm += (double)v[d] * v[d];
-    }
-    return !normalized || fabs(norm - 1.0) < 1e-3;
+    double part[4] = {0, 0, 0, 0};
+    uint32_t d = 0;
+    for (; d + 4 <= dim; d += 4)
+        for (int k = 0; k < 4; k++)
+            part[k] += (double)v[d + k] * v[d + k];
+    for (; d < dim; d++)
+        part[0] += (double)v[d] * v[d];
+    double norm = (part[0] + part[1]) + (part[2] + part[3]);
+    return isfinite(norm) && (!normalized || fabs(norm - 1.0) < 1e-3);
 }
 
 static int embed_once(void *arg)

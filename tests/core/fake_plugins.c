@@ -1,5 +1,6 @@
 #include "fake_plugins.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,10 +127,11 @@ static int src_fetch(void *s, const char *name, size_t n,
     fake_collection *c = col(name);
     for (size_t k = 0; k < n; k++) {
         const fake_item *it = &c->items[items[k].id];
-        char content[32];
-        snprintf(content, sizeof content, "%s:%llu:%s",
+        char content[48];
+        snprintf(content, sizeof content, "%s:%llu:%s:%c",
                  it->undecodable ? "BAD" : "IMG",
-                 (unsigned long long)items[k].id, items[k].version);
+                 (unsigned long long)items[k].id, items[k].version,
+                 it->bad_vector ? it->bad_vector : '-');
         host_of->blob_set(&out[k], content, strlen(content));
         status[k] = EMBSYNC_OK;
     }
@@ -212,7 +214,7 @@ static int emb_info(void *s, embsync_model_info *info)
     info->dim = FAKE_DIM;
     info->metric = EMBSYNC_METRIC_COSINE;
     snprintf(info->identity, sizeof info->identity, "%s", world.model_identity);
-    info->flags = EMBSYNC_MODEL_NORMALIZED | EMBSYNC_MODEL_IMAGE;
+    info->flags = (world.unnormalized ? 0 : EMBSYNC_MODEL_NORMALIZED) | EMBSYNC_MODEL_IMAGE;
     return EMBSYNC_OK;
 }
 
@@ -226,13 +228,22 @@ static int emb_images(void *s, size_t n, const embsync_blob *in, float *vectors,
                  (const char *)in[k].data);
         unsigned long long id;
         unsigned version;
+        char bad = '-';
         if (strncmp(text, "BAD", 3) == 0 ||
-            sscanf(text, "IMG:%llu:%u", &id, &version) != 2) {
+            sscanf(text, "IMG:%llu:%u:%c", &id, &version, &bad) < 2) {
             status[k] = EMBSYNC_ITEM_FAILED;
             host_of->set_item_error(ctx_of, k, "cannot decode %s", text);
             continue;
         }
-        fake_vector(id, version, vectors + k * FAKE_DIM);
+        float *v = vectors + k * FAKE_DIM;
+        fake_vector(id, version, v);
+        switch (bad) {
+        case 'n': v[1] = NAN; break;
+        case 'i': v[FAKE_DIM - 1] = INFINITY; break;
+        case 'j': v[0] = -INFINITY; break;
+        case 'h': v[2] = FLT_MAX; break;
+        case '2': for (int d = 0; d < FAKE_DIM; d++) v[d] *= (float)sqrt(2.0); break;
+        }
         status[k] = EMBSYNC_OK;
     }
     return EMBSYNC_OK;

@@ -16,6 +16,9 @@ typedef struct fake_item {
     int exists;
     unsigned version;        /* bumped on modification */
     int undecodable;         /* the embedder rejects it */
+    char bad_vector;         /* the embedder returns a broken vector:
+                                'n' NaN, 'i' +inf, 'j' -inf, 'h' FLT_MAX,
+                                '2' a norm of 2; 0 = a good one */
 } fake_item;
 
 typedef struct fake_collection {
@@ -53,6 +56,7 @@ typedef struct fake_world {
     int begin_counter;
     int fail_upsert_on_call;   /* the Nth upsert call fails (0 = never) */
     int retry_upserts;         /* that many upsert calls answer RETRY first */
+    int unnormalized;          /* the embedder's model does not normalise */
 } fake_world;
 
 extern fake_world world;

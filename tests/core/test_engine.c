@@ -59,7 +59,7 @@ static void assert_in_sync(size_t c)
     const fake_store_collection *sc = &world.store[c];
     for (unsigned i = 0; i < FAKE_MAX_ITEMS; i++) {
         const fake_item *it = &fc->items[i];
-        if (it->exists && !it->undecodable) {
+        if (it->exists && !it->undecodable && !it->bad_vector) {
             if (!sc->points[i].present)
                 fail_msg("%s item %u missing from the store", fc->name, i);
             float want[FAKE_DIM];
@@ -206,6 +206,50 @@ static void bad_item_fails_alone(void **unused)
     assert_int_equal(world.collections[0].acked[4], 0);
     assert_false(world.store[0].points[4].present);
     assert_in_sync(0);
+    es_engine_destroy(&engine);
+}
+
+/* What the embedder returns is checked before the store sees it: a NaN or
+ * an infinity in any component, a component too large to square in float,
+ * or a length other than 1 from a normalising model fails that item alone. */
+static void broken_vectors_never_reach_the_store(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 20);
+    const char kinds[] = {'n', 'i', 'j', 'h', '2'};
+    for (unsigned k = 0; k < sizeof kinds; k++)
+        world.collections[0].items[3 + 3 * k].bad_vector = kinds[k];
+    start(8);
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(res.embedded, 20 - sizeof kinds);
+    assert_int_equal(res.failed, sizeof kinds);
+    for (unsigned k = 0; k < sizeof kinds; k++) {
+        assert_false(world.store[0].points[3 + 3 * k].present);
+        assert_int_equal(world.collections[0].acked[3 + 3 * k], 0);
+    }
+    assert_in_sync(0);
+    es_engine_destroy(&engine);
+}
+
+/* Without normalisation only finiteness is checked: the long vectors are
+ * stored, the NaN and the infinities are not. */
+static void unnormalised_vectors_need_only_be_finite(void **unused)
+{
+    (void)unused;
+    fake_world_reset(1, 20);
+    world.unnormalized = 1;
+    const char kinds[] = {'n', 'i', 'j', 'h', '2'};
+    for (unsigned k = 0; k < sizeof kinds; k++)
+        world.collections[0].items[3 + 3 * k].bad_vector = kinds[k];
+    start(8);
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    assert_int_equal(res.embedded, 17);
+    assert_int_equal(res.failed, 3);
+    for (unsigned k = 0; k < sizeof kinds; k++)
+        assert_int_equal(world.store[0].points[3 + 3 * k].present,
+                         kinds[k] == 'h' || kinds[k] == '2');
     es_engine_destroy(&engine);
 }
 
@@ -424,6 +468,8 @@ int main(void)
         cmocka_unit_test(transient_store_errors_are_retried),
         cmocka_unit_test(source_failure_does_not_stop_others),
         cmocka_unit_test(bad_item_fails_alone),
+        cmocka_unit_test(broken_vectors_never_reach_the_store),
+        cmocka_unit_test(unnormalised_vectors_need_only_be_finite),
         cmocka_unit_test(busy_collection_is_skipped),
         cmocka_unit_test(sequential_mode_gives_same_result),
         cmocka_unit_test(failed_item_waits_in_ledger),
