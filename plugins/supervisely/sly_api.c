@@ -1,5 +1,6 @@
 #include "sly_api.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,13 @@ int sly_call(sly_api *api, const char *method, cJSON *body, cJSON **out,
     }
     api->host->http_release(api->ctx, &resp);
     return rc;
+}
+
+cJSON *sly_id(int64_t id)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRId64, id);
+    return cJSON_CreateRaw(text);
 }
 
 cJSON *sly_filter(const char *field, const char *op, cJSON *value)

@@ -107,7 +107,7 @@ int sly_still_enabled(supervisely *s, int64_t project, size_t n,
         cJSON_AddNumberToObject(body, "projectId", (double)project);
         cJSON *list = cJSON_CreateArray();
         for (size_t i = 0; i < m; i++)
-            cJSON_AddItemToArray(list, cJSON_CreateNumber((double)ids[at + i]));
+            cJSON_AddItemToArray(list, sly_id(ids[at + i]));
         cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "filter"),
                              sly_filter("id", "in", list));
         presence pr = {.ids = ids + at, .present = present + at, .n = m};

@@ -768,7 +768,7 @@ static int sly_ack(void *state, const char *name, size_t n,
         cJSON *images = cJSON_AddArrayToObject(body, "images");
         for (size_t i = at; i < n && i < at + ACK_BATCH; i++) {
             cJSON *img = cJSON_CreateObject();
-            cJSON_AddNumberToObject(img, "id", (double)done[i].id);
+            cJSON_AddItemToObject(img, "id", sly_id((int64_t)done[i].id));
             if (done[i].op == EMBSYNC_OP_UPSERT)
                 cJSON_AddStringToObject(img, "embeddingsUpdatedAt", now);
             else
