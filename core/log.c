@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@
 #define LINE_MAX_LEN 4096
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static int log_threshold = EMBSYNC_LOG_INFO;
+/* Read on every log call without the lock, written on a reload. */
+static atomic_int log_threshold = EMBSYNC_LOG_INFO;
 static es_log_format log_format = ES_LOG_TEXT;
 static int log_to_journal = -1; /* -1: not looked at yet */
 static char *secrets[MAX_SECRETS];
@@ -79,7 +81,7 @@ void es_log_configure(int level, es_log_format format)
 {
     int journal = stderr_is_journal();
     pthread_mutex_lock(&log_lock);
-    log_threshold = level;
+    atomic_store_explicit(&log_threshold, level, memory_order_relaxed);
     log_format = format;
     log_to_journal = journal;
     pthread_mutex_unlock(&log_lock);
@@ -87,7 +89,7 @@ void es_log_configure(int level, es_log_format format)
 
 int es_log_enabled(int level)
 {
-    return level <= log_threshold;
+    return level <= atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
 int es_log_level_parse(const char *name)
