@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "blob.h"
 #include "check.h"
 #include "queue.h"
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "calls.h"
 #include "clock.h"
 #include "commands.h"

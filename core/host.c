@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limit.h"
+#include "blob.h"
 #include "clock.h"
+#include "limit.h"
 #include "http.h"
 #include "json_floats.h"
 #include "log.h"
@@ -163,42 +164,6 @@ static void host_add_secret(embsync_ctx *ctx, const char *value)
 {
     (void)ctx;
     es_secret_add(value);
-}
-
-void es_blob_init(embsync_blob *blob)
-{
-    memset(blob, 0, sizeof *blob);
-    blob->abi = (embsync_abi)EMBSYNC_ABI_INIT(embsync_blob);
-}
-
-void es_blob_release(embsync_blob *blob)
-{
-    free(blob->host_private);
-    blob->host_private = NULL;
-    blob->data = NULL;
-    blob->len = 0;
-}
-
-static unsigned char *host_blob_alloc(embsync_blob *blob, size_t len)
-{
-    unsigned char *mem = malloc(len ? len : 1);
-    if (mem == NULL)
-        return NULL;
-    free(blob->host_private);
-    blob->host_private = mem;
-    blob->data = mem;
-    blob->len = len;
-    return mem;
-}
-
-static int host_blob_set(embsync_blob *blob, const void *data, size_t len)
-{
-    unsigned char *mem = host_blob_alloc(blob, len);
-    if (mem == NULL)
-        return -1;
-    if (len > 0)
-        memcpy(mem, data, len);
-    return 0;
 }
 
 static int host_http_many(embsync_ctx *ctx, size_t n,
@@ -408,8 +373,8 @@ const embsync_host es_host_table = {
     .config_double = host_config_double,
     .state_dir = host_state_dir,
     .add_secret = host_add_secret,
-    .blob_set = host_blob_set,
-    .blob_alloc = host_blob_alloc,
+    .blob_set = es_blob_set,
+    .blob_alloc = es_blob_alloc,
     .http = host_http,
     .http_many = host_http_many,
     .http_release = host_http_release,
@@ -433,6 +398,7 @@ const embsync_host es_host_table = {
     .counter_add_labelled = host_counter_add_labelled,
     .grpc_unary = host_grpc_unary,
     .grpc_outcome = host_grpc_outcome,
+    .blob_take_body = es_blob_take_body,
 };
 
 static int (*open_op(const es_module *m))(const embsync_host *, embsync_ctx *,

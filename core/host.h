@@ -65,10 +65,4 @@ void es_call_fail(const char *fmt, ...) EMBSYNC_PRINTF(1, 2);
  *  for the duration of one batch call on this thread (NULL to detach). */
 void es_call_item_errors(char *slots, size_t n, size_t len);
 
-/** Release a blob's host-owned memory and reset it. */
-void es_blob_release(embsync_blob *blob);
-
-/** Initialise a blob for handing to a plugin. */
-void es_blob_init(embsync_blob *blob);
-
 #endif

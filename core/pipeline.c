@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blob.h"
 #include "calls.h"
 #include "clock.h"
 #include "crashpoint.h"

@@ -14,6 +14,7 @@
 #include <stb_image_resize.h>
 #include <stb_image_write.h>
 
+#include "blob.h"
 #include "calls.h"
 #include "log.h"
 #include "statefile.h"

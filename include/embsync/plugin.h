@@ -48,7 +48,8 @@
  *   1.4  Host: grpc_unary() and grpc_outcome() (gRPC unary calls through
  *        the one HTTP helper, and the one reading of a gRPC status).
  *        EMBSYNC_HTTP_NO_COMPRESSION (an answer HTTP compression cannot
- *        shrink: no Accept-Encoding is sent).
+ *        shrink: no Accept-Encoding is sent).  blob_take_body() (an
+ *        answer's body becomes a blob without a copy).
  *        Embedder: embsync_model_info.concurrent_calls (embed_images()
  *        calls the host may make at once; 0 or 1: serialised as before).
  *
@@ -200,7 +201,8 @@ typedef struct embsync_change {
 
 /**
  * Content of one item (image bytes), in host-owned memory.  A source fills
- * it with host->blob_set() or host->blob_alloc(); the host frees it.
+ * it with host->blob_set(), host->blob_alloc() or (1.4)
+ * host->blob_take_body(); the host frees it.
  */
 typedef struct embsync_blob {
     embsync_abi abi;
@@ -614,6 +616,15 @@ typedef struct embsync_host {
     int (*grpc_outcome)(embsync_ctx *ctx, int grpc_rc,
                         const embsync_http_response *resp, int grpc_status,
                         const char *what, size_t item);
+
+    /** Move the body of an answer of http(), http_many() or
+     *  http_many_limited() into blob instead of copying it, as blob_set()
+     *  would: afterwards blob->data and blob->len are the body and its
+     *  length, and resp->body is NULL with body_len 0.  The memory is the
+     *  host's, freed with the blob; resp must still be released with
+     *  http_release() (for its other fields).  Never fails: an answer
+     *  without a body leaves the blob empty. */
+    void (*blob_take_body)(embsync_blob *blob, embsync_http_response *resp);
 } embsync_host;
 
 /** http_outcome()'s `item` when the answer concerns the whole call. */

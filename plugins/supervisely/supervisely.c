@@ -735,7 +735,13 @@ static int sly_fetch(void *state, const char *name, size_t n,
     }
     for (size_t i = 0; i < n && rc == EMBSYNC_OK; i++) {
         if (http_status[i] == EMBSYNC_OK && resps[i].status < 400 && resps[i].body_len > 0) {
-            HOST(s)->blob_set(&out[i], resps[i].body, resps[i].body_len);
+            if (EMBSYNC_HOST_HAS(HOST(s), blob_take_body)) {
+                HOST(s)->blob_take_body(&out[i], &resps[i]);
+            } else if (HOST(s)->blob_set(&out[i], resps[i].body, resps[i].body_len) != 0) {
+                status[i] = EMBSYNC_RETRY;
+                HOST(s)->set_item_error(CTX(s), i, "out of memory");
+                continue;
+            }
             out[i].mime = "image/jpeg";
             status[i] = EMBSYNC_OK;
         } else if (http_status[i] == EMBSYNC_OK) {

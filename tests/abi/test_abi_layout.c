@@ -83,7 +83,7 @@ LAYOUT_FIELD(embsync_http_response, content_type, 32);
 LAYOUT_FIELD(embsync_http_response, retry_after, 40);
 LAYOUT_FIELD(embsync_http_response, attempts, 48);
 LAYOUT_FIELD(embsync_http_response, error, 56);
-LAYOUT_SIZE(embsync_host, 288); /* 152 in 1.0, 160 in 1.1, 200 in 1.2, 272 in 1.3 */
+LAYOUT_SIZE(embsync_host, 296); /* 152 in 1.0, 160 in 1.1, 200 in 1.2, 272 in 1.3 */
 LAYOUT_FIELD(embsync_host, abi, 0);
 LAYOUT_FIELD(embsync_host, log, 8);
 LAYOUT_FIELD(embsync_host, set_error, 16);
@@ -120,6 +120,7 @@ LAYOUT_FIELD(embsync_host, gauge_set, 256);
 LAYOUT_FIELD(embsync_host, counter_add_labelled, 264);
 LAYOUT_FIELD(embsync_host, grpc_unary, 272); /* 1.4 */
 LAYOUT_FIELD(embsync_host, grpc_outcome, 280);
+LAYOUT_FIELD(embsync_host, blob_take_body, 288);
 LAYOUT_SIZE(embsync_change_sink, 32);
 LAYOUT_FIELD(embsync_change_sink, abi, 0);
 LAYOUT_FIELD(embsync_change_sink, emit, 8);

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include "aimd.h"
+#include "blob.h"
 #include "http.h"
 #include "log.h"
 #include "retry.h"
@@ -53,6 +54,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
         *upload_size = 0;
         return MHD_YES;
     }
+    if (strcmp(url, "/big") == 0) {
+        static char big[10001];
+        for (size_t i = 0; i < sizeof big - 1; i++)
+            big[i] = (char)('a' + i % 26);
+        return reply(c, 200, big, NULL);
+    }
+    if (strcmp(url, "/empty") == 0)
+        return reply(c, 200, "", NULL);
     if (strcmp(url, "/encoding") == 0) {
         const char *asked = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                         "Accept-Encoding");
@@ -418,6 +427,39 @@ static void no_compression_flag(void **unused)
     }
 }
 
+/* blob_take_body(): the blob ends up with the answer's bytes and the
+ * answer without them, so that each is released once (ASan checks it);
+ * an empty answer leaves the blob empty, and a blob's earlier content is
+ * released, not leaked. */
+static void an_answer_body_becomes_a_blob(void **unused)
+{
+    (void)unused;
+    char url[64];
+    embsync_http_request req = get("/big", url);
+    embsync_http_response resp;
+    assert_int_equal(one(&req, &resp), EMBSYNC_OK);
+    assert_int_equal(resp.body_len, 10000);
+    embsync_blob blob;
+    es_blob_init(&blob);
+    assert_int_equal(es_blob_set(&blob, "earlier", 7), 0);
+    es_blob_take_body(&blob, &resp);
+    assert_null(resp.body);
+    assert_int_equal(resp.body_len, 0);
+    assert_int_equal(blob.len, 10000);
+    for (size_t i = 0; i < blob.len; i++)
+        if (blob.data[i] != (unsigned char)('a' + i % 26))
+            fail_msg("byte %zu of the blob differs from the answer", i);
+    es_http_release(&resp);
+
+    req = get("/empty", url);
+    assert_int_equal(one(&req, &resp), EMBSYNC_OK);
+    es_blob_take_body(&blob, &resp);
+    assert_int_equal(blob.len, 0);
+    assert_null(blob.data);
+    es_http_release(&resp);
+    es_blob_release(&blob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +474,7 @@ int main(void)
         cmocka_unit_test(connections_are_reused_across_calls),
         cmocka_unit_test(kept_handles_send_each_request_as_asked),
         cmocka_unit_test(no_compression_flag),
+        cmocka_unit_test(an_answer_body_becomes_a_blob),
         cmocka_unit_test(many_limited_follows_and_feeds_the_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

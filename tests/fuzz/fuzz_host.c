@@ -11,8 +11,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "limit.h"
+#include "blob.h"
 #include "clock.h"
+#include "limit.h"
 #include "outcome.h"
 #include "statefile.h"
 #include "url.h"
@@ -239,36 +240,6 @@ static void host_add_secret(embsync_ctx *ctx, const char *value)
     (void)ctx, (void)value;
 }
 
-void fuzz_blob_release(embsync_blob *blob)
-{
-    free(blob->host_private);
-    blob->host_private = NULL;
-    blob->data = NULL;
-    blob->len = 0;
-}
-
-static unsigned char *host_blob_alloc(embsync_blob *blob, size_t len)
-{
-    unsigned char *mem = malloc(len ? len : 1);
-    if (mem == NULL)
-        return NULL;
-    free(blob->host_private);
-    blob->host_private = mem;
-    blob->data = mem;
-    blob->len = len;
-    return mem;
-}
-
-static int host_blob_set(embsync_blob *blob, const void *data, size_t len)
-{
-    unsigned char *mem = host_blob_alloc(blob, len);
-    if (mem == NULL)
-        return -1;
-    if (len > 0)
-        memcpy(mem, data, len);
-    return 0;
-}
-
 static int host_http(embsync_ctx *ctx, const embsync_http_request *req,
                      embsync_http_response *resp)
 {
@@ -448,8 +419,8 @@ const embsync_host fuzz_host = {
     .config_double = host_config_double,
     .state_dir = host_state_dir,
     .add_secret = host_add_secret,
-    .blob_set = host_blob_set,
-    .blob_alloc = host_blob_alloc,
+    .blob_set = es_blob_set,
+    .blob_alloc = es_blob_alloc,
     .http = host_http,
     .http_many = host_http_many,
     .http_release = host_http_release,
@@ -473,4 +444,5 @@ const embsync_host fuzz_host = {
     .counter_add_labelled = host_counter_add_labelled,
     .grpc_unary = host_grpc_unary,
     .grpc_outcome = host_grpc_outcome,
+    .blob_take_body = es_blob_take_body,
 };

@@ -37,7 +37,4 @@ void fuzz_host_configure(const embsync_plugin *plugin,
  *  directory.  data stays borrowed until the next call. */
 void fuzz_host_input(const uint8_t *data, size_t size);
 
-/** Free what blob_set()/blob_alloc() attached to blob. */
-void fuzz_blob_release(embsync_blob *blob);
-
 #endif

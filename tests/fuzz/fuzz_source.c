@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob.h"
 #include "fuzz_host.h"
 #include "fuzz_plugin.h"
 
@@ -80,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n_up > 0)
             ops->fetch(st, coll, n_up, up, blobs, status);
         for (size_t i = 0; i < n_up; i++)
-            fuzz_blob_release(&blobs[i]);
+            es_blob_release(&blobs[i]);
         if (ops->exists != NULL && k.n > 0) {
             int present[KEEP];
             ops->exists(st, coll, k.n, k.changes, present);

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <xxhash.h>
 
+#include "blob.h"
 #include "host.h"
 #include "log.h"
 #include "module.h"
