@@ -3,6 +3,7 @@
 #include "pipeline.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,8 @@ typedef struct run {
     uint64_t embedded, deleted, failed, deferred, waiting;
     es_ledger *ledger;         /* may be NULL */
     es_inflight *pending;      /* the batch on its way to the store; may be NULL */
-    int stop_this;             /* a stop for this collection was asked */
+    atomic_int stop_this;      /* a stop for this collection was asked
+                                  (set by any stage's thread) */
 } run;
 
 /* ---- batches -------------------------------------------------------- */
@@ -492,7 +494,7 @@ static int stopping(run *r)
         return 1;
     int mine = es_progress_stop_requested(&r->e->progress, r->collection);
     if (mine)
-        r->stop_this = 1;
+        atomic_store(&r->stop_this, 1);
     return mine;
 }
 
@@ -794,7 +796,7 @@ int es_pipeline_run(es_engine *e, const char *collection,
     res->failed = r.failed;
     res->deferred = r.deferred;
     res->waiting = r.waiting;
-    int stopped = es_stop_requested(e->stop) || r.stop_this;
+    int stopped = es_stop_requested(e->stop) || atomic_load(&r.stop_this);
     if (r.failed_status != 0) {
         rc = r.failed_status;
         snprintf(res->error, sizeof res->error, "%s", r.error);

@@ -21,14 +21,16 @@ void es_signals_set_hooks(es_signal_hook on_stop, es_signal_hook on_reload,
     pthread_mutex_unlock(&hooks_lock);
 }
 
+/* The hook runs with the lock held, so that once es_signals_set_hooks()
+ * has returned no call of an earlier hook is still in flight: the caller
+ * may then free what the hook's argument points to.  Hooks are short and
+ * never set hooks themselves. */
 static void call(es_signal_hook *hook)
 {
     pthread_mutex_lock(&hooks_lock);
-    es_signal_hook h = *hook;
-    void *arg = hook_arg;
+    if (*hook != NULL)
+        (*hook)(hook_arg);
     pthread_mutex_unlock(&hooks_lock);
-    if (h != NULL)
-        h(arg);
 }
 
 /* Signals are taken synchronously by one thread (sigwait), so the hooks can

@@ -9,7 +9,8 @@ typedef void (*es_signal_hook)(void *arg);
  *  Call before creating any other thread. */
 int es_signals_start(void);
 
-/** What to do on a stop and on a reload (NULL: reload is ignored). */
+/** What to do on a stop and on a reload (NULL: reload is ignored).  When
+ *  it returns, no call of the hooks it replaced is in flight. */
 void es_signals_set_hooks(es_signal_hook on_stop, es_signal_hook on_reload,
                           void *arg);
 
