@@ -231,6 +231,8 @@ static int sly_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     const char *imgproxy = host->config_get(ctx, "imgproxy");
     s->imgproxy = imgproxy ? strip_slash(host, imgproxy) : NULL;
     s->image_size = host->config_int(ctx, "image_size", 224);
+    snprintf(s->preview_options, sizeof s->preview_options,
+             "q/ext:jpeg/resize:fit:%ld:%ld:0/q:70/plain", s->image_size, s->image_size);
     s->concurrency = (unsigned)host->config_int(ctx, "download_concurrency", 32);
     s->page_size = host->config_int(ctx, "page_size", 1000);
     s->stale_after_h = host->config_double(ctx, "stale_after", 12);
