@@ -768,13 +768,18 @@ static int sly_ack(void *state, const char *name, size_t n,
     for (size_t at = 0; at < n; at += ACK_BATCH) {
         cJSON *body = cJSON_CreateObject(), *answer;
         cJSON *images = cJSON_AddArrayToObject(body, "images");
+        /* Once per image: the id as its digits (cJSON prints any number
+         * as a double, trying two precisions; ours are integers below
+         * 2^53, so the text is the same), the stamp by reference. */
         for (size_t i = at; i < n && i < at + ACK_BATCH; i++) {
             cJSON *img = cJSON_CreateObject();
-            cJSON_AddNumberToObject(img, "id", (double)done[i].id);
-            if (done[i].op == EMBSYNC_OP_UPSERT)
-                cJSON_AddStringToObject(img, "embeddingsUpdatedAt", now);
-            else
-                cJSON_AddNullToObject(img, "embeddingsUpdatedAt");
+            char digits[24];
+            snprintf(digits, sizeof digits, "%" PRIu64, done[i].id);
+            cJSON_AddItemToObjectCS(img, "id", cJSON_CreateRaw(digits));
+            cJSON_AddItemToObjectCS(img, "embeddingsUpdatedAt",
+                                    done[i].op == EMBSYNC_OP_UPSERT
+                                        ? cJSON_CreateStringReference(now)
+                                        : cJSON_CreateNull());
             cJSON_AddItemToArray(images, img);
         }
         int rc = sly_call(&s->api, "images.embeddings-updated-at.update", body,
