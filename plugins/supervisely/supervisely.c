@@ -11,7 +11,10 @@
  *    the same run instead of losing their vector for an interval;
  *  - the project stamp is the server's clock as of before the listing, not
  *    the client's after it, so a change made during a run is seen by the
- *    next one (see sly_run_stamp in sly_images.c). */
+ *    next one (see sly_run_stamp in sly_images.c);
+ *  - images.list asks for the fields each listing reads (`fields`), not
+ *    the two dozen of every image, and works alike whether the server
+ *    honours that or not (sly_images.c). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
