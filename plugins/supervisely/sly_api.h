@@ -43,9 +43,10 @@ int sly_list_each(sly_api *api, const char *method, const cJSON *body,
                   long per_page, sly_page_cb cb, void *arg);
 
 /** An entity id as a JSON number, printed as an integer: cJSON prints
- *  every number through "%1.15g" and reads it back with sscanf, a few
- *  thousand instructions, once per image in each acknowledgement.  NULL
- *  out of memory. */
+ *  every number through "%1.15g", reads it back with sscanf and may print
+ *  it again, a few thousand instructions, and this is done per image (the
+ *  acknowledgement's id, the payload's dataset id).  The text is the one
+ *  cJSON would print for an id below 2^53.  NULL out of memory. */
 cJSON *sly_id(int64_t id);
 
 /** A list filter condition {"field","operator","value"} (value is taken). */

@@ -11,7 +11,10 @@
  *    the same run instead of losing their vector for an interval;
  *  - the project stamp is the server's clock as of before the listing, not
  *    the client's after it, so a change made during a run is seen by the
- *    next one (see sly_run_stamp in sly_images.c). */
+ *    next one (see sly_run_stamp in sly_images.c);
+ *  - images.list asks for the fields each listing reads (`fields`), not
+ *    the two dozen of every image, and works alike whether the server
+ *    honours that or not (sly_images.c). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -231,6 +234,8 @@ static int sly_open(const embsync_host *host, embsync_ctx *ctx, void **state)
     const char *imgproxy = host->config_get(ctx, "imgproxy");
     s->imgproxy = imgproxy ? strip_slash(host, imgproxy) : NULL;
     s->image_size = host->config_int(ctx, "image_size", 224);
+    snprintf(s->preview_options, sizeof s->preview_options,
+             "q/ext:jpeg/resize:fit:%ld:%ld:0/q:70/plain", s->image_size, s->image_size);
     s->concurrency = (unsigned)host->config_int(ctx, "download_concurrency", 32);
     s->page_size = host->config_int(ctx, "page_size", 1000);
     s->stale_after_h = host->config_double(ctx, "stale_after", 12);
@@ -772,13 +777,15 @@ static int sly_ack(void *state, const char *name, size_t n,
     for (size_t at = 0; at < n; at += ACK_BATCH) {
         cJSON *body = cJSON_CreateObject(), *answer;
         cJSON *images = cJSON_AddArrayToObject(body, "images");
+        /* Once per image: the id as its digits (sly_id), the stamp by
+         * reference. */
         for (size_t i = at; i < n && i < at + ACK_BATCH; i++) {
             cJSON *img = cJSON_CreateObject();
-            cJSON_AddItemToObject(img, "id", sly_id((int64_t)done[i].id));
-            if (done[i].op == EMBSYNC_OP_UPSERT)
-                cJSON_AddStringToObject(img, "embeddingsUpdatedAt", now);
-            else
-                cJSON_AddNullToObject(img, "embeddingsUpdatedAt");
+            cJSON_AddItemToObjectCS(img, "id", sly_id((int64_t)done[i].id));
+            cJSON_AddItemToObjectCS(img, "embeddingsUpdatedAt",
+                                    done[i].op == EMBSYNC_OP_UPSERT
+                                        ? cJSON_CreateStringReference(now)
+                                        : cJSON_CreateNull());
             cJSON_AddItemToArray(images, img);
         }
         int rc = sly_call(&s->api, "images.embeddings-updated-at.update", body,

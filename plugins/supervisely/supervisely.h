@@ -32,6 +32,7 @@ typedef struct supervisely {
     char *origin;           /* scheme://host[:port] of the storage URLs' server */
     char *imgproxy;
     long image_size;
+    char preview_options[96]; /* the imgproxy options of image_size, once */
     unsigned concurrency;   /* most downloads in flight */
     embsync_limit *downloads; /* AIMD within it (ABI 1.3 hosts), or NULL */
     unsigned downloads_min, downloads_max; /* what it went through */

@@ -80,3 +80,33 @@ sly_converge() {
     done
     echo 0
 }
+
+# Every images.list request the emulator recorded asked for exactly the
+# fields its listing reads (`fields`, section 2.7): the upsert listings
+# image_change's four, the listings of ids (deleted-image candidates, the
+# `id in` existence check) `id` alone, the server-clock read `updatedAt`.
+# Fails on a request without `fields`, with a field more or less, or of a
+# shape it does not know; and unless every kind was seen.
+sly_fields_asked() {
+    sly_check "
+import json
+upsert = ['id', 'datasetId', 'fullStorageUrl', 'updatedAt']
+seen = set()
+for shape, n in S['list_requests'].items():
+    r = json.loads(shape)
+    f = r['filter']
+    if r['sort'] == 'updatedAt':
+        kind, want = 'clock', ['updatedAt']
+    elif 'id in' in f:
+        kind, want = 'exists', ['id']
+    elif r['showDisabled'] and 'updatedAt gt' in f:
+        kind, want = 'gone', ['id']
+    elif not r['showDisabled'] and r['sort'] == 'id':
+        kind, want = 'upsert', upsert
+    else:
+        raise AssertionError(('a listing of unknown shape', r))
+    assert r['fields'] is not None and sorted(r['fields']) == sorted(want), (kind, r, 'wants', want)
+    seen.add(kind)
+assert seen >= {$1}, ('kinds seen', sorted(seen))
+print('fields asked right in', sum(S['list_requests'].values()), 'listings of kinds', sorted(seen))"
+}

@@ -100,10 +100,40 @@ INI
         grep -q "collection 48: 0 embedded, 0 deleted" "$work/once.log"
     ok $? "$reading: a converged project has nothing to do on the next run" ||
         sed 's/^/# /' "$work/once.log"
+    sly_fields_asked "'upsert', 'gone', 'exists', 'clock'"
+    ok $? "$reading: every images.list asks for the fields its listing reads, and only those"
     printf '# runs to converge | %-45s | initial %s | mutated %s | during a run %s | faults %s\n' \
         "$reading" "$initial" "$mutated" "$during" "$faults" >>"$work/table"
     stop_emulators
 done
 done
 cat "$work/table"
+
+# The plugin reads only the fields it asks for: with a server answering
+# just those (and one refusing names it does not know), the sync is as
+# right as with every field there.
+for fields in honour strict; do
+    start_emulator sly "$emu" --token "$token" --fields "$fields" \
+        --fixture "$top_srcdir/tests/supervisely/readings.json"
+    base="http://127.0.0.1:$sly_port"
+    rm -rf "$work/state" "$work/probe.jpg"
+    sed -i "s|^server = .*|server = $base|" "$ini"
+    if [ "$fields" = strict ]; then
+        curl -s -H "x-api-key: $token" "$base/public/api/v3/images.list" \
+            -d '{"projectId": 42, "fields": ["id", "imageUrl"]}' -w '\n%{http_code}' >"$work/bogus"
+        "$PYTHON3" -c 'import json,sys; b, code = open(sys.argv[1]).read().rsplit("\n", 1)
+assert code == "400" and json.loads(b)["details"]["message"], (code, b)' "$work/bogus"
+        ok $? "fields=strict: a name outside the reference's list is a 400 with the API's error body"
+    fi
+    first=$(sly_converge 42 48)
+    sly_control images '{"add": {"project": 42, "count": 2, "dataset": 8}}' >/dev/null
+    sly_control images '{"modify": [1000003, 1000050], "delete": [1000007, 1000060]}' >/dev/null
+    second=$(sly_converge 42 48)
+    sly_check "assert S['fields_trimmed'] > 0, S['fields_trimmed']"
+    trimmed=$?
+    [ "$first" -eq 1 ] && [ "$second" -eq 1 ] && [ "$trimmed" -eq 0 ]
+    ok $? "fields=$fields: with only the fields asked for in the answers, the sync and its changes are right after one run each" ||
+        sed 's/^/# /' "$work/synced.out"
+    stop_emulators
+done
 done_testing

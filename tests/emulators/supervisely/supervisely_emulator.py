@@ -9,6 +9,7 @@ stamps, and GET /previews/<options>/plain/<path> serving a JPEG within
 
     supervisely_emulator.py --port 0 --port-file F --token T [--fixture FILE]
         [--show-disabled include|only] [--modify-clears-stamp] [--page-cap N]
+        [--fields ignore|honour|strict]
 """
 import argparse
 import bisect
@@ -29,6 +30,16 @@ PREVIEW_RE = re.compile(r"^/previews/[^/]+/ext:jpeg/resize:fit:(\d+):(\d+):0/q:(
 
 
 BLOCK = 1024   # ids per block of the never-embedded counts
+
+# The image fields of the reference (section 2.7, SDK order; `ext` is the
+# SDK's, taken from `mime`): the names a server reading `fields` strictly
+# knows.
+IMAGE_FIELDS = ("id", "name", "link", "hash", "mime", "size", "width", "height",
+                "labelsCount", "datasetId", "createdAt", "updatedAt", "meta",
+                "pathOriginal", "fullStorageUrl", "tags", "createdBy", "relatedDataId",
+                "downloadId", "offsetStart", "offsetEnd", "aiSearchMeta",
+                "embeddingsUpdatedAt")
+FIELDS_READINGS = ("ignore", "honour", "strict")
 
 
 def now_us():
@@ -240,6 +251,8 @@ class Handler(BaseHTTPRequestHandler):
     fault_lock = threading.Lock()
     hooks = []                  # changes made when the Nth matching request comes
     list_calls = 0              # list requests answered (cycles a list of page caps)
+    list_requests = {}          # images.list request shape (JSON) -> count
+    fields_trimmed = 0          # entities answered with only the fields asked for
 
     def log_message(self, fmt, *a):
         if self.args.verbose:
@@ -447,6 +460,34 @@ class Handler(BaseHTTPRequestHandler):
                 "usage": {"plan": t.get("plan", "pro")}}
 
     def m_images_list(self, body):
+        """The `fields` of the request under the reading chosen (README):
+        ignored (every field), honoured (only those listed), or honoured
+        with a name outside the reference's list answered 400.  Every
+        request's shape is recorded for the tests (list_requests)."""
+        reading = self.world.settings["fields"]
+        fields = body.get("fields")
+        if reading != "ignore" and fields is not None:
+            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+                raise ApiError(400, "fields must be a list of field names")
+            unknown = [f for f in fields if f not in IMAGE_FIELDS]
+            if reading == "strict" and unknown:
+                raise ApiError(400, f"unknown fields: {', '.join(unknown)}")
+        shape = json.dumps({"fields": fields, "showDisabled": bool(body.get("showDisabled")),
+                            "sort": body.get("sort"),
+                            "filter": sorted(f"{c.get('field')} {c.get('operator')}"
+                                             for c in body.get("filter") or []
+                                             if not (c.get("field") == "id" and c.get("operator") == ">"))},
+                           sort_keys=True)
+        Handler.list_requests[shape] = Handler.list_requests.get(shape, 0) + 1
+        answer = self.images_list(body)
+        if reading != "ignore" and fields is not None:
+            keep = set(fields)
+            answer["entities"] = [{k: v for k, v in e.items() if k in keep}
+                                  for e in answer["entities"]]
+            Handler.fields_trimmed += len(answer["entities"])
+        return answer
+
+    def images_list(self, body):
         """Sorted by id (the plugin asks for sort=id asc).  The id cursor, an
         `id in` list or an `updatedAt >` bound narrows the candidates through
         the indexes; every condition is still checked on every candidate, and
@@ -589,10 +630,13 @@ class Handler(BaseHTTPRequestHandler):
                     w.disable(iid)
             elif self.path == "/__emulator/settings":
                 # {"show_disabled": "include"|"only", "modify_clears_stamp": bool,
-                #  "page_cap": N | [N, ...] | 0, "ignore_id_cursor": bool}
+                #  "page_cap": N | [N, ...] | 0, "ignore_id_cursor": bool,
+                #  "fields": "ignore"|"honour"|"strict"}
                 for k, v in spec.items():
                     if k not in w.settings:
                         raise KeyError(k)
+                    if k == "fields" and v not in FIELDS_READINGS:
+                        raise ValueError(v)
                     w.settings[k] = v
                 out = dict(w.settings)
             elif self.path == "/__emulator/hooks":
@@ -613,6 +657,9 @@ class Handler(BaseHTTPRequestHandler):
         w = self.world
         with w.lock:
             out = {"counts": dict(self.counts), "max_stamp_batch": self.max_stamp_batch,
+                   "settings": dict(w.settings),
+                   "list_requests": dict(self.list_requests),
+                   "fields_trimmed": self.fields_trimmed,
                    "in_progress_log": list(w.in_progress_log),
                    "projects": {str(p["id"]): dict(w.project_entity(p, True))
                                 for p in w.projects.values()},
@@ -641,6 +688,10 @@ def main():
                     help="changing an image nulls its embeddingsUpdatedAt")
     ap.add_argument("--page-cap", type=int, default=0,
                     help="answer at most this many entities per page (0: as asked)")
+    ap.add_argument("--fields", choices=FIELDS_READINGS,
+                    default=os.environ.get("SLY_EMULATOR_FIELDS") or "ignore",
+                    help="how images.list reads `fields` (default: $SLY_EMULATOR_FIELDS, "
+                         "else ignore; README)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     # socketserver's default backlog of 5 drops the SYNs of a burst of
@@ -653,7 +704,8 @@ def main():
     Handler.world = World(fixture, base, {"show_disabled": args.show_disabled,
                                           "modify_clears_stamp": args.modify_clears_stamp,
                                           "page_cap": args.page_cap,
-                                          "ignore_id_cursor": False})
+                                          "ignore_id_cursor": False,
+                                          "fields": args.fields})
     Handler.args = args
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     if args.port_file:
