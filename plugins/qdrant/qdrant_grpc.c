@@ -104,6 +104,7 @@ int qdrant_grpc_upsert(qdrant *q, const char *collection, size_t n,
 {
     point_msg *msgs = calloc(n ? n : 1, sizeof *msgs);
     Qdrant__PointStruct **list = calloc(n ? n : 1, sizeof *list);
+    qdrant_arena arena = {0};
     int rc = EMBSYNC_OK;
     size_t made = 0;
     if (msgs == NULL || list == NULL) {
@@ -138,7 +139,7 @@ int qdrant_grpc_upsert(qdrant *q, const char *collection, size_t n,
                                !finite ? "vector is not finite"
                                        : "payload is not a JSON object");
             rc = EMBSYNC_FAILED;
-        } else if (qdrant_payload_entries(parsed, &m->point.payload,
+        } else if (qdrant_payload_entries(parsed, &arena, &m->point.payload,
                                           &m->point.n_payload) != 0) {
             HOST(q)->set_error(CTX(q), "out of memory");
             rc = EMBSYNC_FAILED;
@@ -157,8 +158,7 @@ int qdrant_grpc_upsert(qdrant *q, const char *collection, size_t n,
         int status;
         rc = call(q, "Upsert", &request.base, "upsert (gRPC)", &status);
     }
-    for (size_t i = 0; i < made; i++)
-        qdrant_payload_free(msgs[i].point.payload, msgs[i].point.n_payload);
+    qdrant_arena_free(&arena);
     free(list);
     free(msgs);
     return rc;
