@@ -77,12 +77,20 @@ static int call(qdrant *q, const char *rpc, const ProtobufCMessage *request,
 }
 
 /* Whether no value of v is NaN or infinite (all exponent bits set): the
- * packed floats would carry them, where REST's JSON text cannot.  Written
- * as an OR over the bits so that it needs no branch per value. */
+ * packed floats would carry them, where REST's JSON text cannot.  An OR
+ * over the bits, in blocks of 16 that the compiler turns into vector
+ * instructions at -O2 (a loop of unknown length it does not): this check
+ * was an eighth of an upsert's instructions. */
 static int all_finite(const float *v, uint32_t n)
 {
-    uint32_t bad = 0;
-    for (uint32_t k = 0; k < n; k++) {
+    uint32_t bad = 0, k = 0;
+    for (; k + 16 <= n; k += 16) {
+        uint32_t bits[16];
+        memcpy(bits, v + k, sizeof bits);
+        for (int i = 0; i < 16; i++)
+            bad |= (~bits[i] & 0x7f800000u) == 0;
+    }
+    for (; k < n; k++) {
         uint32_t bits;
         memcpy(&bits, &v[k], sizeof bits);
         bad |= (~bits & 0x7f800000u) == 0;
