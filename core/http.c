@@ -939,7 +939,12 @@ int es_grpc_unary(const char *origin, es_stop *stop,
         curl_easy_cleanup(e);
         curl_slist_free_all(j.headers);
 
-        int transient = status >= 0 ? es_grpc_retryable_status(status)
+        /* RESOURCE_EXHAUSTED is a quota that may recover, except when it
+         * refuses this message as over the receiver's size limit (grpc-core's
+         * words): the same bytes again would only be refused again. */
+        int too_large = status == ES_GRPC_RESOURCE_EXHAUSTED && message != NULL &&
+                        strstr(message, "larger than max") != NULL;
+        int transient = status >= 0 ? es_grpc_retryable_status(status) && !too_large
                                     : rc != CURLE_OK && retryable_curl(rc);
         int may_retry = !(r.flags & EMBSYNC_HTTP_NO_RETRY) && attempt < max_attempts &&
                         !(stop != NULL && es_stop_requested(stop));

@@ -23,11 +23,28 @@ static int ordering_of(const qdrant *q, Qdrant__WriteOrdering *ordering)
     return 1;
 }
 
+/* Whether an answer refuses the request message as over a size limit.
+ * Qdrant 1.19 itself sets no limit on its gRPC services
+ * (max_decoding_message_size(usize::MAX)); the limits are those of what
+ * stands in front of it: a grpc-core server or proxy (RESOURCE_EXHAUSTED,
+ * "Received message larger than max (N vs. M)"), a tonic one at its 4 MiB
+ * default (OUT_OF_RANGE, "Error, decoded message length too large: found
+ * N bytes, the limit is: M bytes"), or an HTTP proxy's 413. */
+static int is_oversize(const embsync_http_response *resp, int grpc_status)
+{
+    const char *m = resp->error != NULL ? resp->error : "";
+    return (grpc_status == 8 && strstr(m, "larger than max") != NULL) ||
+           (grpc_status == 11 && strstr(m, "message length too large") != NULL) ||
+           resp->status == 413;
+}
+
 /* Send `rpc` ("Upsert", "Delete") with the packed request; OK when Qdrant
  * answered status OK and says the operation completed.  *grpc_status gets
- * the call's status (-1 without one). */
+ * the call's status (-1 without one); with `oversize`, a refusal as over
+ * a size limit sets it and is FAILED, with an error unless `quiet` (the
+ * caller halves the batch). */
 static int call(qdrant *q, const char *rpc, const ProtobufCMessage *request,
-                const char *what, int *grpc_status)
+                const char *what, int *grpc_status, int *oversize, int quiet)
 {
     size_t len = protobuf_c_message_get_packed_size(request);
     uint8_t *body = malloc(len ? len : 1);
@@ -53,6 +70,18 @@ static int call(qdrant *q, const char *rpc, const ProtobufCMessage *request,
     embsync_http_response resp = {.abi = EMBSYNC_ABI_INIT(embsync_http_response)};
     int rc = HOST(q)->grpc_unary(CTX(q), &req, &resp, grpc_status);
     free(body);
+    if (oversize != NULL && rc == EMBSYNC_OK && is_oversize(&resp, *grpc_status)) {
+        /* Not transient, whatever the status would say: the same message
+         * would be refused again. */
+        *oversize = 1;
+        if (!quiet)
+            HOST(q)->set_error(CTX(q), "%s: one point is over the server's message "
+                               "size limit (gRPC status %d, HTTP %ld: %s)", what,
+                               *grpc_status, resp.status,
+                               resp.error != NULL ? resp.error : "no message");
+        HOST(q)->http_release(CTX(q), &resp);
+        return EMBSYNC_FAILED;
+    }
     rc = HOST(q)->grpc_outcome(CTX(q), rc, &resp, *grpc_status, what,
                                EMBSYNC_WHOLE_CALL);
     if (rc == EMBSYNC_OK) {
@@ -108,8 +137,10 @@ typedef struct point_msg {
 } point_msg;
 
 int qdrant_grpc_upsert(qdrant *q, const char *collection, size_t n,
-                       const embsync_point *points, size_t stride, uint32_t dim)
+                       const embsync_point *points, size_t stride, uint32_t dim,
+                       int *oversize)
 {
+    *oversize = 0;
     point_msg *msgs = calloc(n ? n : 1, sizeof *msgs);
     Qdrant__PointStruct **list = calloc(n ? n : 1, sizeof *list);
     qdrant_arena arena = {0};
@@ -164,7 +195,7 @@ int qdrant_grpc_upsert(qdrant *q, const char *collection, size_t n,
         if (ordering_of(q, &ordering))
             request.ordering = &ordering;
         int status;
-        rc = call(q, "Upsert", &request.base, "upsert (gRPC)", &status);
+        rc = call(q, "Upsert", &request.base, "upsert (gRPC)", &status, oversize, n > 1);
     }
     qdrant_arena_free(&arena);
     free(list);
@@ -203,7 +234,7 @@ int qdrant_grpc_delete(qdrant *q, const char *collection, size_t n,
     if (ordering_of(q, &ordering))
         request.ordering = &ordering;
     int status;
-    int rc = call(q, "Delete", &request.base, "delete points (gRPC)", &status);
+    int rc = call(q, "Delete", &request.base, "delete points (gRPC)", &status, NULL, 0);
     if (rc != EMBSYNC_OK && status == 5) /* NOT_FOUND: no collection, no points */
         rc = EMBSYNC_OK;
     free(idp);

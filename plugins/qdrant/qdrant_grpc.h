@@ -17,9 +17,12 @@ struct qdrant;
 
 /** Upsert n points (stride bytes apart) of `dim` floats into the Qdrant
  *  collection `collection` (the full name, prefix included; an alias is
- *  resolved by the server), wait = true: OK means applied. */
+ *  resolved by the server), wait = true: OK means applied.  *oversize is
+ *  set when the message was refused as over a size limit (a batch of more
+ *  than one point is then not reported as failed: the caller halves it). */
 int qdrant_grpc_upsert(struct qdrant *q, const char *collection, size_t n,
-                       const embsync_point *points, size_t stride, uint32_t dim);
+                       const embsync_point *points, size_t stride, uint32_t dim,
+                       int *oversize);
 
 /** Delete n ids from `collection`, wait = true; a missing collection holds
  *  none of them (OK). */

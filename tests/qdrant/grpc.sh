@@ -172,6 +172,17 @@ for how in false true; do
     ok $? "the refused item is written on the next run (headers first: $how)" || sed 's/^/# /' "$work/once.log"
 done
 
+# A message over a tonic server's limit (OUT_OF_RANGE, tonic's words): the
+# batch is halved, as REST halves a body over Qdrant's limit, not failed.
+n=$(ls "$work/images/c1" | wc -l)
+more_photos $((n + 5))
+fault '{"add": [{"method": "gRPC", "path": "Upsert", "grpc_status": 11, "remaining": 1,
+        "message": "Error, decoded message length too large: found 4194400 bytes, the limit is: 4194304 bytes"}]}'
+"$embsync" once -c "$work/q.ini" 2>"$work/once.log"
+[ $? -eq 0 ] && grep -q "upsert of 5 points is over Qdrant's gRPC message limit; halving" "$work/once.log" &&
+    has_folder g_
+ok $? "OUT_OF_RANGE for a message over the limit halves the batch and writes it all" || sed 's/^/# /' "$work/once.log"
+
 # The emulator itself: a real wrong dimension and a missing collection.
 "$PYTHON3" - "$top_srcdir/tests/emulators/qdrant" "$(cat "$work/gport")" "$key" <<'PY'
 import sys
@@ -255,6 +266,30 @@ c = json.load(sys.stdin)["requests"]
 assert c.get("gRPC /qdrant.Points/Delete", 0) >= 1, c
 assert c.get("POST /collections/{name}/points/delete", 0) == 0, c'
 ok $? "deletes go over gRPC" || sed 's/^/# /' "$work/once.log"
+
+# A gRPC server in front of Qdrant that refuses messages over 700 bytes
+# (grpc-core's RESOURCE_EXHAUSTED "Received message larger than max"):
+# halved until each part fits, never retried as it is; a single point over
+# the limit fails the run.
+for limit in 700 100; do
+    rm -f "$work/gport-$limit"
+    start_emulator qm "$emu" --api-key "$key" --grpc-port 0 \
+        --grpc-port-file "$work/gport-$limit" --grpc-max-message $limit
+    base="http://127.0.0.1:$qm_port"
+    write_ini m${limit}_ "http://127.0.0.1:$(cat "$work/gport-$limit")"
+    "$embsync" once -c "$work/q.ini" 2>"$work/once.log"
+    rc=$?
+    if [ $limit = 700 ]; then
+        [ $rc -eq 0 ] && grep -q "upsert of 5 points is over Qdrant's gRPC message limit; halving" "$work/once.log" &&
+            ! grep -q "RESOURCE_EXHAUSTED.*retrying" "$work/once.log" && has_folder m700_
+        ok $? "RESOURCE_EXHAUSTED for a message over the limit halves the batch, no retries, all written" ||
+            sed 's/^/# /' "$work/once.log"
+    else
+        [ $rc -ne 0 ] && grep -q "one point is over the server's message size limit (gRPC status 8, HTTP 200: Received message larger than max" "$work/once.log" &&
+            ! grep -q "RESOURCE_EXHAUSTED.*retrying" "$work/once.log"
+        ok $? "a single point over the message limit fails the run, without retries" || sed 's/^/# /' "$work/once.log"
+    fi
+done
 
 # https: a self-signed gRPC server is refused unless its certificate is
 # given as ca_file.

@@ -21,6 +21,12 @@ here, with one of
   "drop_before": cut the connection without applying;
   "drop_after_apply": apply, then cut the connection before the answer;
   "close_after_answer": answer, then close the connection while it idles.
+--grpc-max-message BYTES refuses larger request messages the way grpc-core
+does.  Qdrant 1.19 sets no such limit on its own services (each is built
+with max_decoding_message_size(usize::MAX)); the switch stands for what
+may sit in front of it (a grpc-core proxy; a tonic one answers
+OUT_OF_RANGE "Error, decoded message length too large: found N bytes, the
+limit is: M bytes", which a grpc_status fault with that message models).
 Connections reach the server through a small TCP relay so that a fault can
 cut them: grpcio itself has no way to drop a client's connection.
 """
@@ -262,13 +268,15 @@ def make_servicer(state, pb, pb_grpc, relay):
     return Points()
 
 
-def serve(state, port, port_file, tls=None):
+def serve(state, port, port_file, tls=None, max_message=64 << 20):
     """Serve on `port` (0: any), the port written to port_file; with tls =
     (cert file, key file), over TLS (h2 by ALPN), as Qdrant does with
-    service.enable_tls."""
+    service.enable_tls.  A request message over max_message bytes is
+    refused by grpc-core itself: RESOURCE_EXHAUSTED, "Received message
+    larger than max (N vs. M)"."""
     pb, pb_grpc = load_stubs()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                         options=[("grpc.max_receive_message_length", 64 << 20)])
+                         options=[("grpc.max_receive_message_length", max_message)])
     if tls:
         with open(tls[0], "rb") as c, open(tls[1], "rb") as k:
             creds = grpc.ssl_server_credentials([(k.read(), c.read())])
