@@ -24,6 +24,10 @@ int qdrant_grpc_upsert(struct qdrant *q, const char *collection, size_t n,
                        const embsync_point *points, size_t stride, uint32_t dim,
                        int *oversize);
 
+/** Call qdrant.Qdrant/HealthCheck at grpc_url: OK when it answers, else
+ *  the error names grpc_url (without any user:password in it). */
+int qdrant_grpc_health(struct qdrant *q);
+
 /** Delete n ids from `collection`, wait = true; a missing collection holds
  *  none of them (OK). */
 int qdrant_grpc_delete(struct qdrant *q, const char *collection, size_t n,

@@ -4,7 +4,9 @@
 # writes, upserts and deletes on gRPC only, the API key as metadata,
 # UNAVAILABLE retried and nothing acknowledged while the store fails,
 # INVALID_ARGUMENT failing the batch, dropped connections and a kill in
-# the middle of an upsert losing nothing, and https verified by default.
+# the middle of an upsert losing nothing, a batch over a message size
+# limit halved, `embsync check` probing grpc_url, and https verified by
+# default.
 set -u
 . "$top_srcdir/tests/integration/tap.sh"
 . "$top_srcdir/tests/emulators/emulator.sh"
@@ -120,6 +122,25 @@ for pid, r in rest.items():
     assert r["vector"] == g["vector"], pid   # float32 exactly as REST wrote it
 PY
 ok $? "gRPC writes the same ids, payloads (exact keys, integer types) and vectors as REST"
+
+# `embsync check` probes grpc_url too (qdrant.Qdrant/HealthCheck), and
+# names it when it fails: a REST side that answers says nothing of it.
+healthchecks() { state | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["requests"].get("gRPC /qdrant.Qdrant/HealthCheck", 0))'; }
+"$embsync" check -c "$work/q.ini" >"$work/check.out" 2>&1
+[ $? -eq 0 ] && [ "$(healthchecks)" -ge 1 ]
+ok $? "check with grpc_url set calls the gRPC health check and passes" || sed 's/^/# /' "$work/check.out"
+refused=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+write_ini g_ "http://127.0.0.1:$refused"
+"$embsync" check -c "$work/q.ini" >"$work/check.out" 2>&1
+[ $? -ne 0 ] && grep -q "^store    qdrant: .*gRPC health check of http://127.0.0.1:$refused" "$work/check.out" &&
+    ! grep -q "$key" "$work/check.out"
+ok $? "check fails naming grpc_url when nothing answers there (REST fine)" || sed 's/^/# /' "$work/check.out"
+write_ini g_ "$grpc"
+fault '{"add": [{"method": "gRPC", "path": "HealthCheck", "grpc_status": 14, "remaining": 100}]}'
+"$embsync" check -c "$work/q.ini" >"$work/check.out" 2>&1
+[ $? -ne 0 ] && grep -q "^store    qdrant: .*gRPC health check of $grpc: gRPC UNAVAILABLE (14)" "$work/check.out"
+ok $? "check fails naming grpc_url and the status when its health check is UNAVAILABLE" || sed 's/^/# /' "$work/check.out"
+fault '{"clear": true}'
 
 # The API key goes as api-key metadata: a read-only key is refused.
 printf 'ro-key-654321\n' >"$work/key"

@@ -1,5 +1,5 @@
 """The gRPC side of the Qdrant emulator: qdrant.Points Upsert and Delete,
-on the same point store, faults, log and counts as the REST side
+and qdrant.Qdrant HealthCheck, on the same point store, faults, log and counts as the REST side
 (qdrant_emulator.py starts it with --grpc-port).
 
 The Python stubs are generated at start, into a temporary directory, from
@@ -265,7 +265,37 @@ def make_servicer(state, pb, pb_grpc, relay):
                         c.points.pop(parse_id(getattr(pid, which)), None)
             return self.call("Delete", request, context, apply)
 
-    return Points()
+    points = Points()
+
+    class Qdrant(pb_grpc.QdrantServicer):
+        """qdrant.Qdrant/HealthCheck: Qdrant's VersionInfo, behind the same
+        API keys (a read-only key may call it) and faults."""
+
+        def HealthCheck(self, request, context):
+            path = "/qdrant.Qdrant/HealthCheck"
+            with state.lock:
+                key = "gRPC " + path
+                state.counts[key] = state.counts.get(key, 0) + 1
+            fault = points.take_fault(path)
+            if fault and fault.get("delay_ms"):
+                time.sleep(fault["delay_ms"] / 1000.0)
+            if fault and (fault.get("grpc_status") or fault.get("status")):
+                code = (CODES.get(fault["grpc_status"], grpc.StatusCode.UNKNOWN)
+                        if fault.get("grpc_status") else
+                        HTTP_TO_GRPC.get(fault["status"], grpc.StatusCode.UNKNOWN))
+                points.finish(path, code, context, fault.get(
+                    "message", "Service unavailable: injected fault"))
+            try:
+                points.check_auth(context)
+            except ApiError as e:
+                if e.status != 403:  # read-only keys may read
+                    points.finish(path, HTTP_TO_GRPC.get(e.status, grpc.StatusCode.UNKNOWN),
+                                  context, e.message)
+            points.finish(path, grpc.StatusCode.OK, context)
+            return pb.HealthCheckReply(title="qdrant - vector search engine",
+                                       version=state.args.version)
+
+    return points, Qdrant()
 
 
 def serve(state, port, port_file, tls=None, max_message=64 << 20):
@@ -284,8 +314,9 @@ def serve(state, port, port_file, tls=None, max_message=64 << 20):
     else:
         backend_port = server.add_insecure_port("127.0.0.1:0")
     relay = Relay(port, backend_port)
-    pb_grpc.add_PointsServicer_to_server(
-        make_servicer(state, pb, pb_grpc, relay), server)
+    points, qdrant = make_servicer(state, pb, pb_grpc, relay)
+    pb_grpc.add_PointsServicer_to_server(points, server)
+    pb_grpc.add_QdrantServicer_to_server(qdrant, server)
     server.start()
     SERVERS.append(server)  # a grpc.server stops when it is collected
     if port_file:
