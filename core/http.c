@@ -682,8 +682,48 @@ static void grpc_origin(const char *url, char *out, size_t len)
     out[n] = '\0';
 }
 
+/* The request as it goes out: the 5-byte prefix, then the caller's
+ * message, read by libcurl in place rather than copied into one buffer
+ * first (a batch of 512-d points is some 70 kB). */
+typedef struct grpc_upload {
+    unsigned char prefix[GRPC_PREFIX];
+    const unsigned char *message;
+    size_t message_len;
+    size_t at;                     /* bytes of prefix + message sent */
+} grpc_upload;
+
+static size_t grpc_read(char *out, size_t size, size_t nmemb, void *arg)
+{
+    grpc_upload *u = arg;
+    size_t room = size * nmemb, n = 0;
+    if (u->at < GRPC_PREFIX) {
+        n = GRPC_PREFIX - u->at < room ? GRPC_PREFIX - u->at : room;
+        memcpy(out, u->prefix + u->at, n);
+        u->at += n;
+    }
+    size_t from = u->at - GRPC_PREFIX, left = u->message_len - from;
+    if (room > n && left > 0) {
+        size_t more = left < room - n ? left : room - n;
+        memcpy(out + n, u->message + from, more);
+        u->at += more;
+        n += more;
+    }
+    return n;
+}
+
+/* libcurl rewinds the request to send it again on a new connection. */
+static int grpc_seek(void *arg, curl_off_t offset, int origin)
+{
+    grpc_upload *u = arg;
+    if (origin != SEEK_SET || offset < 0 ||
+        (size_t)offset > GRPC_PREFIX + u->message_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    u->at = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 static CURL *grpc_easy(const embsync_http_request *r, int reuse,
-                       const char *framed, size_t framed_len, job *j)
+                       grpc_upload *upload, job *j)
 {
     /* A handle of its own per call rather than a recycled one: the
      * connection, which is what matters, is the thread's multi handle's. */
@@ -698,8 +738,13 @@ static CURL *grpc_easy(const embsync_http_request *r, int reuse,
         j->headers = curl_slist_append(j->headers, *h);
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, framed);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)framed_len);
+    upload->at = 0;
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, grpc_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, upload);
+    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, grpc_seek);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, upload);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)(GRPC_PREFIX + upload->message_len));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
     /* gRPC is HTTP/2 only: prior knowledge for http:// (see above), and for
      * https:// h2 by ALPN (an answer in HTTP/1.1 is refused below). */
@@ -835,20 +880,16 @@ int es_grpc_unary(const char *origin, es_stop *stop,
         return EMBSYNC_RETRY;
     }
     thread_curl *t = this_thread();
-    size_t framed_len = GRPC_PREFIX + r.body_len;
-    unsigned char *framed = malloc(framed_len);
-    if (t == NULL || framed == NULL) {
-        free(framed);
+    if (t == NULL) {
         resp->error = strdup("out of memory");
         return EMBSYNC_FAILED;
     }
-    framed[0] = 0;
-    framed[1] = (unsigned char)(r.body_len >> 24);
-    framed[2] = (unsigned char)(r.body_len >> 16);
-    framed[3] = (unsigned char)(r.body_len >> 8);
-    framed[4] = (unsigned char)r.body_len;
-    if (r.body_len > 0)
-        memcpy(framed + GRPC_PREFIX, r.body, r.body_len);
+    grpc_upload upload = {
+        .prefix = {0, (unsigned char)(r.body_len >> 24), (unsigned char)(r.body_len >> 16),
+                   (unsigned char)(r.body_len >> 8), (unsigned char)r.body_len},
+        .message = r.body,
+        .message_len = r.body_len,
+    };
 
     char origin_of_url[sizeof grpc_warm_origin];
     grpc_origin(r.url, origin_of_url, sizeof origin_of_url);
@@ -857,7 +898,7 @@ int es_grpc_unary(const char *origin, es_stop *stop,
         job j = {0};
         int reuse = origin_of_url[0] != '\0' &&
                     strcmp(grpc_warm_origin, origin_of_url) == 0;
-        CURL *e = grpc_easy(&r, reuse, (const char *)framed, framed_len, &j);
+        CURL *e = grpc_easy(&r, reuse, &upload, &j);
         if (e == NULL) {
             curl_slist_free_all(j.headers);
             resp->error = strdup("cannot start request");
@@ -898,7 +939,12 @@ int es_grpc_unary(const char *origin, es_stop *stop,
         curl_easy_cleanup(e);
         curl_slist_free_all(j.headers);
 
-        int transient = status >= 0 ? es_grpc_retryable_status(status)
+        /* RESOURCE_EXHAUSTED is a quota that may recover, except when it
+         * refuses this message as over the receiver's size limit (grpc-core's
+         * words): the same bytes again would only be refused again. */
+        int too_large = status == ES_GRPC_RESOURCE_EXHAUSTED && message != NULL &&
+                        strstr(message, "larger than max") != NULL;
+        int transient = status >= 0 ? es_grpc_retryable_status(status) && !too_large
                                     : rc != CURLE_OK && retryable_curl(rc);
         int may_retry = !(r.flags & EMBSYNC_HTTP_NO_RETRY) && attempt < max_attempts &&
                         !(stop != NULL && es_stop_requested(stop));
@@ -947,6 +993,5 @@ int es_grpc_unary(const char *origin, es_stop *stop,
         }
         break;
     }
-    free(framed);
     return result;
 }

@@ -17,6 +17,7 @@
 
 #include <embsync/plugin.h>
 
+#include "qdrant_grpc.h"
 #include "qdrant_store.h"
 
 static const embsync_config_key keys[] = {
@@ -24,8 +25,8 @@ static const embsync_config_key keys[] = {
      "Qdrant REST address, http(s)://host:6333"},
     {"grpc_url", EMBSYNC_KEY_STRING, "", 0,
      "Qdrant gRPC address, http(s)://host:6334: point upserts and deletes go "
-     "over gRPC (vectors as packed float32), everything else over url "
-     "(empty: REST only)"},
+     "over gRPC (vectors as packed float32), everything else over url; "
+     "embsync check calls its HealthCheck too (empty: REST only)"},
     {"api_key", EMBSYNC_KEY_STRING, NULL, EMBSYNC_KEY_SECRET,
      "API key, sent as the api-key header (or api_key_file = PATH)"},
     {"collection_prefix", EMBSYNC_KEY_STRING, "", 0,
@@ -207,6 +208,10 @@ static int qd_check(void *state)
     if (rc == EMBSYNC_OK && q->server_major == 0)
         learn_version(q);
     qdrant_reply_free(&r);
+    /* The point writes go to grpc_url: a REST side that answers says
+     * nothing about it (another port, maybe another proxy). */
+    if (rc == EMBSYNC_OK && q->grpc_base != NULL)
+        rc = qdrant_grpc_health(q);
     return rc;
 }
 

@@ -167,8 +167,12 @@ static int is_oversize(const qdrant_reply *r)
            strstr(r->text, "larger than allowed") != NULL;
 }
 
-static int upsert_chunk(qdrant *q, const char *path, size_t n,
-                        const embsync_point *points, size_t stride, uint32_t dim)
+/* One REST upsert of n points; *oversize when Qdrant refused the body as
+ * over its limit (the failure is set too, for a batch that cannot be
+ * halved). */
+static int upsert_rest(qdrant *q, const char *path, size_t n,
+                       const embsync_point *points, size_t stride, uint32_t dim,
+                       int *oversize)
 {
     size_t len;
     char *body = upsert_body(q, n, points, stride, dim, &len);
@@ -177,22 +181,34 @@ static int upsert_chunk(qdrant *q, const char *path, size_t n,
     qdrant_reply r;
     int rc = qdrant_call(&q->client, "PUT", path, body, len, &r);
     free(body);
-    if (rc == EMBSYNC_OK && is_oversize(&r) && n > 1) {
-        /* Over the server's body limit: halve and go on. */
-        size_t half = n / 2;
-        qdrant_reply_free(&r);
-        HOST(q)->log(CTX(q), EMBSYNC_LOG_WARNING,
-                     "upsert of %zu points is over Qdrant's body limit; halving", n);
-        rc = upsert_chunk(q, path, half, points, stride, dim);
-        if (rc == EMBSYNC_OK)
-            rc = upsert_chunk(q, path, n - half,
-                              (const embsync_point *)((const char *)points + half * stride),
-                              stride, dim);
-        return rc;
-    }
-    if (rc == EMBSYNC_OK && r.status != 200)
+    *oversize = rc == EMBSYNC_OK && is_oversize(&r);
+    if (rc == EMBSYNC_OK && r.status != 200 && !(*oversize && n > 1))
         rc = qdrant_failure(&q->client, &r, "upsert");
     qdrant_reply_free(&r);
+    return rc;
+}
+
+/* Upsert n points over REST (path) or gRPC (the collection's full name);
+ * a batch over the server's size limit is halved, each half again, until
+ * every part fits or a single point does not. */
+static int upsert_chunk(qdrant *q, const char *target, size_t n,
+                        const embsync_point *points, size_t stride, uint32_t dim)
+{
+    int oversize = 0;
+    int rc = q->grpc_base != NULL
+                 ? qdrant_grpc_upsert(q, target, n, points, stride, dim, &oversize)
+                 : upsert_rest(q, target, n, points, stride, dim, &oversize);
+    if (!oversize || n < 2)
+        return rc;
+    size_t half = n / 2;
+    HOST(q)->log(CTX(q), EMBSYNC_LOG_WARNING,
+                 "upsert of %zu points is over Qdrant's %s limit; halving", n,
+                 q->grpc_base != NULL ? "gRPC message" : "body");
+    rc = upsert_chunk(q, target, half, points, stride, dim);
+    if (rc == EMBSYNC_OK)
+        rc = upsert_chunk(q, target, n - half,
+                          (const embsync_point *)((const char *)points + half * stride),
+                          stride, dim);
     return rc;
 }
 
@@ -213,16 +229,11 @@ int qdrant_upsert(void *state, const char *name, size_t n, const embsync_point *
     char full[1024];
     if (q->grpc_base != NULL && qdrant_full_name(q, name, full, sizeof full) != 0)
         return EMBSYNC_FAILED;
+    const char *target = q->grpc_base != NULL ? full : path;
     for (size_t at = 0; at < n && rc == EMBSYNC_OK; at += (size_t)q->batch_size) {
         size_t chunk = n - at < (size_t)q->batch_size ? n - at : (size_t)q->batch_size;
-        if (q->grpc_base != NULL) {
-            rc = qdrant_grpc_upsert(q, full, chunk,
-                                    (const embsync_point *)((const char *)points + at * stride),
-                                    stride, dim);
-            continue;
-        }
-        rc = upsert_chunk(q, path,
-                          chunk, (const embsync_point *)((const char *)points + at * stride),
+        rc = upsert_chunk(q, target, chunk,
+                          (const embsync_point *)((const char *)points + at * stride),
                           stride, dim);
     }
     return rc;

@@ -4,7 +4,9 @@
 # writes, upserts and deletes on gRPC only, the API key as metadata,
 # UNAVAILABLE retried and nothing acknowledged while the store fails,
 # INVALID_ARGUMENT failing the batch, dropped connections and a kill in
-# the middle of an upsert losing nothing, and https verified by default.
+# the middle of an upsert losing nothing, a batch over a message size
+# limit halved, `embsync check` probing grpc_url, and https verified by
+# default.
 set -u
 . "$top_srcdir/tests/integration/tap.sh"
 . "$top_srcdir/tests/emulators/emulator.sh"
@@ -121,6 +123,25 @@ for pid, r in rest.items():
 PY
 ok $? "gRPC writes the same ids, payloads (exact keys, integer types) and vectors as REST"
 
+# `embsync check` probes grpc_url too (qdrant.Qdrant/HealthCheck), and
+# names it when it fails: a REST side that answers says nothing of it.
+healthchecks() { state | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["requests"].get("gRPC /qdrant.Qdrant/HealthCheck", 0))'; }
+"$embsync" check -c "$work/q.ini" >"$work/check.out" 2>&1
+[ $? -eq 0 ] && [ "$(healthchecks)" -ge 1 ]
+ok $? "check with grpc_url set calls the gRPC health check and passes" || sed 's/^/# /' "$work/check.out"
+refused=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+write_ini g_ "http://127.0.0.1:$refused"
+"$embsync" check -c "$work/q.ini" >"$work/check.out" 2>&1
+[ $? -ne 0 ] && grep -q "^store    qdrant: .*gRPC health check of http://127.0.0.1:$refused" "$work/check.out" &&
+    ! grep -q "$key" "$work/check.out"
+ok $? "check fails naming grpc_url when nothing answers there (REST fine)" || sed 's/^/# /' "$work/check.out"
+write_ini g_ "$grpc"
+fault '{"add": [{"method": "gRPC", "path": "HealthCheck", "grpc_status": 14, "remaining": 100}]}'
+"$embsync" check -c "$work/q.ini" >"$work/check.out" 2>&1
+[ $? -ne 0 ] && grep -q "^store    qdrant: .*gRPC health check of $grpc: gRPC UNAVAILABLE (14)" "$work/check.out"
+ok $? "check fails naming grpc_url and the status when its health check is UNAVAILABLE" || sed 's/^/# /' "$work/check.out"
+fault '{"clear": true}'
+
 # The API key goes as api-key metadata: a read-only key is refused.
 printf 'ro-key-654321\n' >"$work/key"
 more_photos 42
@@ -171,6 +192,17 @@ for how in false true; do
     grep -q "collection c1: 1 embedded" "$work/once.log" && has_folder g_
     ok $? "the refused item is written on the next run (headers first: $how)" || sed 's/^/# /' "$work/once.log"
 done
+
+# A message over a tonic server's limit (OUT_OF_RANGE, tonic's words): the
+# batch is halved, as REST halves a body over Qdrant's limit, not failed.
+n=$(ls "$work/images/c1" | wc -l)
+more_photos $((n + 5))
+fault '{"add": [{"method": "gRPC", "path": "Upsert", "grpc_status": 11, "remaining": 1,
+        "message": "Error, decoded message length too large: found 4194400 bytes, the limit is: 4194304 bytes"}]}'
+"$embsync" once -c "$work/q.ini" 2>"$work/once.log"
+[ $? -eq 0 ] && grep -q "upsert of 5 points is over Qdrant's gRPC message limit; halving" "$work/once.log" &&
+    has_folder g_
+ok $? "OUT_OF_RANGE for a message over the limit halves the batch and writes it all" || sed 's/^/# /' "$work/once.log"
 
 # The emulator itself: a real wrong dimension and a missing collection.
 "$PYTHON3" - "$top_srcdir/tests/emulators/qdrant" "$(cat "$work/gport")" "$key" <<'PY'
@@ -255,6 +287,30 @@ c = json.load(sys.stdin)["requests"]
 assert c.get("gRPC /qdrant.Points/Delete", 0) >= 1, c
 assert c.get("POST /collections/{name}/points/delete", 0) == 0, c'
 ok $? "deletes go over gRPC" || sed 's/^/# /' "$work/once.log"
+
+# A gRPC server in front of Qdrant that refuses messages over 700 bytes
+# (grpc-core's RESOURCE_EXHAUSTED "Received message larger than max"):
+# halved until each part fits, never retried as it is; a single point over
+# the limit fails the run.
+for limit in 700 100; do
+    rm -f "$work/gport-$limit"
+    start_emulator qm "$emu" --api-key "$key" --grpc-port 0 \
+        --grpc-port-file "$work/gport-$limit" --grpc-max-message $limit
+    base="http://127.0.0.1:$qm_port"
+    write_ini m${limit}_ "http://127.0.0.1:$(cat "$work/gport-$limit")"
+    "$embsync" once -c "$work/q.ini" 2>"$work/once.log"
+    rc=$?
+    if [ $limit = 700 ]; then
+        [ $rc -eq 0 ] && grep -q "upsert of 5 points is over Qdrant's gRPC message limit; halving" "$work/once.log" &&
+            ! grep -q "RESOURCE_EXHAUSTED.*retrying" "$work/once.log" && has_folder m700_
+        ok $? "RESOURCE_EXHAUSTED for a message over the limit halves the batch, no retries, all written" ||
+            sed 's/^/# /' "$work/once.log"
+    else
+        [ $rc -ne 0 ] && grep -q "one point is over the server's message size limit (gRPC status 8, HTTP 200: Received message larger than max" "$work/once.log" &&
+            ! grep -q "RESOURCE_EXHAUSTED.*retrying" "$work/once.log"
+        ok $? "a single point over the message limit fails the run, without retries" || sed 's/^/# /' "$work/once.log"
+    fi
+done
 
 # https: a self-signed gRPC server is refused unless its certificate is
 # given as ca_file.

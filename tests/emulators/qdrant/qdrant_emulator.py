@@ -11,6 +11,7 @@ silent.
                        [--max-body BYTES] [--record FILE] [--version V]
                        [--absent-fields omit|null] [--scroll-cap N]
                        [--grpc-port N] [--grpc-port-file F] [--grpc-tls CERT KEY]
+                       [--grpc-max-message BYTES]
 
 With --grpc-port, qdrant_grpc_emulator.py also serves Qdrant's gRPC point
 writes (qdrant.Points Upsert and Delete) on the same point store.
@@ -961,6 +962,9 @@ def main():
     ap.add_argument("--grpc-port-file", help="write the gRPC port to FILE")
     ap.add_argument("--grpc-tls", nargs=2, metavar=("CERT", "KEY"),
                     help="serve gRPC over TLS with this certificate and key")
+    ap.add_argument("--grpc-max-message", type=int, default=64 << 20,
+                    help="refuse gRPC request messages over BYTES as grpc-core does "
+                         "(RESOURCE_EXHAUSTED): a limit in front of Qdrant, which sets none")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     args.version_tuple = tuple(int(x) for x in args.version.split(".")[:2])
@@ -973,7 +977,8 @@ def main():
     if args.grpc_port is not None or args.grpc_port_file:
         import qdrant_grpc_emulator
         qdrant_grpc_emulator.serve(Handler.state, args.grpc_port or 0,
-                                   args.grpc_port_file, args.grpc_tls)
+                                   args.grpc_port_file, args.grpc_tls,
+                                   args.grpc_max_message)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(
         target=server.shutdown).start())
     if args.port_file:

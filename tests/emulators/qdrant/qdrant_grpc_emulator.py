@@ -1,5 +1,5 @@
 """The gRPC side of the Qdrant emulator: qdrant.Points Upsert and Delete,
-on the same point store, faults, log and counts as the REST side
+and qdrant.Qdrant HealthCheck, on the same point store, faults, log and counts as the REST side
 (qdrant_emulator.py starts it with --grpc-port).
 
 The Python stubs are generated at start, into a temporary directory, from
@@ -21,6 +21,12 @@ here, with one of
   "drop_before": cut the connection without applying;
   "drop_after_apply": apply, then cut the connection before the answer;
   "close_after_answer": answer, then close the connection while it idles.
+--grpc-max-message BYTES refuses larger request messages the way grpc-core
+does.  Qdrant 1.19 sets no such limit on its own services (each is built
+with max_decoding_message_size(usize::MAX)); the switch stands for what
+may sit in front of it (a grpc-core proxy; a tonic one answers
+OUT_OF_RANGE "Error, decoded message length too large: found N bytes, the
+limit is: M bytes", which a grpc_status fault with that message models).
 Connections reach the server through a small TCP relay so that a fault can
 cut them: grpcio itself has no way to drop a client's connection.
 """
@@ -259,16 +265,48 @@ def make_servicer(state, pb, pb_grpc, relay):
                         c.points.pop(parse_id(getattr(pid, which)), None)
             return self.call("Delete", request, context, apply)
 
-    return Points()
+    points = Points()
+
+    class Qdrant(pb_grpc.QdrantServicer):
+        """qdrant.Qdrant/HealthCheck: Qdrant's VersionInfo, behind the same
+        API keys (a read-only key may call it) and faults."""
+
+        def HealthCheck(self, request, context):
+            path = "/qdrant.Qdrant/HealthCheck"
+            with state.lock:
+                key = "gRPC " + path
+                state.counts[key] = state.counts.get(key, 0) + 1
+            fault = points.take_fault(path)
+            if fault and fault.get("delay_ms"):
+                time.sleep(fault["delay_ms"] / 1000.0)
+            if fault and (fault.get("grpc_status") or fault.get("status")):
+                code = (CODES.get(fault["grpc_status"], grpc.StatusCode.UNKNOWN)
+                        if fault.get("grpc_status") else
+                        HTTP_TO_GRPC.get(fault["status"], grpc.StatusCode.UNKNOWN))
+                points.finish(path, code, context, fault.get(
+                    "message", "Service unavailable: injected fault"))
+            try:
+                points.check_auth(context)
+            except ApiError as e:
+                if e.status != 403:  # read-only keys may read
+                    points.finish(path, HTTP_TO_GRPC.get(e.status, grpc.StatusCode.UNKNOWN),
+                                  context, e.message)
+            points.finish(path, grpc.StatusCode.OK, context)
+            return pb.HealthCheckReply(title="qdrant - vector search engine",
+                                       version=state.args.version)
+
+    return points, Qdrant()
 
 
-def serve(state, port, port_file, tls=None):
+def serve(state, port, port_file, tls=None, max_message=64 << 20):
     """Serve on `port` (0: any), the port written to port_file; with tls =
     (cert file, key file), over TLS (h2 by ALPN), as Qdrant does with
-    service.enable_tls."""
+    service.enable_tls.  A request message over max_message bytes is
+    refused by grpc-core itself: RESOURCE_EXHAUSTED, "Received message
+    larger than max (N vs. M)"."""
     pb, pb_grpc = load_stubs()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                         options=[("grpc.max_receive_message_length", 64 << 20)])
+                         options=[("grpc.max_receive_message_length", max_message)])
     if tls:
         with open(tls[0], "rb") as c, open(tls[1], "rb") as k:
             creds = grpc.ssl_server_credentials([(k.read(), c.read())])
@@ -276,8 +314,9 @@ def serve(state, port, port_file, tls=None):
     else:
         backend_port = server.add_insecure_port("127.0.0.1:0")
     relay = Relay(port, backend_port)
-    pb_grpc.add_PointsServicer_to_server(
-        make_servicer(state, pb, pb_grpc, relay), server)
+    points, qdrant = make_servicer(state, pb, pb_grpc, relay)
+    pb_grpc.add_PointsServicer_to_server(points, server)
+    pb_grpc.add_QdrantServicer_to_server(qdrant, server)
     server.start()
     SERVERS.append(server)  # a grpc.server stops when it is collected
     if port_file:
