@@ -209,24 +209,37 @@ static void bad_item_fails_alone(void **unused)
     es_engine_destroy(&engine);
 }
 
+/* The items that get a broken vector from the fake embedder, and how:
+ * NaN, +inf, -inf, FLT_MAX in one component, a norm of 2. */
+static const char broken_kinds[] = {'n', 'i', 'j', 'h', '2'};
+#define N_BROKEN sizeof broken_kinds
+#define BROKEN_ITEM(k) (3 + 3 * (k))
+
+/* One sync of 20 items, N_BROKEN of them with broken vectors. */
+static es_run_result sync_with_broken_vectors(int unnormalized)
+{
+    fake_world_reset(1, 20);
+    world.unnormalized = unnormalized;
+    for (unsigned k = 0; k < N_BROKEN; k++)
+        world.collections[0].items[BROKEN_ITEM(k)].bad_vector = broken_kinds[k];
+    start(8);
+    es_run_result res;
+    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    return res;
+}
+
 /* What the embedder returns is checked before the store sees it: a NaN or
  * an infinity in any component, a component too large to square in float,
  * or a length other than 1 from a normalising model fails that item alone. */
 static void broken_vectors_never_reach_the_store(void **unused)
 {
     (void)unused;
-    fake_world_reset(1, 20);
-    const char kinds[] = {'n', 'i', 'j', 'h', '2'};
-    for (unsigned k = 0; k < sizeof kinds; k++)
-        world.collections[0].items[3 + 3 * k].bad_vector = kinds[k];
-    start(8);
-    es_run_result res;
-    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
-    assert_int_equal(res.embedded, 20 - sizeof kinds);
-    assert_int_equal(res.failed, sizeof kinds);
-    for (unsigned k = 0; k < sizeof kinds; k++) {
-        assert_false(world.store[0].points[3 + 3 * k].present);
-        assert_int_equal(world.collections[0].acked[3 + 3 * k], 0);
+    es_run_result res = sync_with_broken_vectors(0);
+    assert_int_equal(res.embedded, 20 - N_BROKEN);
+    assert_int_equal(res.failed, N_BROKEN);
+    for (unsigned k = 0; k < N_BROKEN; k++) {
+        assert_false(world.store[0].points[BROKEN_ITEM(k)].present);
+        assert_int_equal(world.collections[0].acked[BROKEN_ITEM(k)], 0);
     }
     assert_in_sync(0);
     es_engine_destroy(&engine);
@@ -237,19 +250,12 @@ static void broken_vectors_never_reach_the_store(void **unused)
 static void unnormalised_vectors_need_only_be_finite(void **unused)
 {
     (void)unused;
-    fake_world_reset(1, 20);
-    world.unnormalized = 1;
-    const char kinds[] = {'n', 'i', 'j', 'h', '2'};
-    for (unsigned k = 0; k < sizeof kinds; k++)
-        world.collections[0].items[3 + 3 * k].bad_vector = kinds[k];
-    start(8);
-    es_run_result res;
-    assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_OK);
+    es_run_result res = sync_with_broken_vectors(1);
     assert_int_equal(res.embedded, 17);
     assert_int_equal(res.failed, 3);
-    for (unsigned k = 0; k < sizeof kinds; k++)
-        assert_int_equal(world.store[0].points[3 + 3 * k].present,
-                         kinds[k] == 'h' || kinds[k] == '2');
+    for (unsigned k = 0; k < N_BROKEN; k++)
+        assert_int_equal(world.store[0].points[BROKEN_ITEM(k)].present,
+                         broken_kinds[k] == 'h' || broken_kinds[k] == '2');
     es_engine_destroy(&engine);
 }
 

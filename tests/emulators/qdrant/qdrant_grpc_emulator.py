@@ -186,15 +186,20 @@ def make_servicer(state, pb, pb_grpc, relay):
                 raise ApiError(403, "Forbidden: Global manage access is required")
             raise ApiError(401, "Invalid API key or JWT")
 
-        def call(self, name, request, context, apply):
-            started = time.time()
-            path = "/qdrant.Points/" + name
+        def begin(self, path):
+            """Count a call of path and take its fault, after its delay."""
             with state.lock:
                 key = "gRPC " + path
                 state.counts[key] = state.counts.get(key, 0) + 1
             fault = self.take_fault(path)
             if fault and fault.get("delay_ms"):
                 time.sleep(fault["delay_ms"] / 1000.0)
+            return fault
+
+        def call(self, name, request, context, apply):
+            started = time.time()
+            path = "/qdrant.Points/" + name
+            fault = self.begin(path)
             if fault and fault.get("drop_before"):
                 relay.cut()
                 time.sleep(0.2)
@@ -273,12 +278,7 @@ def make_servicer(state, pb, pb_grpc, relay):
 
         def HealthCheck(self, request, context):
             path = "/qdrant.Qdrant/HealthCheck"
-            with state.lock:
-                key = "gRPC " + path
-                state.counts[key] = state.counts.get(key, 0) + 1
-            fault = points.take_fault(path)
-            if fault and fault.get("delay_ms"):
-                time.sleep(fault["delay_ms"] / 1000.0)
+            fault = points.begin(path)
             if fault and (fault.get("grpc_status") or fault.get("status")):
                 code = (CODES.get(fault["grpc_status"], grpc.StatusCode.UNKNOWN)
                         if fault.get("grpc_status") else
