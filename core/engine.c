@@ -16,6 +16,7 @@ int es_engine_init(es_engine *e, es_instance *source, es_instance *embedder,
     e->embedder = embedder;
     e->store = store;
     e->batch_size = batch_size ? batch_size : 32;
+    e->store_group_items = ES_STORE_GROUP_ITEMS;
     e->stop = stop;
     es_progress_init(&e->progress);
     e->model.abi = (embsync_abi)EMBSYNC_ABI_INIT(embsync_model_info);

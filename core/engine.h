@@ -33,12 +33,22 @@ typedef struct es_run_result {
     char error[512];
 } es_run_result;
 
+/* Group commit: the store stage takes together the batches already
+ * waiting for it, up to this many items, and pays one in-flight record (an
+ * fdatasync), one upsert and one acknowledgement for all of them instead of
+ * one each.  Batches wait there only while the store or the source's
+ * acknowledgement is the slower side, so grouping never delays a batch. */
+#define ES_STORE_GROUP_ITEMS 256
+
 typedef struct es_engine {
     es_instance *source, *embedder, *store;
     embsync_model_info model;
     size_t batch_size;
     unsigned queue_depth;  /* batches waiting between two stages */
     int sequential;        /* one stage at a time (benchmarks only) */
+    /* Items the store stage may take in one call (ES_STORE_GROUP_ITEMS);
+     * below batch_size, one batch per call.  Ignored when sequential. */
+    size_t store_group_items;
     es_stop *stop;
     /* Where the failed-items ledger, run status and in-flight mark live;
      * NULL keeps none of them (unit tests). */
@@ -56,7 +66,7 @@ typedef struct es_engine {
     /* Rebuild a changed model's collection in place even when the plugins
      * could build it beside the live one ([core] rebuild_beside = false). */
     int rebuild_in_place;
-    /* Called from the store stage after each batch (may be NULL). */
+    /* Called from the store stage after each call (may be NULL). */
     void (*on_progress)(const es_progress_view *p, void *arg);
     void *on_progress_arg;
 } es_engine;

@@ -38,7 +38,8 @@ static const struct {
     {"embsync_last_success_timestamp_seconds",
      "Unix time at which the last successful pass over a collection ended."},
     {"embsync_batch_duration_seconds",
-     "Time one pipeline stage (fetch, embed, store) spent on one batch."},
+     "Time one pipeline stage (fetch, embed, store) spent on one batch; "
+     "the store stage's on the batches it took together."},
     {"embsync_queue_depth", "Batches waiting between two pipeline stages."},
     {"embsync_http_requests_total",
      "HTTP requests made for a plugin, by status code (0: no answer)."},

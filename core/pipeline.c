@@ -273,6 +273,12 @@ out:
     selection_free(&s);
 }
 
+static void fetch_batches(run *r, batch *const *group, size_t k)
+{
+    for (size_t g = 0; g < k; g++)
+        fetch_batch(r, group[g]);
+}
+
 /* ---- stage 2: embed ----------------------------------------------------- */
 
 /* A vector is finite exactly when the sum of its squares in double is:
@@ -351,6 +357,12 @@ out:
     selection_free(&s);
 }
 
+static void embed_batches(run *r, batch *const *group, size_t k)
+{
+    for (size_t g = 0; g < k; g++)
+        embed_batch(r, group[g]);
+}
+
 /* ---- stage 3: store, then acknowledge ---------------------------------- */
 
 /* One batch call of the store stage, for es_call_retry(). */
@@ -398,42 +410,49 @@ static int store_call(run *r, es_call_fn fn, const char *what,
 }
 
 /* The upserts go in one call, then the removes in another: that is the
- * source's order because a batch never holds two changes of one id (the
- * sink starts a new batch instead), and batches reach the store one after
- * the other in the order they were emitted (stage_hand_on: also when
- * several embed calls are in flight). */
-static void store_batch(run *r, batch *b)
+ * source's order because no id appears twice in a group (a batch never
+ * holds two changes of one id, the sink starts a new batch instead, and
+ * stage_group() ends a group at a batch sharing an id with it), and
+ * batches reach the store one after the other in the order they were
+ * emitted (stage_hand_on: also when several embed calls are in flight). */
+static void store_group(run *r, batch *const *group, size_t k)
 {
     es_engine *e = r->e;
     const es_stream_opts *o = r->opts;
     uint32_t dim = e->model.dim;
-    embsync_point *points = malloc(b->n * sizeof *points);
-    uint64_t *ids = malloc(b->n * sizeof *ids);
-    embsync_change *done = malloc(b->n * sizeof *done);
+    size_t n = 0;
+    for (size_t g = 0; g < k; g++)
+        n += group[g]->n;
+    embsync_point *points = malloc(n * sizeof *points);
+    uint64_t *ids = malloc(n * sizeof *ids);
+    embsync_change *done = malloc(n * sizeof *done);
     if (!points || !ids || !done) {
         run_fail(r, EMBSYNC_FAILED, "store", "out of memory");
         goto out;
     }
     size_t np = 0, nd = 0, nack = 0;
     uint64_t failed = 0, deferred = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        const embsync_change *c = &b->items[i];
-        if (c->op == EMBSYNC_OP_DELETE) {
-            ids[nd++] = c->id;
-            done[nack++] = *c;
-        } else if (b->status[i] == EMBSYNC_OK) {
-            points[np] = (embsync_point){
-                .abi = EMBSYNC_ABI_INIT(embsync_point),
-                .id = c->id,
-                .vector = b->vectors + i * dim,
-                .payload = c->payload != NULL ? c->payload : "{}",
-            };
-            np++;
-            done[nack++] = *c;
-        } else if (b->status[i] == EMBSYNC_RETRY) {
-            deferred++;
-        } else {
-            failed++;
+    for (size_t g = 0; g < k; g++) {
+        const batch *b = group[g];
+        for (size_t i = 0; i < b->n; i++) {
+            const embsync_change *c = &b->items[i];
+            if (c->op == EMBSYNC_OP_DELETE) {
+                ids[nd++] = c->id;
+                done[nack++] = *c;
+            } else if (b->status[i] == EMBSYNC_OK) {
+                points[np] = (embsync_point){
+                    .abi = EMBSYNC_ABI_INIT(embsync_point),
+                    .id = c->id,
+                    .vector = b->vectors + i * dim,
+                    .payload = c->payload != NULL ? c->payload : "{}",
+                };
+                np++;
+                done[nack++] = *c;
+            } else if (b->status[i] == EMBSYNC_RETRY) {
+                deferred++;
+            } else {
+                failed++;
+            }
         }
     }
     /* Durably say what is about to reach the store, so that a crash before
@@ -451,16 +470,19 @@ static void store_batch(run *r, batch *b)
         rc = store_call(r, remove_once, "remove", o->remove_also, nd, ids);
     if (rc != EMBSYNC_OK)
         goto out;
-    /* The store has confirmed: only now may the source record it. */
-    es_crashpoint("after-store");
+    /* The store has confirmed: only now may the source record it.  The
+     * point is passed once per batch, so that "after-store:N" names the
+     * same place in the stream however the batches were grouped. */
+    for (size_t g = 0; g < k; g++)
+        es_crashpoint("after-store");
     if (nack > 0) {
         const char *what = o->on_stored != NULL ? "record stored" : "ack";
         if (store_call(r, stored_once, what, r->collection, nack, done) !=
             EMBSYNC_OK)
             goto out;
         if (r->ledger != NULL)
-            for (size_t k = 0; k < nack; k++)
-                es_ledger_clear(r->ledger, done[k].id);
+            for (size_t i = 0; i < nack; i++)
+                es_ledger_clear(r->ledger, done[i].id);
         if (r->pending != NULL && es_inflight_clear(r->pending) != 0)
             es_warn("collection %s: cannot clear the in-flight record; the "
                     "next run checks those items again", r->collection);
@@ -518,16 +540,21 @@ static void batch_finished(run *r, batch *b)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Batches in one group of the store stage (ES_STORE_GROUP_ITEMS). */
+#define STORE_GROUP_MAX 16
+
 typedef struct stage {
     const char *name;          /* for the batch-duration metric */
-    void (*work)(run *r, batch *b);
+    /* The batches taken together (k >= 1), in the order taken. */
+    void (*work)(run *r, batch *const *group, size_t k);
+    size_t group_items;        /* 0: one batch at a time */
     es_queue *in, *out;        /* out is NULL for the last stage */
     const char *out_name;      /* for the queue-depth gauge */
     run *r;
     /* Threads sharing the stage (the embed stage, when the embedder takes
      * several calls at once) finish out of order but hand on in order:
-     * the store stage relies on it (store_batch).  A batch's turn is the
-     * order it was taken in. */
+     * the store stage relies on it (store_group).  A batch's turn is the
+     * order it was taken in.  Only a stage of one thread takes groups. */
     unsigned workers, live;
     pthread_mutex_t take_lock; /* taking a batch and its turn is one step */
     pthread_mutex_t turn_lock;
@@ -535,7 +562,14 @@ typedef struct stage {
     uint64_t taken, handed;
 } stage;
 
-static void stage_init(stage *s, const char *name, void (*work)(run *, batch *),
+typedef struct group {
+    batch *b[STORE_GROUP_MAX];
+    uint64_t turn[STORE_GROUP_MAX];
+    size_t n, items;
+} group;
+
+static void stage_init(stage *s, const char *name,
+                       void (*work)(run *, batch *const *, size_t),
                        es_queue *in, es_queue *out, const char *out_name,
                        run *r, unsigned workers)
 {
@@ -554,13 +588,37 @@ static void stage_destroy(stage *s)
     pthread_mutex_destroy(&s->take_lock);
 }
 
-static batch *stage_take(stage *s, uint64_t *turn)
+/* The next batch, waiting for one unless `now`; NULL once the queue is
+ * closed and drained, or (now) while it is empty. */
+static batch *stage_take(stage *s, uint64_t *turn, int now)
 {
     pthread_mutex_lock(&s->take_lock);
-    batch *b = es_queue_pop(s->in);
-    *turn = s->taken++;
+    batch *b = now ? es_queue_try_pop(s->in) : es_queue_pop(s->in);
+    if (b != NULL)
+        *turn = s->taken++;
     pthread_mutex_unlock(&s->take_lock);
     return b;
+}
+
+static void group_add(group *g, batch *b, uint64_t turn)
+{
+    g->b[g->n] = b;
+    g->turn[g->n] = turn;
+    g->n++;
+    g->items += b->n;
+}
+
+/* Whether b may join g: within the bounds, and no id of it already in g
+ * (store_group applies a group's changes in any order). */
+static int group_takes(const group *g, const batch *b, size_t max_items)
+{
+    if (g->n == STORE_GROUP_MAX || g->items + b->n > max_items)
+        return 0;
+    for (size_t i = 0; i < b->n; i++)
+        for (size_t k = 0; k < g->n; k++)
+            if (batch_holds(g->b[k], b->items[i].id))
+                return 0;
+    return 1;
 }
 
 /* Hand b on (or let it go) once every batch taken before it was; the
@@ -581,27 +639,52 @@ static void stage_hand_on(stage *s, batch *b, uint64_t turn, int discard)
     pthread_mutex_unlock(&s->turn_lock);
 }
 
-/* Every stage: take a batch, work on it, hand it on.  Once the run failed
- * every batch is discarded; on a stop request fetch and embed discard
- * theirs too, while the store stage finishes whatever reached it, so stored
- * work is acknowledged. */
+/* Into g: *next (taken earlier and left over) or the next batch, waited
+ * for, then what is already queued and may join it.  A batch that may not
+ * is left in *next for the next group.  0 once the queue is drained. */
+static int stage_group(stage *s, group *g, batch **next, uint64_t *next_turn)
+{
+    g->n = g->items = 0;
+    uint64_t turn = *next_turn;
+    batch *b = *next;
+    *next = NULL;
+    if (b == NULL && (b = stage_take(s, &turn, 0)) == NULL)
+        return 0;
+    group_add(g, b, turn);
+    while (g->items < s->group_items && (b = stage_take(s, &turn, 1)) != NULL) {
+        if (!group_takes(g, b, s->group_items)) {
+            *next = b;
+            *next_turn = turn;
+            break;
+        }
+        group_add(g, b, turn);
+    }
+    return 1;
+}
+
+/* Every stage: take a batch (a group, in the store stage), work on it,
+ * hand it on.  Once the run failed every batch is discarded; on a stop
+ * request fetch and embed discard theirs too, while the store stage
+ * finishes whatever reached it, so stored work is acknowledged. */
 static void *stage_thread(void *arg)
 {
     stage *s = arg;
     run *r = s->r;
-    batch *b;
-    uint64_t turn;
-    while ((b = stage_take(s, &turn)) != NULL) {
+    group g;
+    batch *next = NULL;
+    uint64_t next_turn = 0;
+    while (stage_group(s, &g, &next, &next_turn)) {
         int discard = run_failed(r) || (s->out != NULL && stopping(r));
         if (!discard) {
             double t = es_mono_now();
-            s->work(r, b);
+            s->work(r, g.b, g.n);
             char labels[48];
             snprintf(labels, sizeof labels, "stage=\"%s\"", s->name);
             es_metric_observe("embsync_batch_duration_seconds", labels,
                               es_mono_now() - t);
         }
-        stage_hand_on(s, b, turn, discard);
+        for (size_t k = 0; k < g.n; k++)
+            stage_hand_on(s, g.b[k], g.turn[k], discard);
         if (!discard && s->out != NULL)
             queue_gauge(s->out_name, s->out);
     }
@@ -701,7 +784,7 @@ static int sink_emit(embsync_change_sink *pub, const embsync_change *changes,
                      r->collection, (unsigned long long)c->id, c->op);
             return EMBSYNC_FAILED;
         }
-        /* A second change of an id goes into the next batch (store_batch). */
+        /* A second change of an id goes into the next batch (store_group). */
         if (r->filling != NULL && batch_holds(r->filling, c->id) &&
             push_filling(r) != EMBSYNC_OK)
             return run_failed(r) ? run_failed(r) : EMBSYNC_FAILED;
@@ -741,18 +824,25 @@ int es_pipeline_run(es_engine *e, const char *collection,
     unsigned depth = e->queue_depth ? e->queue_depth : DEFAULT_QUEUE_DEPTH;
     pthread_mutex_init(&r.lock, NULL);
     pthread_cond_init(&r.stored, NULL);
+    /* Deep enough for a whole group to wait in (group commit, engine.h):
+     * embedded batches hold their vectors, not their content. */
+    size_t group_items = e->sequential ? 0 : e->store_group_items;
+    size_t group_depth = group_items / e->batch_size;
+    if (group_depth > STORE_GROUP_MAX)
+        group_depth = STORE_GROUP_MAX;
     es_queue_init(&r.to_fetch, depth);
     es_queue_init(&r.to_embed, depth);
-    es_queue_init(&r.to_store, depth);
+    es_queue_init(&r.to_store, group_depth > depth ? group_depth : depth);
 
     unsigned workers[3] = {1, embed_workers(e, depth), 1};
     stage stages[3];
-    stage_init(&stages[0], "fetch", fetch_batch, &r.to_fetch, &r.to_embed,
+    stage_init(&stages[0], "fetch", fetch_batches, &r.to_fetch, &r.to_embed,
                "to_embed", &r, workers[0]);
-    stage_init(&stages[1], "embed", embed_batch, &r.to_embed, &r.to_store,
+    stage_init(&stages[1], "embed", embed_batches, &r.to_embed, &r.to_store,
                "to_store", &r, workers[1]);
-    stage_init(&stages[2], "store", store_batch, &r.to_store, NULL, NULL, &r,
+    stage_init(&stages[2], "store", store_group, &r.to_store, NULL, NULL, &r,
                workers[2]);
+    stages[2].group_items = group_items;
     pthread_t threads[3 + ES_EMBED_WORKERS_MAX];
     size_t n_threads = 0;
     for (int i = 0; i < 3; i++)

@@ -42,18 +42,32 @@ int es_queue_push(es_queue *q, void *item)
     return 0;
 }
 
+/* The oldest item, or NULL when there is none; called with the lock. */
+static void *take_locked(es_queue *q)
+{
+    if (q->len == 0)
+        return NULL;
+    void *item = q->slots[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    pthread_cond_signal(&q->not_full);
+    return item;
+}
+
 void *es_queue_pop(es_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     while (q->len == 0 && !q->closed)
         pthread_cond_wait(&q->not_empty, &q->lock);
-    void *item = NULL;
-    if (q->len > 0) {
-        item = q->slots[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->len--;
-        pthread_cond_signal(&q->not_full);
-    }
+    void *item = take_locked(q);
+    pthread_mutex_unlock(&q->lock);
+    return item;
+}
+
+void *es_queue_try_pop(es_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    void *item = take_locked(q);
     pthread_mutex_unlock(&q->lock);
     return item;
 }

@@ -23,6 +23,10 @@ int es_queue_push(es_queue *q, void *item);
 /** Take the oldest item, waiting while empty; NULL once closed and drained. */
 void *es_queue_pop(es_queue *q);
 
+/** Take the oldest item without waiting; NULL while empty or once closed
+ * and drained. */
+void *es_queue_try_pop(es_queue *q);
+
 /** No more pushes; poppers drain what is left, then get NULL. */
 void es_queue_close(es_queue *q);
 

@@ -146,6 +146,7 @@ static void store_failure_acks_nothing_after_it(void **unused)
     fake_world_reset(1, 40);
     world.fail_upsert_on_call = 3; /* batches 1 and 2 land, 3 fails */
     start(10);
+    engine.store_group_items = 0;  /* one batch per call (no group commit) */
     es_run_result res;
     assert_int_equal(es_engine_sync(&engine, "col0", &res), EMBSYNC_FAILED);
     assert_non_null(strstr(res.error, "disk full"));

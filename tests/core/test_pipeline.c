@@ -18,6 +18,7 @@
 #include "fake_plugins.h"
 #include "inflight.h"
 #include "log.h"
+#include "metrics.h"
 #include "retry.h"
 
 static es_config cfg;
@@ -110,11 +111,14 @@ typedef struct heard {
     size_t calls, items;
     int answer;
     uint64_t ids[16];
+    size_t sizes[8];           /* items of each call */
 } heard;
 
 static int on_stored(void *arg, size_t n, const embsync_change *changes)
 {
     heard *h = arg;
+    if (h->calls < 8)
+        h->sizes[h->calls] = n;
     h->calls++;
     for (size_t i = 0; i < n && h->items < 16; i++)
         h->ids[h->items++] = changes[i].id;
@@ -170,7 +174,6 @@ static void stream_options_route_writes(void **unused)
     for (unsigned i = 0; i < FAKE_MAX_ITEMS; i++)
         assert_int_equal(world.collections[0].acked[i], 0);
     assert_int_equal(h.items, 5);
-    assert_int_equal(h.calls, 2);                     /* batches of 4 */
     assert_int_equal(recorded_in_flight("col0"), 0);
     es_engine_destroy(&engine);
 }
@@ -226,6 +229,118 @@ static void two_changes_of_one_id_keep_their_order(void **unused)
     assert_int_equal(world.collections[0].acked[7], 1);
     assert_int_equal(world.collections[0].acked[2], 0);
     es_engine_destroy(&engine);
+}
+
+/* ---- group commit -------------------------------------------------------- */
+
+/* A producer that emits its first batch, waits until the store stage holds
+ * it (inside the first on_stored), then emits the rest. */
+typedef struct two_phase {
+    script s;
+    size_t first;              /* changes in the first phase */
+    heard h;
+    pthread_mutex_t lock;
+    pthread_cond_t moved;
+    int holding;               /* the first on_stored was entered */
+    size_t wait_for;           /* it returns once to_store holds this many */
+} two_phase;
+
+static int play_in_two(void *arg, embsync_change_sink *sink)
+{
+    two_phase *t = arg;
+    int rc = sink->emit(sink, t->s.changes, t->first);
+    pthread_mutex_lock(&t->lock);
+    while (rc == EMBSYNC_OK && !t->holding)
+        pthread_cond_wait(&t->moved, &t->lock);
+    pthread_mutex_unlock(&t->lock);
+    return rc != EMBSYNC_OK ? rc
+                            : sink->emit(sink, t->s.changes + t->first,
+                                         t->s.n - t->first);
+}
+
+/* The first call holds the store stage until every later batch waits in
+ * its queue (the pipeline's own gauge says so), then lets the rest go. */
+static int hold_first(void *arg, size_t n, const embsync_change *changes)
+{
+    two_phase *t = arg;
+    if (t->h.calls == 0) {
+        pthread_mutex_lock(&t->lock);
+        t->holding = 1;
+        pthread_cond_broadcast(&t->moved);
+        pthread_mutex_unlock(&t->lock);
+        for (int i = 0; i < 10000 &&
+                        es_metric_get("embsync_queue_depth",
+                                      "queue=\"to_store\"") < (double)t->wait_for;
+             i++) {
+            struct timespec pause = {0, 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    return on_stored(&t->h, n, changes);
+}
+
+/* Batches waiting for the store go in one call each way (in-flight
+ * record, upsert, acknowledgement), except that a batch holding an id
+ * already in the group starts the next one: a group's upserts all go
+ * before its removes. */
+static void waiting_batches_are_stored_together(void **unused)
+{
+    (void)unused;
+    fresh(2, 2, (const char *[]){"col1", NULL});
+    static two_phase t;
+    memset(&t, 0, sizeof t);
+    pthread_mutex_init(&t.lock, NULL);
+    pthread_cond_init(&t.moved, NULL);
+    /* Batches of 2: {0,1} alone, then {2,3} .. {10,11}, then {3 deleted, 12}. */
+    for (uint64_t id = 0; id < 12; id++)
+        script_add(&t.s, id, EMBSYNC_OP_UPSERT);
+    script_add(&t.s, 3, EMBSYNC_OP_DELETE);
+    script_add(&t.s, 12, EMBSYNC_OP_UPSERT);
+    t.first = 2;
+    t.wait_for = 6;
+    t.h.answer = EMBSYNC_OK;
+    es_stream_opts opts = {.store_as = "col1", .on_stored = hold_first,
+                           .on_stored_arg = &t};
+    es_run_result res;
+    memset(&res, 0, sizeof res);
+    int upserts = world.upsert_calls;
+    assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play_in_two,
+                                           &t, &res),
+                     EMBSYNC_OK);
+    assert_int_equal(res.embedded, 13);
+    assert_int_equal(res.deleted, 1);
+    assert_int_equal(t.h.calls, 3);
+    assert_int_equal(t.h.sizes[0], 2);
+    assert_int_equal(t.h.sizes[1], 10);   /* five batches in one call */
+    assert_int_equal(t.h.sizes[2], 2);    /* the one with id 3 again */
+    assert_int_equal(world.upsert_calls - upserts, 3);
+    for (unsigned i = 0; i <= 12; i++)
+        assert_int_equal(world.store[1].points[i].present, i != 3);
+    assert_int_equal(recorded_in_flight("col0"), 0);
+
+    /* Bounded in items: at most 4 in a call, so the five waiting batches
+     * take three calls. */
+    es_engine_destroy(&engine);
+    fresh(2, 2, (const char *[]){"col1", NULL});
+    engine.store_group_items = 4;
+    memset(&t.h, 0, sizeof t.h);
+    t.h.answer = EMBSYNC_OK;
+    t.holding = 0;
+    t.s.n = 12;
+    t.wait_for = 5;
+    es_metrics_reset();
+    memset(&res, 0, sizeof res);
+    assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play_in_two,
+                                           &t, &res),
+                     EMBSYNC_OK);
+    assert_int_equal(res.embedded, 12);
+    assert_int_equal(t.h.calls, 4);
+    assert_int_equal(t.h.sizes[1], 4);
+    assert_int_equal(t.h.sizes[2], 4);
+    assert_int_equal(t.h.sizes[3], 2);
+    es_engine_destroy(&engine);
+    pthread_cond_destroy(&t.moved);
+    pthread_mutex_destroy(&t.lock);
 }
 
 /* ---- the call layer ------------------------------------------------------ */
@@ -346,6 +461,7 @@ int main(void)
         cmocka_unit_test(stream_options_route_writes),
         cmocka_unit_test(failed_on_stored_keeps_the_record),
         cmocka_unit_test(two_changes_of_one_id_keep_their_order),
+        cmocka_unit_test(waiting_batches_are_stored_together),
         cmocka_unit_test(store_calls_never_overlap),
         cmocka_unit_test(retry_helper_follows_the_policy),
     };
