@@ -718,7 +718,9 @@ typedef struct embsync_source_ops {
                  int *item_status);
 
     /** Record that these changes are applied: the store has confirmed them
-     *  durably.  Idempotent: acknowledging twice is harmless. */
+     *  durably.  Idempotent: acknowledging twice is harmless.  n may exceed
+     *  [core] batch_size: batches waiting for the store are stored and
+     *  acknowledged together (up to 256 items). */
     int (*ack)(void *state, const char *collection, size_t n,
                const embsync_change *done);
 
@@ -826,7 +828,8 @@ typedef struct embsync_store_ops {
     int (*ensure)(void *state, const char *collection,
                   const embsync_collection_spec *spec, int *result);
 
-    /** Insert or replace n points, durably. */
+    /** Insert or replace n points, durably.  n may exceed [core]
+     *  batch_size (batches waiting for the store go in one call). */
     int (*upsert)(void *state, const char *collection, size_t n,
                   const embsync_point *points);
 
