@@ -243,6 +243,7 @@ typedef struct two_phase {
     pthread_cond_t moved;
     int holding;               /* the first on_stored was entered */
     size_t wait_for;           /* it returns once to_store holds this many */
+    size_t fail_on;            /* this call (1-based) fails; 0 = none */
 } two_phase;
 
 static int play_in_two(void *arg, embsync_change_sink *sink)
@@ -276,7 +277,8 @@ static int hold_first(void *arg, size_t n, const embsync_change *changes)
             nanosleep(&pause, NULL);
         }
     }
-    return on_stored(&t->h, n, changes);
+    int rc = on_stored(&t->h, n, changes);
+    return t->h.calls == t->fail_on ? EMBSYNC_FAILED : rc;
 }
 
 /* Batches waiting for the store go in one call each way (in-flight
@@ -338,6 +340,24 @@ static void waiting_batches_are_stored_together(void **unused)
     assert_int_equal(t.h.sizes[1], 4);
     assert_int_equal(t.h.sizes[2], 4);
     assert_int_equal(t.h.sizes[3], 2);
+    es_engine_destroy(&engine);
+
+    /* A group's acknowledgement fails: the in-flight record holds every
+     * item of the group, for the next run to resolve. */
+    fresh(2, 2, (const char *[]){"col1", NULL});
+    memset(&t.h, 0, sizeof t.h);
+    t.h.answer = EMBSYNC_OK;
+    t.holding = 0;
+    t.wait_for = 5;
+    t.fail_on = 2;
+    es_metrics_reset();
+    memset(&res, 0, sizeof res);
+    assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play_in_two,
+                                           &t, &res),
+                     EMBSYNC_FAILED);
+    assert_int_equal(t.h.calls, 2);
+    assert_int_equal(t.h.sizes[1], 10);
+    assert_int_equal(recorded_in_flight("col0"), 10);
     es_engine_destroy(&engine);
     pthread_cond_destroy(&t.moved);
     pthread_mutex_destroy(&t.lock);
