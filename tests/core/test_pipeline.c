@@ -244,6 +244,7 @@ typedef struct two_phase {
     int holding;               /* the first on_stored was entered */
     size_t wait_for;           /* it returns once to_store holds this many */
     size_t fail_on;            /* this call (1-based) fails; 0 = none */
+    int waited_out;            /* the queue never held wait_for batches */
 } two_phase;
 
 static int play_in_two(void *arg, embsync_change_sink *sink)
@@ -269,10 +270,13 @@ static int hold_first(void *arg, size_t n, const embsync_change *changes)
         t->holding = 1;
         pthread_cond_broadcast(&t->moved);
         pthread_mutex_unlock(&t->lock);
-        for (int i = 0; i < 10000 &&
-                        es_metric_get("embsync_queue_depth",
-                                      "queue=\"to_store\"") < (double)t->wait_for;
-             i++) {
+        int i = 0;
+        while (es_metric_get("embsync_queue_depth", "queue=\"to_store\"") <
+               (double)t->wait_for) {
+            if (++i == 10000) {
+                t->waited_out = 1;
+                break;
+            }
             struct timespec pause = {0, 1000 * 1000};
             nanosleep(&pause, NULL);
         }
@@ -311,6 +315,7 @@ static void waiting_batches_are_stored_together(void **unused)
                      EMBSYNC_OK);
     assert_int_equal(res.embedded, 13);
     assert_int_equal(res.deleted, 1);
+    assert_false(t.waited_out);
     assert_int_equal(t.h.calls, 3);
     assert_int_equal(t.h.sizes[0], 2);
     assert_int_equal(t.h.sizes[1], 10);   /* five batches in one call */
@@ -325,6 +330,8 @@ static void waiting_batches_are_stored_together(void **unused)
     es_engine_destroy(&engine);
     fresh(2, 2, (const char *[]){"col1", NULL});
     engine.store_group_items = 4;
+    engine.queue_depth = 8; /* room for all five to wait (the queue is sized
+                               for a group otherwise) */
     memset(&t.h, 0, sizeof t.h);
     t.h.answer = EMBSYNC_OK;
     t.holding = 0;
@@ -336,6 +343,7 @@ static void waiting_batches_are_stored_together(void **unused)
                                            &t, &res),
                      EMBSYNC_OK);
     assert_int_equal(res.embedded, 12);
+    assert_false(t.waited_out);
     assert_int_equal(t.h.calls, 4);
     assert_int_equal(t.h.sizes[1], 4);
     assert_int_equal(t.h.sizes[2], 4);
@@ -355,6 +363,7 @@ static void waiting_batches_are_stored_together(void **unused)
     assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play_in_two,
                                            &t, &res),
                      EMBSYNC_FAILED);
+    assert_false(t.waited_out);
     assert_int_equal(t.h.calls, 2);
     assert_int_equal(t.h.sizes[1], 10);
     assert_int_equal(recorded_in_flight("col0"), 10);
