@@ -285,6 +285,22 @@ static int hold_first(void *arg, size_t n, const embsync_change *changes)
     return t->h.calls == t->fail_on ? EMBSYNC_FAILED : rc;
 }
 
+/* t's script streamed from col0 into col1, its first acknowledgement held
+ * until wait_for batches wait behind it (hold_first).  Returns the
+ * stream's status. */
+static int stream_held(two_phase *t, size_t wait_for, es_run_result *res)
+{
+    memset(&t->h, 0, sizeof t->h);
+    t->h.answer = EMBSYNC_OK;
+    t->holding = 0;
+    t->wait_for = wait_for;
+    es_metrics_reset();
+    es_stream_opts opts = {.store_as = "col1", .on_stored = hold_first,
+                           .on_stored_arg = t};
+    memset(res, 0, sizeof *res);
+    return es_engine_stream_opts(&engine, "col0", &opts, play_in_two, t, res);
+}
+
 /* Batches waiting for the store go in one call each way (in-flight
  * record, upsert, acknowledgement), except that a batch holding an id
  * already in the group starts the next one: a group's upserts all go
@@ -303,16 +319,9 @@ static void waiting_batches_are_stored_together(void **unused)
     script_add(&t.s, 3, EMBSYNC_OP_DELETE);
     script_add(&t.s, 12, EMBSYNC_OP_UPSERT);
     t.first = 2;
-    t.wait_for = 6;
-    t.h.answer = EMBSYNC_OK;
-    es_stream_opts opts = {.store_as = "col1", .on_stored = hold_first,
-                           .on_stored_arg = &t};
     es_run_result res;
-    memset(&res, 0, sizeof res);
     int upserts = world.upsert_calls;
-    assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play_in_two,
-                                           &t, &res),
-                     EMBSYNC_OK);
+    assert_int_equal(stream_held(&t, 6, &res), EMBSYNC_OK);
     assert_int_equal(res.embedded, 13);
     assert_int_equal(res.deleted, 1);
     assert_false(t.waited_out);
@@ -332,16 +341,8 @@ static void waiting_batches_are_stored_together(void **unused)
     engine.store_group_items = 4;
     engine.queue_depth = 8; /* room for all five to wait (the queue is sized
                                for a group otherwise) */
-    memset(&t.h, 0, sizeof t.h);
-    t.h.answer = EMBSYNC_OK;
-    t.holding = 0;
     t.s.n = 12;
-    t.wait_for = 5;
-    es_metrics_reset();
-    memset(&res, 0, sizeof res);
-    assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play_in_two,
-                                           &t, &res),
-                     EMBSYNC_OK);
+    assert_int_equal(stream_held(&t, 5, &res), EMBSYNC_OK);
     assert_int_equal(res.embedded, 12);
     assert_false(t.waited_out);
     assert_int_equal(t.h.calls, 4);
@@ -353,16 +354,8 @@ static void waiting_batches_are_stored_together(void **unused)
     /* A group's acknowledgement fails: the in-flight record holds every
      * item of the group, for the next run to resolve. */
     fresh(2, 2, (const char *[]){"col1", NULL});
-    memset(&t.h, 0, sizeof t.h);
-    t.h.answer = EMBSYNC_OK;
-    t.holding = 0;
-    t.wait_for = 5;
     t.fail_on = 2;
-    es_metrics_reset();
-    memset(&res, 0, sizeof res);
-    assert_int_equal(es_engine_stream_opts(&engine, "col0", &opts, play_in_two,
-                                           &t, &res),
-                     EMBSYNC_FAILED);
+    assert_int_equal(stream_held(&t, 5, &res), EMBSYNC_FAILED);
     assert_false(t.waited_out);
     assert_int_equal(t.h.calls, 2);
     assert_int_equal(t.h.sizes[1], 10);
